@@ -1,0 +1,186 @@
+"""`prodready` command line. Every command calls the same engine functions as the wizard.
+
+Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 usage or runtime error (one clear
+line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from auditor import __version__
+from auditor.models import Severity
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+def _codes(value: str) -> list[str]:
+    return [c.strip().upper() for c in value.split(",") if c.strip()]
+
+
+def add_rule_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--select", type=_codes, help="only these rule codes or prefixes (comma-separated: PR2,PR301)")
+    parser.add_argument("--ignore", type=_codes, help="skip these rule codes or prefixes")
+    parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    parser.add_argument("--no-cache", action="store_true", help="analyse every file again (same as PRODREADY_NO_CACHE=1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prodready",
+        description="Find and fix what breaks a quickly-built Python web backend in production. "
+        "With no command, opens the wizard on the current folder.",
+    )
+    parser.add_argument("--version", action="version", version=f"prodready {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = sub.add_parser("scan", help="audit a project and report findings (for CI and reviewers)")
+    scan.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
+    scan.add_argument("--format", default="text", help="text | json | sarif | markdown")
+    scan.add_argument("--fail-on", choices=[s.value for s in Severity], help="lowest severity that exits 1 (default: low)")
+    scan.add_argument("--output", "-o", type=Path, help="also write the report to this file")
+    add_rule_filters(scan)
+    scan.set_defaults(handler=cmd_scan)
+
+    rules = sub.add_parser("rules", help="list every rule")
+    rules.add_argument("--format", choices=["text", "json"], default="text")
+    rules.set_defaults(handler=cmd_rules)
+
+    explain = sub.add_parser("explain", help="explain one rule: what it finds, why it matters, how to fix it")
+    explain.add_argument("code", help="rule code, e.g. PR301")
+    explain.set_defaults(handler=cmd_explain)
+
+    from auditor.commands import REGISTRARS
+
+    for register in REGISTRARS:  # commands that live in their own modules (fix, undo, wizard, ...)
+        register(parser, sub)
+    return parser
+
+
+def scan_for_cli(args: argparse.Namespace, path: str):
+    """Run the engine with the CLI's filters and a progress line on stderr for long scans."""
+    from auditor.engine import scan
+    from auditor.rules.base import resolve_codes
+
+    overrides = {}
+    try:
+        if args.select:
+            overrides["select"] = resolve_codes(args.select)
+        if args.ignore:
+            overrides["ignore"] = resolve_codes(args.ignore)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if getattr(args, "fail_on", None):
+        overrides["fail-on"] = args.fail_on
+    show = not args.no_progress and sys.stderr.isatty()
+    started = time.perf_counter()
+    shown = False
+
+    def progress(phase: str, done: int, total: int) -> None:
+        nonlocal shown
+        if show and time.perf_counter() - started > 1.0:
+            shown = True
+            sys.stderr.write(f"\r{'scanning' if phase == 'parse' else 'checking'} {done}/{total} files")
+            sys.stderr.flush()
+
+    result = scan(path, overrides=overrides, progress=progress, use_cache=False if args.no_cache else None)
+    if shown:
+        sys.stderr.write("\r" + " " * 40 + "\r")
+    return result
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from auditor.report import FORMATS
+
+    if args.format not in FORMATS:
+        raise UsageError(f"unknown format {args.format!r}: choose one of {', '.join(FORMATS)}")
+    result = scan_for_cli(args, args.path)
+    color = args.format == "text" and sys.stdout.isatty()
+    sys.stdout.write(FORMATS[args.format](result, color=color) + "\n")
+    if args.output:
+        try:
+            args.output.write_text(FORMATS[args.format](result, color=False) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+    threshold = result.config.fail_on.rank
+    return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in result.findings) else EXIT_CLEAN
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    import json
+
+    from auditor.rules.base import all_rules
+
+    rules = all_rules()
+    if args.format == "json":
+        rows = [
+            {
+                "code": code,
+                "name": cls.name,
+                "step": cls.step().value,
+                "category": cls.category.value,
+                "severity": cls.severity.value,
+                "confidence": cls.confidence.value,
+                "fix_safety": cls.fix_safety.value if cls.fix_safety else None,
+            }
+            for code, cls in rules.items()
+        ]
+        print(json.dumps(rows, indent=2))
+        return EXIT_CLEAN
+    current = None
+    for code, cls in rules.items():
+        if cls.step() != current:
+            current = cls.step()
+            print(f"\n{current.number}. {current.title}")
+        fix = cls.fix_safety.value if cls.fix_safety else "-"
+        print(f"  {code}  {cls.name:<40} {cls.severity.value:<7} {cls.category.value:<16} fix: {fix}")
+    return EXIT_CLEAN
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from auditor.rules.base import all_rules
+
+    rules = all_rules()
+    cls = rules.get(args.code.upper())
+    if cls is None:
+        raise UsageError(f"unknown rule code {args.code!r} (see `prodready rules`)")
+    print(f"{cls.code} {cls.name} ({cls.step().title} / {cls.category.value}, severity {cls.severity.value})\n")
+    print(cls.doc.strip())
+    return EXIT_CLEAN
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from auditor.engine import ScanError
+
+    try:
+        if args.command is None:
+            default = getattr(parser, "default_handler", None)
+            if default is None:
+                parser.print_help()
+                return EXIT_CLEAN
+            return default(args)
+        return args.handler(args)
+    except (UsageError, ScanError) as exc:
+        print(f"prodready: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("prodready: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        return EXIT_CLEAN
+    except OSError as exc:
+        print(f"prodready: error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,228 @@
+"""The one scan engine behind `prodready scan`, `prodready fix` and the wizard.
+
+discover -> analyse each file (parse once, one shared walk; parallel for large trees; cached
+by content) -> ProjectIndex -> project rules -> suppressions and config filters -> ScanResult.
+Nothing here imports, runs or installs the scanned project.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditor.analyze import Analyzer, FileResult
+from auditor.cache import ResultCache, cache_disabled
+from auditor.config import Config, ConfigError, load_config
+from auditor.discovery import discover
+from auditor.index.project import ProjectIndex
+from auditor.models import Diagnostic, Finding, Step
+from auditor.rules.base import ModuleRule, ProjectRule, all_rules
+from auditor.scoring import step_scores
+from auditor.suppress import Suppression
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+PARALLEL_THRESHOLD = 150  # files to analyse before worker processes pay for themselves
+
+
+class ScanError(Exception):
+    """The scan cannot run at all (missing path, bad config): one clear line for the user."""
+
+
+@dataclass
+class ScanResult:
+    root: Path
+    config: Config
+    config_path: Path | None
+    files: int
+    findings: list[Finding]
+    diagnostics: list[Diagnostic]
+    index: ProjectIndex
+    suppressed: list[tuple[Finding, Suppression]] = field(default_factory=list)
+    fixme: dict[Finding, Suppression] = field(default_factory=dict)
+    duration: float = 0.0
+    cached_files: int = 0
+
+    def scores(self) -> dict[Step, dict[str, int]]:
+        return step_scores(self.findings)
+
+    def by_step(self) -> dict[Step, list[Finding]]:
+        table: dict[Step, list[Finding]] = {step: [] for step in Step}
+        for finding in self.findings:
+            table[finding.step].append(finding)
+        return table
+
+
+def enabled_rules(config: Config) -> tuple[list[ModuleRule], list[ProjectRule]]:
+    module_rules, project_rules = [], []
+    for code, cls in all_rules().items():
+        if not config.rule_enabled(code):
+            continue
+        rule = cls(config.rules.get(code))
+        (module_rules if isinstance(rule, ModuleRule) else project_rules).append(rule)
+    return module_rules, project_rules
+
+
+# Worker processes build their Analyzer once (the rules come from the config) and reuse it.
+_worker_analyzer: Analyzer | None = None
+_worker_root: Path | None = None
+
+
+def _init_worker(root: str, config_data: dict[str, Any]) -> None:
+    global _worker_analyzer, _worker_root
+    module_rules, _ = enabled_rules(Config.model_validate(config_data))
+    _worker_analyzer = Analyzer(module_rules)
+    _worker_root = Path(root)
+
+
+def _analyze_in_worker(relpath: str) -> FileResult:
+    assert _worker_analyzer is not None and _worker_root is not None
+    return _worker_analyzer.analyze(_worker_root, relpath)
+
+
+def _code_fingerprint() -> str:
+    """Changes when prodready's own analysis code changes (so an edited rule never reads stale results)."""
+    package = Path(__file__).parent
+    stamps = sorted(
+        (str(p.relative_to(package)), p.stat().st_mtime_ns)
+        for folder in ("", "index", "rules")
+        for p in (package / folder).glob("*.py")
+    )
+    return hashlib.sha1(repr(stamps).encode()).hexdigest()[:12]
+
+
+def resolve_root(path: str | Path) -> Path:
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise ScanError(f"path does not exist: {path}")
+    if not root.is_dir():
+        raise ScanError(f"not a folder: {path} (give the project's folder)")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise ScanError(f"permission denied: cannot read folder {path}")
+    return root.resolve()
+
+
+def scan(
+    path: str | Path,
+    *,
+    config: Config | None = None,
+    overrides: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    use_cache: bool | None = None,
+    jobs: int | None = None,
+) -> ScanResult:
+    started = time.perf_counter()
+    root = resolve_root(path)
+    config_path = None
+    if config is None:
+        try:
+            config, config_path = load_config(root, overrides)
+        except ConfigError as exc:
+            raise ScanError(str(exc)) from None
+    found = discover(root, config.exclude, config.max_file_size)
+    diagnostics = list(found.diagnostics)
+    module_rules, project_rules = enabled_rules(config)
+
+    if use_cache is None:
+        use_cache = not cache_disabled()
+    cache = ResultCache(root, config.fingerprint() + _code_fingerprint()) if use_cache else None
+    if cache is not None:
+        cache.load()
+        if cache.problem:
+            diagnostics.append(Diagnostic(path=".", kind="cache", message=cache.problem))
+
+    results: dict[str, FileResult] = {}
+    todo: list[str] = []
+    for relpath in found.python_files:
+        cached = cache.get(relpath, found.mtimes[relpath], found.sizes[relpath]) if cache else None
+        if cached is not None:
+            results[relpath] = cached
+        else:
+            todo.append(relpath)
+    cached_files = len(results)
+    total = len(found.python_files)
+    if progress:
+        progress("parse", cached_files, total)
+
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(str(root), config.model_dump(by_alias=True)),
+        ) as pool:
+            chunk = max(1, min(64, len(todo) // (workers * 8)))
+            for done, result in enumerate(pool.map(_analyze_in_worker, todo, chunksize=chunk), start=1):
+                results[result.relpath] = result
+                if progress and done % 50 == 0:
+                    progress("parse", cached_files + done, total)
+    else:
+        analyzer = Analyzer(module_rules)
+        for done, relpath in enumerate(todo, start=1):
+            results[relpath] = analyzer.analyze(root, relpath, keep_tree=True)
+            if progress and done % 20 == 0:
+                progress("parse", cached_files + done, total)
+    if progress:
+        progress("parse", total, total)
+
+    if cache is not None:
+        for relpath in todo:
+            cache.put(relpath, found.mtimes[relpath], found.sizes[relpath], results[relpath])
+        cache.prune(set(found.python_files))
+        cache.save()
+
+    modules = {relpath: r.facts for relpath, r in sorted(results.items()) if r.facts is not None}
+    index = ProjectIndex(root, modules, found.other_files)
+    for relpath, result in results.items():
+        if result.tree is not None:
+            index._trees[relpath] = result.tree
+            index._sources[relpath] = result.source or ""
+
+    raw: list[Finding] = []
+    for result in results.values():
+        diagnostics.extend(result.diagnostics)
+        raw.extend(result.findings)
+    for rule in project_rules:
+        try:
+            raw.extend(rule.check(index))
+        except Exception as exc:  # a bug in one rule must not take the scan down
+            diagnostics.append(
+                Diagnostic(path=".", kind="rule-error", message=f"internal error in {rule.code}: {type(exc).__name__}: {exc}")
+            )
+    if progress:
+        progress("rules", 1, 1)
+
+    kept, suppressed, fixme = [], [], {}
+    for finding in sorted(set(raw), key=Finding.sort_key):
+        if config.ignored_in_file(finding.rule, finding.path):
+            continue
+        file_result = results.get(finding.path)
+        suppression = file_result.suppressions.get(finding.line) if file_result else None
+        if suppression is not None and suppression.covers(finding.rule):
+            if suppression.kind == "ignore":
+                suppressed.append((finding, suppression))
+                continue
+            fixme[finding] = suppression
+        kept.append(finding)
+
+    return ScanResult(
+        root=root,
+        config=config,
+        config_path=config_path,
+        files=total,
+        findings=kept,
+        diagnostics=sorted(set(diagnostics), key=lambda d: (d.path, d.kind)),
+        index=index,
+        suppressed=suppressed,
+        fixme=fixme,
+        duration=time.perf_counter() - started,
+        cached_files=cached_files,
+    )

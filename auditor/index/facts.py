@@ -1,0 +1,161 @@
+"""Facts extracted from one module: small picklable records the project index is built from.
+
+They travel from the parsing workers to the main process and into the on-disk cache, so
+they hold strings and numbers, never ast nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Span:
+    line: int
+    col: int
+    end_line: int
+
+
+@dataclass
+class Param:
+    name: str
+    annotation: str | None = None  # source text, e.g. "int", "dict", "Optional[str]"
+    default: str | None = None  # source text of the default
+    depends_on: str | None = None  # qualified target of Depends(...)/Security(...)
+    kind: str = "normal"  # normal | vararg | kwarg
+
+
+@dataclass
+class Function:
+    name: str
+    qualname: str
+    span: Span
+    is_async: bool
+    decorators: list[str]  # qualified names of decorators (the callee for decorator calls)
+    params: list[Param]
+    calls: list[str]  # qualified names of everything called in the body (deduplicated)
+    checks_auth: bool  # decodes a token, reads the session user, answers 401/403, ...
+    checks_role: bool  # compares a role / is_admin / permission
+    wraps_inner: bool = False  # a decorator factory: defines and returns an inner function
+    returns: list[str] = field(default_factory=list)  # source of returned expressions (short)
+
+
+@dataclass
+class RouteDecl:
+    """A route as written in one module; prefixes and router-level auth come from the index."""
+
+    framework: str  # fastapi | flask
+    owner: str  # the app/router/blueprint variable the decorator hangs on
+    methods: list[str]
+    path: str
+    function: str  # qualname of the handler in this module
+    span: Span
+    dependencies: list[str]  # qualified names from dependencies=[Depends(...)] on the decorator
+
+
+@dataclass
+class RouterDecl:
+    """FastAPI()/APIRouter()/Flask()/Blueprint() assigned to a name."""
+
+    var: str
+    kind: str  # fastapi-app | fastapi-router | flask-app | flask-blueprint
+    prefix: str
+    dependencies: list[str]
+    span: Span
+
+
+@dataclass
+class Mount:
+    """app.include_router(x, prefix=...) / app.register_blueprint(bp, url_prefix=...)."""
+
+    parent: str  # variable of the including app/router
+    child: str  # qualified name of the included router/blueprint expression
+    prefix: str | None
+    dependencies: list[str]
+    span: Span
+
+
+@dataclass
+class Hook:
+    """A before_request hook / app-level middleware registered on an app or blueprint."""
+
+    owner: str
+    function: str  # qualified name
+    span: Span
+
+
+@dataclass
+class Column:
+    name: str
+    type: str  # source text of the type: "Integer", "String(255)", "Float", "DateTime(timezone=True)"
+    span: Span
+    primary_key: bool = False
+    index: bool = False
+    unique: bool = False
+    nullable: bool | None = None  # None: not said (SQLAlchemy's default: nullable unless PK)
+    foreign_key: str | None = None  # "users.id"
+    default: str | None = None
+    server_default: str | None = None
+
+
+@dataclass
+class Relationship:
+    name: str
+    target: str
+    lazy: str | None
+    span: Span
+
+
+@dataclass
+class Model:
+    name: str
+    table: str
+    kind: str  # sqlalchemy | sqlmodel | flask-sqlalchemy
+    span: Span
+    columns: list[Column]
+    relationships: list[Relationship]
+    indexed: list[list[str]]  # column lists from Index(...) in __table_args__ or module level
+    unique_sets: list[list[str]]  # column lists from UniqueConstraint(...)
+
+
+@dataclass
+class CallSite:
+    """A call worth knowing about: engine/connection creation, env reads, logging setup."""
+
+    func: str  # qualified callee
+    span: Span
+    function: str | None  # qualname of the enclosing function, None at module level
+    args: list[str]  # source of positional args (truncated)
+    kwargs: dict[str, str]  # keyword -> source (truncated)
+
+
+@dataclass
+class EnvRead:
+    name: str | None  # the variable name when it is a literal
+    default: str | None  # source of the fallback, None when there is none
+    span: Span
+    function: str | None
+    form: str  # getenv | environ.get | environ[]
+    converted: str | None = None  # int/float/bool wrapped around it
+
+
+@dataclass
+class ModuleFacts:
+    relpath: str
+    module: str
+    imports: dict[str, str]
+    functions: dict[str, Function]
+    classes: dict[str, list[str]]  # class name -> qualified bases
+    routers: list[RouterDecl]
+    routes: list[RouteDecl]
+    mounts: list[Mount]
+    hooks: list[Hook]
+    models: list[Model]
+    connections: list[CallSite]  # create_engine, *.connect, MongoClient, pools
+    env_reads: list[EnvRead]
+    logging_setup: list[CallSite]
+    middleware: list[CallSite]  # app.add_middleware / app.middleware("http") / wsgi wrappers
+    exception_handlers: list[CallSite]
+    has_main_guard: bool
+    top_imports: set[str]  # top-level package names imported anywhere in the module
+    sql_strings: list[tuple[int, str]] = field(default_factory=list)  # (line, text) of literal DDL in code

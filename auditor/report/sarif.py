@@ -1,0 +1,74 @@
+"""SARIF 2.1.0 for GitHub code scanning (`github/codeql-action/upload-sarif`)."""
+
+from __future__ import annotations
+
+import json
+
+from auditor import __version__
+from auditor.engine import ScanResult
+from auditor.models import Severity
+from auditor.rules.base import all_rules
+
+LEVEL = {Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
+SECURITY_SEVERITY = {Severity.HIGH: "8.0", Severity.MEDIUM: "5.0", Severity.LOW: "2.0"}
+
+
+def render_sarif(result: ScanResult, **_: object) -> str:
+    rules = all_rules()
+    used = sorted({f.rule for f in result.findings})
+    rule_index = {code: i for i, code in enumerate(used)}
+    descriptors = []
+    for code in used:
+        cls = rules[code]
+        descriptors.append(
+            {
+                "id": code,
+                "name": cls.name,
+                "shortDescription": {"text": cls.name.replace("-", " ")},
+                "fullDescription": {"text": cls.impact},
+                "help": {"text": cls.doc, "markdown": cls.doc},
+                "defaultConfiguration": {"level": LEVEL[cls.severity]},
+                "properties": {
+                    "tags": [cls.step().value, cls.category.value],
+                    "security-severity": SECURITY_SEVERITY[cls.severity],
+                },
+            }
+        )
+    results = []
+    for f in result.findings:
+        results.append(
+            {
+                "ruleId": f.rule,
+                "ruleIndex": rule_index[f.rule],
+                "level": LEVEL[f.severity],
+                "message": {"text": f.message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                            "region": {"startLine": f.line, "startColumn": f.col + 1, "endLine": f.end_line},
+                        }
+                    }
+                ],
+                "properties": {"step": f.step.value, "category": f.category.value, "confidence": f.confidence.value},
+            }
+        )
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "prodready",
+                        "version": __version__,
+                        "informationUri": "https://pypi.org/project/prodready/",
+                        "rules": descriptors,
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": result.root.as_uri() + "/"}},
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2)
