@@ -70,7 +70,6 @@ AUTH_CALLS = re.compile(
     r"jwt_required|login_required|authenticate|get_current_user|current_user|verify_password_token)$"
 )
 ROLE_WORDS = re.compile(r"(^|_)(role|roles|is_admin|is_staff|is_superuser|permission|permissions|scopes|is_owner)$")
-AUTH_DEPENDENCY_NAME = re.compile(r"(auth|user|token|login|oauth2|bearer|scheme|session|principal|api_key|apikey|jwt)", re.I)
 COLUMN_FACTORIES = {"Column", "mapped_column", "Field"}
 MAIN_GUARD = "__main__"
 
@@ -162,7 +161,7 @@ class FactExtractor:
             decorators=decorators,
             params=params,
             calls=[],
-            checks_auth=any(p.depends_on and AUTH_DEPENDENCY_NAME.search(p.depends_on) for p in params),
+            checks_auth=False,  # from the body; dependencies are judged by the index
             checks_role=False,
         )
         self._functions[id(node)] = function

@@ -294,6 +294,7 @@ class ProjectIndex:
         if route.handler.checks_auth:  # checks the token/session itself
             route.auth.append(route.handler.qualname)
         route.role_checked |= route.handler.checks_role
+        route.auth = list(dict.fromkeys(route.auth))
 
     def is_auth_callable(self, qualified: str, decorator: bool = False, _depth: int = 0) -> str | None:
         """'role' / 'auth' when calling or decorating with `qualified` authenticates, else None."""
