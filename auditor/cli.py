@@ -128,7 +128,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
                 "category": cls.category.value,
                 "severity": cls.severity.value,
                 "confidence": cls.confidence.value,
-                "fix_safety": cls.fix_safety.value if cls.fix_safety else None,
+                "fix_safety": cls.fix().value if cls.fix() else None,
             }
             for code, cls in rules.items()
         ]
@@ -139,7 +139,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
         if cls.step() != current:
             current = cls.step()
             print(f"\n{current.number}. {current.title}")
-        fix = cls.fix_safety.value if cls.fix_safety else "-"
+        fix = cls.fix().value if cls.fix() else "-"
         print(f"  {code}  {cls.name:<40} {cls.severity.value:<7} {cls.category.value:<16} fix: {fix}")
     return EXIT_CLEAN
 

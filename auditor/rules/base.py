@@ -37,7 +37,6 @@ class Rule:
     category: ClassVar[Category]
     severity: ClassVar[Severity] = Severity.MEDIUM
     confidence: ClassVar[Confidence] = Confidence.HIGH
-    fix_safety: ClassVar[FixSafety | None] = None  # set when a fixer answers this rule
     # Plain words for the wizard: what goes wrong for real users, and what the fix changes.
     impact: ClassVar[str] = ""
     fix_summary: ClassVar[str] = ""
@@ -47,6 +46,11 @@ class Rule:
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options = options or {}
+
+    @classmethod
+    def fix(cls) -> FixSafety | None:
+        """The safety of the codemod that answers this rule, from the fixers' registry."""
+        return fix_safety_for(cls.code)
 
     @classmethod
     def step(cls) -> Step:
@@ -74,8 +78,8 @@ class Rule:
             col=col,
             end_line=max(end_line, line),
             message=message,
-            fixable=self.fix_safety is not None,
-            fix_safety=self.fix_safety,
+            fixable=self.fix() is not None,
+            fix_safety=self.fix(),
         )
 
 
@@ -121,6 +125,15 @@ class ProjectRule(Rule):
 
 
 REGISTRY: dict[str, type[Rule]] = {}
+
+
+def fix_safety_for(code: str) -> FixSafety | None:
+    """Fixers declare which rules they answer; the auditor only asks (fixers never import textual)."""
+    try:
+        from fixers.registry import safety_for
+    except ImportError:  # the fix engine is not there (yet): nothing is fixable
+        return None
+    return safety_for(code)
 
 
 def register(cls: type[Rule]) -> type[Rule]:
