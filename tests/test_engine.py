@@ -1,0 +1,81 @@
+"""The engine: parallel and in-process scans agree, the cache is reused and invalidated."""
+
+from __future__ import annotations
+
+import os
+
+import auditor.engine as engine
+from auditor.config import Config
+from auditor.engine import scan
+from tests.helpers import FIXTURES
+
+
+def _key(result):
+    return sorted((f.rule, f.path, f.line, f.message) for f in result.findings)
+
+
+def test_parallel_scan_matches_in_process(monkeypatch):
+    serial = scan(FIXTURES, config=Config(), use_cache=False, jobs=1)
+    monkeypatch.setattr(engine, "PARALLEL_THRESHOLD", 1)
+    parallel = scan(FIXTURES, config=Config(), use_cache=False, jobs=2)
+    assert serial.findings and _key(serial) == _key(parallel)
+    assert [r.label() for r in serial.index.routes] == [r.label() for r in parallel.index.routes]
+
+
+def test_cache_reused_and_invalidated_per_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODREADY_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "a.py").write_text("import requests\nrequests.get('https://a')\n")
+    (project / "b.py").write_text("x = 1\n")
+    first = scan(project, config=Config(), use_cache=True)
+    assert first.cached_files == 0 and len(first.findings) == 1
+    second = scan(project, config=Config(), use_cache=True)
+    assert second.cached_files == 2 and _key(second) == _key(first)
+    (project / "b.py").write_text("import requests\nrequests.post('https://b')\n")
+    os.utime(project / "b.py", ns=(1, 1))  # a different mtime whatever the clock's resolution
+    third = scan(project, config=Config(), use_cache=True)
+    assert third.cached_files == 1
+    assert sorted(f.path for f in third.findings) == ["a.py", "b.py"]
+
+
+def test_corrupt_cache_is_reported_and_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODREADY_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "a.py").write_text("import requests\nrequests.get('https://a')\n")
+    scan(project, config=Config(), use_cache=True)
+    for cache_file in (tmp_path / "cache").glob("*.pickle"):
+        cache_file.write_bytes(b"not a pickle")
+    again = scan(project, config=Config(), use_cache=True)
+    assert len(again.findings) == 1
+    assert [d.kind for d in again.diagnostics] == ["cache"]
+    assert scan(project, config=Config(), use_cache=True).cached_files == 1
+
+
+def test_config_change_invalidates_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODREADY_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "a.py").write_text("import requests\nrequests.get('https://a')\n")
+    assert len(scan(project, config=Config(), use_cache=True).findings) == 1
+    assert scan(project, config=Config(ignore=["PR250"]), use_cache=True).findings == []
+
+
+def test_progress_reports_every_file(tmp_path):
+    for i in range(30):
+        (tmp_path / f"m{i}.py").write_text("x = 1\n")
+    seen = []
+    scan(tmp_path, config=Config(), use_cache=False, progress=lambda phase, done, total: seen.append((phase, done, total)))
+    parse = [(d, t) for p, d, t in seen if p == "parse"]
+    assert parse[-1] == (30, 30) and all(t == 30 for _, t in parse)
+    assert [d for d, _ in parse] == sorted(d for d, _ in parse)
+    assert seen[-1][0] == "rules"
+
+
+def test_project_is_never_imported(tmp_path):
+    marker = tmp_path / "imported.marker"
+    (tmp_path / "app.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\nfrom fastapi import FastAPI\napp = FastAPI()\n")
+    (tmp_path / "conftest.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    scan(tmp_path, config=Config(), use_cache=False)
+    assert not marker.exists()
