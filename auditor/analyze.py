@@ -8,8 +8,10 @@ syntax errors, binary content) become diagnostics, never exceptions.
 from __future__ import annotations
 
 import ast
+import gc
 import hashlib
 import io
+import sys
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,11 +56,24 @@ class Analyzer:
     """Holds the enabled module rules (built once per process) and analyses files."""
 
     def __init__(self, module_rules: list) -> None:
+        # The shared walk recurses once per tree level; long `a + b + ...` chains go deep.
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 6000))
         self.rules = module_rules
         self.extractor = FactExtractor()
         self.dispatcher = Dispatcher([self.extractor, *module_rules])
 
     def analyze(self, root: Path, relpath: str, keep_tree: bool = False, data: bytes | None = None) -> FileResult:
+        # A tree is hundreds of thousands of acyclic objects: the cyclic GC would walk every
+        # live tree again and again while the next file is parsed. Reference counting frees them.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._analyze(root, relpath, keep_tree, data)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _analyze(self, root: Path, relpath: str, keep_tree: bool, data: bytes | None) -> FileResult:
         if data is None:
             try:
                 data = (root / relpath).read_bytes()

@@ -47,6 +47,9 @@ def kwarg(call: ast.Call, name: str) -> ast.expr | None:
     return None
 
 
+_MISSING = object()
+
+
 class ModuleContext:
     """What a per-module rule sees: the source, the tree, names resolved through imports."""
 
@@ -65,6 +68,7 @@ class ModuleContext:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 record_import(node, self.imports, self.package)
         self._lines: list[str] | None = None
+        self._resolved: dict[int, str | None] = {}
 
     @property
     def lines(self) -> list[str]:
@@ -74,13 +78,18 @@ class ModuleContext:
 
     def resolve(self, node: ast.AST | str | None) -> str | None:
         """Fully qualified dotted name, following this module's imports (`jwt.decode`, `fastapi.Depends`)."""
-        name = node if isinstance(node, str) else dotted(node)
-        if not name:
+        if node is None:
             return None
-        head, _, rest = name.partition(".")
+        if not isinstance(node, str):
+            key = id(node)  # many rules resolve the same callee: compute it once per node
+            cached = self._resolved.get(key, _MISSING)
+            if cached is _MISSING:
+                cached = self._resolved[key] = self.resolve(dotted(node))
+            return cached
+        head, _, rest = node.partition(".")
         target = self.imports.get(head)
         if target is None:
-            return name
+            return node or None
         return f"{target}.{rest}" if rest else target
 
     def imports_module(self, prefix: str) -> bool:
@@ -135,56 +144,62 @@ def record_import(node: ast.Import | ast.ImportFrom, imports: dict[str, str], pa
             imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
 
 
+# Fields never worth visiting: expression contexts and operators are leaf singletons.
+_SKIP_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "type_ignores"})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = tuple(name for name in cls._fields if name not in _SKIP_FIELDS)
+    return fields
+
+
 class Dispatcher:
-    """Maps node class names to the enter/leave handlers of a set of visitor objects."""
+    """Maps node classes to the enter/leave handlers of a set of visitor objects."""
 
     def __init__(self, visitors: Iterable[object]) -> None:
-        self.enter: dict[str, list[Handler]] = defaultdict(list)
-        self.leave: dict[str, list[Handler]] = defaultdict(list)
+        enter: dict[type, list[Handler]] = defaultdict(list)
+        leave: dict[type, list[Handler]] = defaultdict(list)
         for visitor in visitors:
             for attr in dir(visitor):
-                if attr.startswith("visit_"):
-                    self.enter[attr[6:]].append(getattr(visitor, attr))
-                elif attr.startswith("leave_"):
-                    self.leave[attr[6:]].append(getattr(visitor, attr))
-        self.enter = dict(self.enter)
-        self.leave = dict(self.leave)
+                prefix, _, node_name = attr.partition("_")
+                node_class = getattr(ast, node_name, None)
+                if prefix not in {"visit", "leave"} or not isinstance(node_class, type):
+                    continue
+                (enter if prefix == "visit" else leave)[node_class].append(getattr(visitor, attr))
+        for imports in (ast.Import, ast.ImportFrom):  # keep ctx.imports current in source order
+            enter[imports].insert(0, lambda node, ctx: record_import(node, ctx.imports, ctx.package))
+        self.enter = dict(enter)
+        self.leave = dict(leave)
 
     def walk(self, ctx: ModuleContext) -> None:
-        enter, leave, parents = self.enter, self.leave, ctx.parents
-        iter_children = ast.iter_child_nodes
-        todo: list[Any] = [ctx.tree]
-        while todo:
-            node = todo.pop()
-            if node.__class__ is _Leave:
-                parents.pop()
-                handlers = leave.get(node.name)
-                if handlers:
-                    for handler in handlers:
-                        handler(node.node, ctx)
-                continue
-            name = node.__class__.__name__
-            if name == "Import" or name == "ImportFrom":
-                record_import(node, ctx.imports, ctx.package)
-            handlers = enter.get(name)
+        """Visit every node once, depth first in source order, keeping `ctx.parents` current."""
+        enter, leave, parents, fields_of = self.enter, self.leave, ctx.parents, _child_fields
+        AST = ast.AST
+
+        def visit(node: ast.AST) -> None:
+            cls = node.__class__
+            handlers = enter.get(cls)
             if handlers:
                 for handler in handlers:
                     handler(node, ctx)
-            children = list(iter_children(node))
-            if not children:
-                if name in leave:
-                    for handler in leave[name]:
-                        handler(node, ctx)
-                continue
             parents.append(node)
-            todo.append(_Leave(node, name))
-            children.reverse()
-            todo.extend(children)
+            for name in fields_of(cls):
+                value = getattr(node, name, None)
+                if value is None:
+                    continue
+                if value.__class__ is list:
+                    for item in value:
+                        if isinstance(item, AST):
+                            visit(item)
+                elif isinstance(value, AST):
+                    visit(value)
+            parents.pop()
+            handlers = leave.get(cls)
+            if handlers:
+                for handler in handlers:
+                    handler(node, ctx)
 
-
-class _Leave:
-    __slots__ = ("node", "name")
-
-    def __init__(self, node: ast.AST, name: str) -> None:
-        self.node = node
-        self.name = name
+        visit(ctx.tree)
