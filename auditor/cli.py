@@ -7,6 +7,7 @@ line on stderr, never a traceback).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -43,14 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan = sub.add_parser("scan", help="audit a project and report findings (for CI and reviewers)")
     scan.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
-    scan.add_argument("--format", default="text", help="text | json | sarif | markdown")
+    scan.add_argument("--format", default="text", help="text | json | sarif | markdown | github | html")
     scan.add_argument("--fail-on", choices=[s.value for s in Severity], help="lowest severity that exits 1 (default: low)")
     scan.add_argument("--output", "-o", type=Path, help="also write the report to this file")
+    scan.add_argument("--output-format", help="format of the --output file (default: --format)")
+    scan.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (errors still exit 2)")
+    once = scan.add_mutually_exclusive_group()
+    once.add_argument("--baseline", type=Path, metavar="FILE", help="report only findings that are not in this baseline")
+    once.add_argument("--write-baseline", type=Path, metavar="FILE", help="record today's findings in FILE and exit 0")
+    once.add_argument(
+        "--add-ignore", metavar="REASON", help="add `# prodready: ignore[CODE]  REASON` on the line of every current finding"
+    )
     add_rule_filters(scan)
     scan.set_defaults(handler=cmd_scan)
 
     rules = sub.add_parser("rules", help="list every rule")
-    rules.add_argument("--format", choices=["text", "json"], default="text")
+    rules.add_argument("--format", choices=["text", "json", "markdown"], default="text", help="markdown: the docs/rules.md reference")
     rules.set_defaults(handler=cmd_rules)
 
     explain = sub.add_parser("explain", help="explain one rule: what it finds, why it matters, how to fix it")
@@ -99,18 +108,56 @@ def scan_for_cli(args: argparse.Namespace, path: str):
 def cmd_scan(args: argparse.Namespace) -> int:
     from auditor.report import FORMATS
 
-    if args.format not in FORMATS:
-        raise UsageError(f"unknown format {args.format!r}: choose one of {', '.join(FORMATS)}")
+    output_format = args.output_format or args.format
+    for name in (args.format, output_format):
+        if name not in FORMATS:
+            raise UsageError(f"unknown format {name!r}: choose one of {', '.join(FORMATS)}")
+    known = _load_baseline(args.baseline) if args.baseline else None
     result = scan_for_cli(args, args.path)
-    color = args.format == "text" and sys.stdout.isatty()
-    sys.stdout.write(FORMATS[args.format](result, color=color) + "\n")
-    if args.output:
+    if args.write_baseline:
+        from auditor.baseline import write_baseline
+
         try:
-            args.output.write_text(FORMATS[args.format](result, color=False) + "\n", encoding="utf-8")
+            count = write_baseline(result, args.write_baseline)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.write_baseline}: {exc.strerror}") from None
+        print(f"prodready: recorded {count} findings in {args.write_baseline}", file=sys.stderr)
+        return EXIT_CLEAN
+    if args.add_ignore is not None:
+        from auditor.add_ignore import add_ignores
+
+        print(add_ignores(result, args.add_ignore).summary())
+        return EXIT_CLEAN
+    if known is not None:
+        from auditor.baseline import new_findings
+
+        fresh = new_findings(result, known)
+        print(f"prodready: {len(result.findings) - len(fresh)} findings from the baseline not shown", file=sys.stderr)
+        result = dataclasses.replace(result, findings=fresh)
+    if result.files == 0:
+        print(f"prodready: warning: no Python files found under {args.path}", file=sys.stderr)
+    color = args.format == "text" and sys.stdout.isatty()
+    report = FORMATS[args.format](result, color=color)
+    sys.stdout.write(report + "\n")
+    if args.output:
+        if output_format != args.format or color:
+            report = FORMATS[output_format](result, color=False)
+        try:
+            args.output.write_text(report + "\n", encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
     threshold = result.config.fail_on.rank
-    return EXIT_FINDINGS if any(f.severity.rank >= threshold for f in result.findings) else EXIT_CLEAN
+    failing = any(f.severity.rank >= threshold for f in result.findings)
+    return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_CLEAN
+
+
+def _load_baseline(path: Path):
+    from auditor.baseline import BaselineError, load_baseline
+
+    try:
+        return load_baseline(path)
+    except BaselineError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -119,6 +166,11 @@ def cmd_rules(args: argparse.Namespace) -> int:
     from auditor.rules.base import all_rules
 
     rules = all_rules()
+    if args.format == "markdown":
+        from auditor.docs import render_rules_markdown
+
+        sys.stdout.write(render_rules_markdown())
+        return EXIT_CLEAN
     if args.format == "json":
         rows = [
             {

@@ -25,9 +25,10 @@ from auditor.index.project import ProjectIndex
 from auditor.models import Diagnostic, Finding, Step
 from auditor.rules.base import ModuleRule, ProjectRule, all_rules
 from auditor.scoring import step_scores
-from auditor.suppress import Suppression
+from auditor.suppress import Suppression, unused_codes, unused_message
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+UNUSED_SUPPRESSION = "PR590"  # its findings come from the suppression bookkeeping below
 PARALLEL_THRESHOLD = 150  # files to analyse before worker processes pay for themselves
 
 
@@ -95,6 +96,55 @@ def _code_fingerprint() -> str:
         for p in (package / folder).glob("*.py")
     )
     return hashlib.sha1(repr(stamps).encode()).hexdigest()[:12]
+
+
+def _stale_suppressions(
+    results: dict[str, FileResult],
+    raw: list[Finding],
+    config: Config,
+    project_rules: list[ProjectRule],
+    ignored: Callable[[str, str], bool],
+    crashed: set[str],
+) -> list[Finding]:
+    """PR590 findings: suppression comments that no longer suppress anything (when PR590 is enabled).
+
+    Rules that crashed in this scan count as not run: their silence proves nothing."""
+    rule = next((r for r in project_rules if r.code == UNUSED_SUPPRESSION), None)
+    if rule is None:
+        return []
+    matched: dict[tuple[str, int], set[str]] = {}
+    for finding in raw:
+        file_result = results.get(finding.path)
+        suppression = file_result.suppressions.get(finding.line) if file_result else None
+        if suppression is not None and suppression.covers(finding.rule):
+            matched.setdefault((finding.path, finding.line), set()).add(finding.rule)
+    known = set(all_rules())
+    enabled = {code for code in known if config.rule_enabled(code)} - crashed
+    stale = []
+    for relpath, file_result in results.items():
+        if any(d.kind == "rule-error" for d in file_result.diagnostics):
+            continue  # the file's analysis stopped early: its findings are incomplete
+        for line, suppression in file_result.suppressions.items():
+            if UNUSED_SUPPRESSION in suppression.codes or ignored(UNUSED_SUPPRESSION, relpath):
+                continue
+            verdict = unused_codes(suppression, matched.get((relpath, line), set()), known, enabled)
+            if verdict is not None:
+                stale.append(rule.at(relpath, suppression, unused_message(suppression, *verdict)))
+    return stale
+
+
+def _per_file_ignores(config: Config, config_path: Path | None, root: Path) -> Callable[[str, str], bool]:
+    """(code, relpath) -> ignored? Globs match paths relative to the scanned folder or, as in Ruff,
+    to the config file's folder (scanning `services/api` with a config above it)."""
+    base = ""
+    if config_path is not None:
+        try:
+            base = root.relative_to(config_path.parent.resolve()).as_posix()
+        except ValueError:
+            pass
+    if base in ("", "."):
+        return config.ignored_in_file
+    return lambda code, relpath: config.ignored_in_file(code, relpath) or config.ignored_in_file(code, f"{base}/{relpath}")
 
 
 def resolve_root(path: str | Path) -> Path:
@@ -180,7 +230,7 @@ def scan(
         cache.save()
 
     modules = {relpath: r.facts for relpath, r in sorted(results.items()) if r.facts is not None}
-    index = ProjectIndex(root, modules, found.other_files)
+    index = ProjectIndex(root, modules, found.other_files, public_routes=config.public_routes)
     for relpath, result in results.items():
         if result.tree is not None:
             index._trees[relpath] = result.tree
@@ -190,19 +240,22 @@ def scan(
     for result in results.values():
         diagnostics.extend(result.diagnostics)
         raw.extend(result.findings)
+    crashed: set[str] = set()
     for rule in project_rules:
         try:
             raw.extend(rule.check(index))
         except Exception as exc:  # a bug in one rule must not take the scan down
+            crashed.add(rule.code)
             diagnostics.append(
                 Diagnostic(path=".", kind="rule-error", message=f"internal error in {rule.code}: {type(exc).__name__}: {exc}")
             )
     if progress:
         progress("rules", 1, 1)
 
+    ignored = _per_file_ignores(config, config_path, root)
     kept, suppressed, fixme = [], [], {}
     for finding in sorted(set(raw), key=Finding.sort_key):
-        if config.ignored_in_file(finding.rule, finding.path):
+        if ignored(finding.rule, finding.path):
             continue
         file_result = results.get(finding.path)
         suppression = file_result.suppressions.get(finding.line) if file_result else None
@@ -212,6 +265,9 @@ def scan(
                 continue
             fixme[finding] = suppression
         kept.append(finding)
+    stale = _stale_suppressions(results, raw, config, project_rules, ignored, crashed)
+    if stale:
+        kept = sorted(kept + stale, key=Finding.sort_key)
 
     return ScanResult(
         root=root,

@@ -100,8 +100,8 @@ def test_suppression_comment(capsys, tmp_path):
         "requests.get('https://c')  # prodready: ignore[PR301]\n",
     )
     _, out, _ = run(capsys, "scan", str(tmp_path), "--format", "json", "--no-cache")
-    lines = [f["line"] for f in json.loads(out)["findings"]]
-    assert lines == [4]
+    found = [(f["rule"], f["line"]) for f in json.loads(out)["findings"]]
+    assert found == [("PR250", 4), ("PR590", 4)]  # PR590: the PR301 comment suppresses nothing
 
 
 def test_invalid_config_names_the_key(capsys, tmp_path):

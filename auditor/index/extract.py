@@ -11,6 +11,7 @@ from auditor.index.facts import (
     EnvRead,
     Function,
     Hook,
+    IndexDecl,
     Model,
     ModuleFacts,
     Mount,
@@ -71,6 +72,7 @@ AUTH_CALLS = re.compile(
 )
 ROLE_WORDS = re.compile(r"(^|_)(role|roles|is_admin|is_staff|is_superuser|permission|permissions|scopes|is_owner)$")
 COLUMN_FACTORIES = {"Column", "mapped_column", "Field"}
+DATABASE_URL = re.compile(r"^(postgres(ql)?|mysql|mariadb|sqlite|mongodb(\+srv)?|redis|oracle|mssql)(\+\w+)?://")
 MAIN_GUARD = "__main__"
 
 
@@ -230,7 +232,7 @@ class FactExtractor:
         if attr in {"before_request", "before_app_request"}:
             self.facts.hooks.append(Hook(owner, f"{ctx.module_name}.{function.qualname}", span(decorator)))
             return
-        if attr in {"exception_handler", "errorhandler"} and call:
+        if attr in {"exception_handler", "errorhandler", "app_errorhandler"} and call:
             self.facts.exception_handlers.append(self._callsite(call, owner + "." + attr, ctx))
             return
         if attr == "middleware" and call:
@@ -293,6 +295,7 @@ class FactExtractor:
         relationships: list[Relationship] = []
         indexed: list[list[str]] = []
         unique_sets: list[list[str]] = []
+        abstract = False
         for stmt in node.body:
             target, annotation, value = None, None, None
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
@@ -303,6 +306,12 @@ class FactExtractor:
                 continue
             if target == "__tablename__":
                 table = const_str(value)
+                continue
+            if target == "__abstract__":
+                abstract = isinstance(value, ast.Constant) and value.value is True
+                continue
+            if target == "__table__":  # mapped onto an explicit Table(...)
+                table = table or node.name.lower()
                 continue
             if target == "__table_args__":
                 self._table_args(value, indexed, unique_sets)
@@ -325,7 +334,11 @@ class FactExtractor:
         if not columns and table is None:
             return None
         kind = "sqlmodel" if is_sqlmodel else ("flask-sqlalchemy" if any(b.endswith(".Model") for b in bases) else "sqlalchemy")
-        return Model(node.name, table or node.name.lower(), kind, span(node), columns, relationships, indexed, unique_sets)
+        # A declarative class without __tablename__ is a mixin or maps onto its parent's table.
+        abstract = abstract or (kind == "sqlalchemy" and table is None)
+        model = Model(node.name, table or node.name.lower(), kind, span(node), columns, relationships, indexed, unique_sets)
+        model.abstract = abstract
+        return model
 
     def _column(self, name: str, call: ast.Call | None, annotation: ast.expr | None, stmt: ast.stmt, default: str | None = None) -> Column:
         column = Column(name=name, type="", span=span(stmt), default=default)
@@ -380,8 +393,9 @@ class FactExtractor:
             elif callee == "UniqueConstraint":
                 unique_sets.append(cols)
                 indexed.append(cols)
-            elif callee == "PrimaryKeyConstraint":
+            elif callee == "PrimaryKeyConstraint":  # unique as well: a composite key
                 indexed.append(cols)
+                unique_sets.append(cols)
 
     # -- assignments: apps, routers, blueprints -----------------------------------------------------
 
@@ -390,7 +404,11 @@ class FactExtractor:
         if not isinstance(value, ast.Call) or len(node.targets) != 1:
             return
         target = dotted(node.targets[0])
-        kind = ROUTER_FACTORIES.get(ctx.resolve(value.func) or "")
+        factory = ctx.resolve(value.func) or ""
+        if target is not None and factory.rpartition(".")[2] == "Table" and const_str(value.args[0] if value.args else None):
+            self._table_call(target, value, node)
+            return
+        kind = ROUTER_FACTORIES.get(factory)
         if target is None or kind is None:
             return
         prefix_node = kwarg(value, "prefix") if kind.startswith("fastapi") else kwarg(value, "url_prefix")
@@ -403,6 +421,21 @@ class FactExtractor:
                 span=span(node),
             )
         )
+
+    def _table_call(self, var: str, call: ast.Call, stmt: ast.stmt) -> None:
+        """`x = Table("name", metadata, Column(...), ...)`: an association or core table, kept as a model."""
+        columns: list[Column] = []
+        indexed: list[list[str]] = []
+        unique_sets: list[list[str]] = []
+        for arg in call.args[1:]:
+            callee = (dotted(arg) or "").rpartition(".")[2] if isinstance(arg, ast.Call) else ""
+            if callee == "Column" and arg.args and const_str(arg.args[0]):
+                column = self._column(const_str(arg.args[0]), arg, None, arg)
+                columns.append(column)
+        self._table_args(ast.Tuple(elts=list(call.args[1:])), indexed, unique_sets)
+        if columns:
+            model = Model(var, const_str(call.args[0]), "table", span(stmt), columns, [], indexed, unique_sets)
+            self.facts.models.append(model)
 
     # -- calls: mounts, connections, env reads, logging ------------------------------------------
 
@@ -449,10 +482,29 @@ class FactExtractor:
             self.facts.exception_handlers.append(self._callsite(node, func, ctx))
         elif func in CONNECTION_FACTORIES:
             self.facts.connections.append(self._callsite(node, func, ctx))
-        elif func in LOGGING_SETUP or tail in {"dictConfig", "fileConfig"} and "logging" in func:
+        elif tail in {"create_all", "executescript"} and isinstance(node.func, ast.Attribute):
+            self.facts.schema_setup.append(self._callsite(node, func, ctx))
+        elif tail in {"Index", "create_index"} and node.args:
+            self._index_decl(node, tail, ctx)
+        elif func in LOGGING_SETUP or tail in {"dictConfig", "fileConfig"} and "logging" in func or tail in {"addHandler", "setFormatter"}:
             self.facts.logging_setup.append(self._callsite(node, func, ctx))
         elif func in {"os.getenv", "os.environ.get", "os.environ.setdefault", "environ.get"}:
             self._env_read(node, node.args[0] if node.args else None, node.args[1] if len(node.args) > 1 else kwarg(node, "default"), "getenv" if func == "os.getenv" else "environ.get", ctx)
+
+    def _index_decl(self, node: ast.Call, tail: str, ctx: ModuleContext) -> None:
+        unique = any(k.arg == "unique" and getattr(k.value, "value", False) is True for k in node.keywords)
+        if tail == "Index":  # Index("ix_name", Model.col, Model.other) outside __table_args__
+            if ctx.enclosing_class() is not None:
+                return
+            attrs = [a for a in node.args[1:] if isinstance(a, ast.Attribute)]
+            owner = dotted(attrs[0].value) if attrs else None
+            if owner and all(dotted(a.value) == owner for a in attrs):
+                decl = IndexDecl(owner.rpartition(".")[2], [a.attr for a in attrs], unique, span(node))
+                self.facts.indexes.append(decl)
+        elif len(node.args) >= 3 and const_str(node.args[1]):  # op.create_index("ix", "table", ["col"])
+            cols = [c for c in (const_str(e) for e in getattr(node.args[2], "elts", [])) if c]
+            if cols:
+                self.facts.indexes.append(IndexDecl(const_str(node.args[1]), cols, unique, span(node)))
 
     def visit_Subscript(self, node: ast.Subscript, ctx: ModuleContext) -> None:
         if isinstance(node.ctx, ast.Load) and ctx.resolve(node.value) == "os.environ":
@@ -523,6 +575,8 @@ class FactExtractor:
         if isinstance(value, str) and len(value) > 14 and ("CREATE" in value or "create" in value):
             if re.search(r"create\s+table", value, re.I):
                 self.facts.sql_strings.append((node.lineno, value[:20000]))
+        if isinstance(value, str) and "://" in value[:24] and DATABASE_URL.match(value):
+            self.facts.url_literals.append((node.lineno, value[:300]))
 
     def end(self, ctx: ModuleContext) -> None:
         self.facts.top_imports = {target.partition(".")[0] for target in ctx.imports.values()}

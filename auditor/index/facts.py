@@ -116,6 +116,17 @@ class Model:
     relationships: list[Relationship]
     indexed: list[list[str]]  # column lists from Index(...) in __table_args__ or module level
     unique_sets: list[list[str]]  # column lists from UniqueConstraint(...)
+    abstract: bool = False  # a mixin, `__abstract__` or inheriting class: no table of its own
+
+
+@dataclass
+class IndexDecl:
+    """An index declared outside a model: `Index("ix", Model.col)` or `op.create_index(...)` in a migration."""
+
+    table: str  # model class name or table name
+    columns: list[str]
+    unique: bool
+    span: Span
 
 
 @dataclass
@@ -159,3 +170,6 @@ class ModuleFacts:
     has_main_guard: bool
     top_imports: set[str]  # top-level package names imported anywhere in the module
     sql_strings: list[tuple[int, str]] = field(default_factory=list)  # (line, text) of literal DDL in code
+    indexes: list[IndexDecl] = field(default_factory=list)
+    schema_setup: list[CallSite] = field(default_factory=list)  # metadata.create_all(), executescript(...)
+    url_literals: list[tuple[int, str]] = field(default_factory=list)  # (line, text) of database URLs written in code

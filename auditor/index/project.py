@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from auditor.index.facts import CallSite, Function, Hook, Model, ModuleFacts, Span
+from auditor.index.facts import CallSite, Function, Hook, IndexDecl, Model, ModuleFacts, Span
 from auditor.index.sql import SqlTable, parse_sql
 
 AUTH_DECORATOR = re.compile(
@@ -27,6 +27,11 @@ AUTH_NAME = re.compile(
 )
 ROLE_NAME = re.compile(r"(admin|superuser|staff|role|permission|scope)", re.I)
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+TEST_PATH = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
+
+
+def is_test_path(relpath: str) -> bool:
+    return TEST_PATH.search(relpath) is not None
 
 
 @dataclass
@@ -75,10 +80,17 @@ def _join(prefix: str, path: str) -> str:
 
 
 class ProjectIndex:
-    def __init__(self, root: Path, modules: dict[str, ModuleFacts], other_files: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        modules: dict[str, ModuleFacts],
+        other_files: list[str] | None = None,
+        public_routes: list[str] | None = None,
+    ) -> None:
         self.root = root
         self.modules = modules
         self.other_files = other_files or []
+        self.public_routes = public_routes or []  # route globs the config declares public by design
         self.by_module: dict[str, str] = {facts.module: relpath for relpath, facts in modules.items()}
         self._trees: dict[str, ast.Module] = {}
         self._sources: dict[str, str] = {}
@@ -311,10 +323,16 @@ class ProjectIndex:
                         if inner:
                             checks_auth = True
                             checks_role |= inner == "role"
-                for decorator_name in function.decorators:
+                decorators = list(function.decorators)
+                if function.wraps_inner:  # def admin_required(view): @login_required def wrapper(...)
+                    prefix = function.qualname + "."
+                    facts = self.modules[resolved[0]]
+                    decorators += [d for name, f in facts.functions.items() if name.startswith(prefix) for d in f.decorators]
+                for decorator_name in decorators:
                     inner = self.is_auth_callable(decorator_name, True, _depth + 1)
                     if inner:
                         checks_auth = True
+                        checks_role |= inner == "role"
             if checks_auth:
                 return "role" if checks_role else "auth"
             return None
@@ -342,12 +360,19 @@ class ProjectIndex:
         return None
 
     @cached_property
+    def indexes(self) -> list[tuple[str, IndexDecl]]:
+        """Indexes declared outside models: module-level Index(...) and migrations' op.create_index(...)."""
+        return [(relpath, decl) for relpath, facts in sorted(self.modules.items()) for decl in facts.indexes]
+
+    @cached_property
     def sql_tables(self) -> list[SqlTable]:
         tables: list[SqlTable] = []
         for relpath in self.other_files:
             if relpath.endswith(".sql"):
                 tables.extend(parse_sql(self.source(relpath), relpath))
         for relpath, facts in sorted(self.modules.items()):
+            if is_test_path(relpath):
+                continue  # tables a test creates for itself are not the app's schema
             for line, text in facts.sql_strings:
                 tables.extend(parse_sql(text + ("" if text.rstrip().endswith(";") else ";"), relpath, line))
         return tables

@@ -28,6 +28,7 @@ class SqlTable:
     columns: list[Column] = field(default_factory=list)
     indexed: list[list[str]] = field(default_factory=list)
     unique_sets: list[list[str]] = field(default_factory=list)
+    primary_key: list[str] = field(default_factory=list)  # from a table-level PRIMARY KEY (...)
 
 
 def _split_top_level(body: str) -> list[str]:
@@ -72,6 +73,7 @@ def parse_sql(text: str, path: str, base_line: int = 1) -> list[SqlTable]:
                             column.foreign_key = f"{ref.group(1)}.{_cols(ref.group(2))[0]}"
                 elif "primary key" in lower:
                     table.indexed.append(cols)
+                    table.primary_key = cols
                     for column in table.columns:
                         if column.name in cols and len(cols) == 1:
                             column.primary_key = True
@@ -83,6 +85,8 @@ def parse_sql(text: str, path: str, base_line: int = 1) -> list[SqlTable]:
             if len(words) < 2:
                 continue
             column = Column(name=words[0].strip('"`[]'), type=words[1], span=Span(line, 0, line))
+            if "with time zone" in lower and "without time zone" not in lower:
+                column.type = "TIMESTAMPTZ"
             column.primary_key = "primary key" in lower
             column.unique = " unique" in lower
             column.nullable = False if ("not null" in lower or column.primary_key) else None

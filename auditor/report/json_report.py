@@ -21,6 +21,13 @@ def contract(result: ScanResult) -> dict:
             "by_step": {step.value: dict(entry) for step, entry in scores.items()},
         },
         "findings": [finding.contract_dict() for finding in result.findings],
+        # Additive to the contract: known debt (still in "findings") and what inline comments silenced.
+        "fixme": [
+            {"rule": f.rule, "path": f.path, "line": f.line, "reason": result.fixme[f].reason}
+            for f in result.findings
+            if f in result.fixme
+        ],
+        "suppressed": [{**f.contract_dict(), "reason": s.reason} for f, s in result.suppressed],
     }
 
 

@@ -17,7 +17,15 @@ def render_markdown(result: ScanResult, **_: object) -> str:
         out += ["", f"## {step.number}. {step.title}", "", "| severity | rule | location | message |", "| --- | --- | --- | --- |"]
         for f in findings:
             message = f.message.replace("|", "\\|")
+            if f in result.fixme:
+                reason = result.fixme[f].reason.replace("|", "\\|")
+                message += f" **(known debt{': ' + reason if reason else ''})**"
             out.append(f"| {f.severity.value} | `{f.rule}` {f.name} | `{f.path}:{f.line}` | {message} |")
+    if result.suppressed:
+        out += ["", "## Suppressed in the code", "", "| rule | location | reason |", "| --- | --- | --- |"]
+        for f, suppression in result.suppressed:
+            reason = (suppression.reason or "(no reason given)").replace("|", "\\|")
+            out.append(f"| `{f.rule}` {f.name} | `{f.path}:{f.line}` | {reason} |")
     if result.diagnostics:
         out += ["", "## Files not analysed", ""] + [f"- `{d.path}`: {d.message}" for d in result.diagnostics]
     return "\n".join(out) + "\n"

@@ -15,7 +15,7 @@ SECURITY_SEVERITY = {Severity.HIGH: "8.0", Severity.MEDIUM: "5.0", Severity.LOW:
 
 def render_sarif(result: ScanResult, **_: object) -> str:
     rules = all_rules()
-    used = sorted({f.rule for f in result.findings})
+    used = sorted({f.rule for f in result.findings} | {f.rule for f, _ in result.suppressed})
     rule_index = {code: i for i, code in enumerate(used)}
     descriptors = []
     for code in used:
@@ -35,24 +35,31 @@ def render_sarif(result: ScanResult, **_: object) -> str:
             }
         )
     results = []
-    for f in result.findings:
-        results.append(
-            {
-                "ruleId": f.rule,
-                "ruleIndex": rule_index[f.rule],
-                "level": LEVEL[f.severity],
-                "message": {"text": f.message},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
-                            "region": {"startLine": f.line, "startColumn": f.col + 1, "endLine": f.end_line},
-                        }
+    # Suppressed findings are included with SARIF's own `suppressions` (shown as dismissed, with the reason).
+    entries = [(f, None) for f in result.findings] + list(result.suppressed)
+    for f, suppression in entries:
+        fixme = result.fixme.get(f)
+        entry = {
+            "ruleId": f.rule,
+            "ruleIndex": rule_index[f.rule],
+            "level": LEVEL[f.severity],
+            "message": {"text": f.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": f.line, "startColumn": f.col + 1, "endLine": f.end_line},
                     }
-                ],
-                "properties": {"step": f.step.value, "category": f.category.value, "confidence": f.confidence.value},
-            }
-        )
+                }
+            ],
+            "properties": {"step": f.step.value, "category": f.category.value, "confidence": f.confidence.value},
+        }
+        if fixme is not None:  # still reported: known debt, with its reason
+            entry["properties"]["fixme"] = fixme.reason or True
+            entry["message"]["text"] += f" (known debt{': ' + fixme.reason if fixme.reason else ''})"
+        if suppression is not None:
+            entry["suppressions"] = [{"kind": "inSource", "justification": suppression.reason or "no reason given"}]
+        results.append(entry)
     document = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

@@ -22,7 +22,8 @@ def render_text(result: ScanResult, color: bool = False, **_: object) -> str:
         for finding in findings:
             sev = paint(MARK[finding.severity], sev_color[finding.severity])
             fix = f" [fix: {finding.fix_safety.value}]" if finding.fixable and finding.fix_safety else ""
-            tag = " (fixme)" if finding in result.fixme else ""
+            debt = result.fixme.get(finding)
+            tag = f" (known debt{': ' + debt.reason if debt.reason else ''})" if debt else ""
             lines.append(f"  {sev} {finding.rule} {finding.path}:{finding.line}:{finding.col + 1} {finding.message}{fix}{tag}")
         lines.append("")
     if result.diagnostics:

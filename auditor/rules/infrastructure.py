@@ -13,6 +13,14 @@ HTTP_CLIENT_CALLS = {
     for lib in ("requests", "httpx")
     for verb in ("get", "post", "put", "patch", "delete", "head", "options", "request")
 } | {"urllib.request.urlopen"}
+# Other blocking clients whose timeout can also be passed positionally: callee -> index of that argument.
+POSITIONAL_TIMEOUT = {
+    "urllib.request.urlopen": 2,
+    "smtplib.SMTP": 3,
+    "smtplib.SMTP_SSL": 3,
+    "http.client.HTTPConnection": 2,
+    "http.client.HTTPSConnection": 2,
+}
 
 
 @register
@@ -29,7 +37,7 @@ class OutboundCallWithoutTimeout(ModuleRule):
     doc = """
 ## What it does
 Finds outbound HTTP calls made with `requests`, `httpx` or `urllib.request.urlopen` that set
-no `timeout`.
+no `timeout`, and blocking `smtplib.SMTP` / `http.client` connections opened without one.
 
 ## Why is this bad in production
 `requests` waits forever by default. When a payment provider, email API or webhook target
@@ -56,20 +64,22 @@ Safe: a call that used to hang now raises a timeout error after a generous limit
         "import requests\nrequests.get('https://api.example.com', timeout=5)\n",
         "import httpx\nclient = httpx.Client(timeout=5)\nclient.get('https://api.example.com')\n",
         "from urllib.request import urlopen\nurlopen('https://example.com', timeout=3)\n",
+        "import smtplib\ndef send(host):\n    with smtplib.SMTP(host, 587, timeout=10) as s:\n        s.noop()\n",
         "import requests\ndef fetch(**kw):\n    return requests.get('https://x', **kw)\n",
     ]
     INVALID = [
         "import requests\nrequests.get('https://api.example.com')\n",
         "import httpx\nasync def f():\n    httpx.post('https://api.example.com', json={})\n",
         "from urllib.request import urlopen\nurlopen('https://example.com')\n",
+        "import smtplib\ndef send(host, port):\n    with smtplib.SMTP(host, port) as s:\n        s.noop()\n",
     ]
 
     def visit_Call(self, node: ast.Call, ctx: ModuleContext) -> None:
         func = ctx.resolve(node.func)
-        if func not in HTTP_CLIENT_CALLS:
+        if func not in HTTP_CLIENT_CALLS and func not in POSITIONAL_TIMEOUT:
             return
         if kwarg(node, "timeout") is not None or any(k.arg is None for k in node.keywords):
             return
-        if func == "urllib.request.urlopen" and len(node.args) >= 3:
+        if func in POSITIONAL_TIMEOUT and len(node.args) > POSITIONAL_TIMEOUT[func]:
             return
         self.report(ctx, node, f"{func}() has no timeout: a slow service will hang this worker")

@@ -1,66 +1,579 @@
-"""Step 3 — validation (PR3xx): schemas at entry points, injection, pagination, idempotency, async errors."""
+"""Step 3 — validation (PR3xx): a schema at every entry point, typed parameters, pagination.
+
+Injection (PR310/PR311) lives in `injection.py`, idempotency and races (PR330-PR332) in
+`idempotency.py`, async error handling (PR340-PR344) in `async_errors.py`.
+"""
 
 from __future__ import annotations
 
 import ast
+import re
+from collections.abc import Iterable
 
-from auditor.models import Category, Severity
-from auditor.rules.base import ModuleRule, register
-from auditor.walk import ModuleContext
+from auditor.models import Category, Confidence, Finding, Severity
+from auditor.rules.base import ProjectRule, register
+from auditor.rules.taint import flask_path_params, strip_annotation
+from auditor.rules.webapp import call_tail, qualified, rejects_request, route_handlers, walk_function
+from auditor.walk import dotted
 
-TASK_SPAWNERS = {"asyncio.create_task", "asyncio.ensure_future", "loop.create_task"}
+LOOSE_BODY = re.compile(r"^(?:typing\.)?(?:list\[|List\[)?(?:dict|Dict|Any|object|Json)\b")
+FLASK_BODY = {"flask.request.json", "flask.request.form", "flask.request.values", "quart.request.json", "quart.request.form"}
+FLASK_BODY_CALLS = {"flask.request.get_json", "quart.request.get_json"}
+FLASK_QUERY = ("flask.request.args", "quart.request.args")
+VALIDATOR_CALLS = {
+    "model_validate", "model_validate_json", "parse_obj", "parse_raw", "validate", "validate_python",
+    "validate_json", "load", "is_valid", "validate_on_submit", "deserialize", "structure", "from_dict",
+}  # fmt: skip
+VALIDATING_DECORATORS = {
+    "validate", "input", "arguments", "use_args", "use_kwargs", "expects", "accepts", "validate_json",
+    "validate_request", "use_schema", "validate_body", "body",
+}  # fmt: skip
+SIGNATURE_CHECK = re.compile(r"signature|compare_digest|construct_event|verify_webhook|verify_hmac", re.I)
+CONVERSION_ERRORS = {"ValueError", "TypeError", "KeyError", "Exception", "BaseException", "BadRequest", "ValidationError"}
+
+
+def source_order(node: ast.AST) -> tuple[int, int]:
+    return node.lineno, node.col_offset
+
+
+def verifies_signature(node: ast.AST) -> bool:
+    """A webhook handler that checks the sender's signature: the body is the provider's, signed."""
+    return any(isinstance(c, ast.Call) and SIGNATURE_CHECK.search(dotted(c.func) or "") for c in walk_function(node))
+
+
+def validates(node: ast.AST) -> bool:
+    """The handler passes the data through a schema: Model(**data), Schema().load(data), validate_x(data)..."""
+    for child in walk_function(node):
+        if not isinstance(child, ast.Call):
+            continue
+        tail = call_tail(child)
+        if tail == "load":  # Schema().load(data) validates; load(...) or json.load(...) does not
+            if isinstance(child.func, ast.Attribute) and dotted(child.func.value) not in {"json", "yaml", "pickle", "toml"}:
+                return True
+        elif tail in VALIDATOR_CALLS or tail.startswith(("validate_", "parse_")):
+            return True
+        if tail[:1].isupper() and any(k.arg is None for k in child.keywords):
+            return True  # Model(**data)
+    return False
+
+
+def guarded_by_try(node: ast.AST) -> set[int]:
+    """ids of the nodes inside a `try` whose handlers catch conversion errors."""
+    inside: set[int] = set()
+    for child in walk_function(node):
+        if isinstance(child, ast.Try) and any(
+            h.type is None or (dotted(t) or "").rpartition(".")[2] in CONVERSION_ERRORS
+            for h in child.handlers
+            for t in ([h.type] if not isinstance(h.type, ast.Tuple) else h.type.elts)
+        ):
+            for stmt in child.body:
+                inside.update(id(n) for n in ast.walk(stmt))
+    return inside
+
+
+def derived_names(node: ast.AST, sources: list[ast.AST]) -> set[str]:
+    """Local names whose value comes from the body reads, through assignments and loops."""
+    names: set[str] = set()
+    source_ids = {id(s) for s in sources}
+
+    def mentions(expr: ast.AST) -> bool:
+        return any(id(n) in source_ids or (isinstance(n, ast.Name) and n.id in names) for n in ast.walk(expr))
+
+    statements = sorted(
+        (n for n in walk_function(node) if isinstance(n, (ast.Assign, ast.AnnAssign, ast.For, ast.NamedExpr))),
+        key=lambda n: (n.lineno, n.col_offset),
+    )
+    for stmt in statements:
+        value = stmt.iter if isinstance(stmt, ast.For) else stmt.value
+        targets = [stmt.target] if isinstance(stmt, (ast.For, ast.AnnAssign, ast.NamedExpr)) else stmt.targets
+        if value is not None and mentions(value):
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
+
+
+def hand_validation(node: ast.AST, sources: list[ast.AST]) -> tuple[bool, bool]:
+    """(checks types, checks ranges) of the body's values, in hand-written validation that answers 4xx."""
+    if not rejects_request(node):
+        return False, False
+    names = derived_names(node, sources)
+    source_ids = {id(s) for s in sources}
+
+    def about_input(expr: ast.AST) -> bool:
+        return any(id(n) in source_ids or (isinstance(n, ast.Name) and n.id in names) for n in ast.walk(expr))
+
+    def is_bound(expr: ast.AST) -> bool:  # a literal number or a CONSTANT_NAME
+        return (isinstance(expr, ast.Constant) and isinstance(expr.value, (int, float))) or (
+            isinstance(expr, ast.Name) and expr.id.isupper()
+        )
+
+    typed = ranged = False
+    for child in walk_function(node):
+        if isinstance(child, ast.Call) and call_tail(child) == "isinstance" and child.args and about_input(child.args[0]):
+            typed = True
+        elif isinstance(child, ast.Try) and any(
+            h.type is not None and (dotted(h.type) or "").rpartition(".")[2] in {"ValueError", "TypeError"} for h in child.handlers
+        ) and any(about_input(stmt) for stmt in child.body):
+            typed = True
+        elif isinstance(child, ast.Compare) and about_input(child):
+            parts = [child.left, *child.comparators]
+            if any(isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in child.ops) and any(is_bound(p) for p in parts):
+                ranged = True
+            elif isinstance(child.ops[0], (ast.In, ast.NotIn)) and not about_input(child.comparators[0]):
+                ranged = True
+    return typed, ranged
 
 
 @register
-class FireAndForgetTask(ModuleRule):
-    code = "PR340"
-    name = "fire-and-forget-task"
-    category = Category.ASYNC_ERRORS
+class UnvalidatedRequestBody(ProjectRule):
+    code = "PR301"
+    name = "unvalidated-request-body"
+    category = Category.VALIDATION
     severity = Severity.MEDIUM
     impact = (
-        "A background task whose result nobody keeps fails silently: the email is never sent, the "
-        "webhook never fires, and no log line says why. Python may even garbage-collect the task mid-run."
+        "Whatever a client sends goes straight into your code and database: a missing field or a "
+        "string where a number belongs turns into a 500 error, and junk or oversized data gets stored."
     )
-    fix_summary = "Keeps a reference to the task and attaches a callback that logs its exception with the traceback."
+    fix_summary = "Declares a Pydantic model for the body (typed fields with limits) and uses it in the handler."
     doc = """
 ## What it does
-Finds `asyncio.create_task(...)` / `asyncio.ensure_future(...)` calls whose returned task is
-thrown away.
+Finds request bodies used without a schema: FastAPI bodies typed `dict` or `Any`, or read with
+`await request.json()` / `await request.form()`; Flask handlers that use `request.get_json()`,
+`request.json` or `request.form` values without passing them through a schema, and `int()` of
+a query-string value outside a `try`. Hand-written checks that test both the type and the
+range of the values (and answer 4xx) count as validation; partial checks get a low-severity note.
 
 ## Why is this bad in production
-The event loop keeps only a weak reference to tasks, so an unreferenced task can vanish before
-it finishes, and an exception inside it is reported only as "Task exception was never
-retrieved" at garbage collection, if at all. Work silently stops happening.
+A blank body, a missing key or `"qty": "ten"` raises inside the handler and the client gets a
+500 instead of a clear 400/422. Nothing limits sizes or values, so negative quantities, huge
+strings and unexpected keys reach the database.
 
 ## Example
 ```python
-async def signup(user):
-    asyncio.create_task(send_welcome_email(user))
+@app.post("/signup")
+def signup(payload: dict, db: Session = Depends(get_db)):
+    user = User(email=payload["email"])
 ```
 
 ## Use instead
 ```python
-background_tasks = set()
+class SignupIn(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=128)
 
-async def signup(user):
-    task = asyncio.create_task(send_welcome_email(user))
-    background_tasks.add(task)
-    task.add_done_callback(log_task_failure)
+@app.post("/signup")
+def signup(body: SignupIn, db: Session = Depends(get_db)):
+    user = User(email=body.email)
 ```
 
 ## Fix safety
-Safe: the task runs as before; failures are now logged.
+Review: requests that used to be accepted may now be rejected with 422.
 """
     VALID = [
-        "import asyncio\ntasks = set()\nasync def f():\n    t = asyncio.create_task(g())\n    tasks.add(t)\n",
-        "import asyncio\nasync def f():\n    await asyncio.create_task(g())\n",
-        "import asyncio\nasync def f():\n    return asyncio.gather(asyncio.create_task(g()))\n",
+        "from fastapi import FastAPI\nfrom pydantic import BaseModel\napp = FastAPI()\nclass ItemIn(BaseModel):\n    name: str\n@app.post('/items')\ndef create(item: ItemIn):\n    return item\n",
+        # Hand-written validation that checks the type and the range, and answers 400.
+        "from flask import Flask, abort, request\napp = Flask(__name__)\n@app.post('/items')\ndef create():\n    data = request.get_json(silent=True) or {}\n    qty = data.get('qty')\n    if not isinstance(qty, int) or not 1 <= qty <= 100:\n        abort(400)\n    return {'qty': qty}\n",
+        # A webhook: the body is signed by the provider and checked before use.
+        "import hmac\nfrom flask import Blueprint, abort, request\nbp = Blueprint('hooks', __name__)\n@bp.route('/payments', methods=['POST'])\ndef hook():\n    if not hmac.compare_digest(sign(request.get_data()), request.headers.get('X-Signature', '')):\n        abort(400)\n    event = request.get_json()\n    return {'type': event['type']}\n",
+        "from fastapi import FastAPI, Request\napp = FastAPI()\n@app.post('/hooks/stripe')\nasync def hook(request: Request):\n    payload = await request.body()\n    verify_stripe_signature(payload, request.headers['stripe-signature'])\n    return {}\n",
+        "from fastapi import FastAPI, Request\nfrom pydantic import BaseModel\napp = FastAPI()\nclass Event(BaseModel):\n    id: str\n@app.post('/events')\nasync def events(request: Request):\n    event = Event.model_validate(await request.json())\n    return {'id': event.id}\n",
+        "from flask import Flask, request\nfrom app.schemas import ItemSchema\napp = Flask(__name__)\n@app.route('/items', methods=['POST'])\ndef create():\n    item = ItemSchema().load(request.get_json())\n    return item\n",
+        "from flask import Flask, request\napp = Flask(__name__)\n@app.get('/items')\ndef items():\n    page = request.args.get('page', 1, type=int)\n    return {'page': page}\n",
     ]
     INVALID = [
-        "import asyncio\nasync def f():\n    asyncio.create_task(send_email())\n",
-        "from asyncio import ensure_future\nasync def f():\n    ensure_future(work())\n",
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.post('/signup')\ndef signup(payload: dict):\n    return {'email': payload['email']}\n",
+        "from fastapi import FastAPI, Request\napp = FastAPI()\n@app.post('/login')\nasync def login(request: Request):\n    data = await request.json()\n    return {'email': data.get('email')}\n",
+        "from flask import Flask, request\napp = Flask(__name__)\n@app.route('/orders', methods=['POST'])\ndef create_order():\n    data = request.get_json()\n    return {'qty': int(data['qty'])}\n",
+        "from flask import Flask, request\napp = Flask(__name__)\n@app.get('/items')\ndef items():\n    page = int(request.args['page'])\n    return {'page': page}\n",
     ]
 
-    def visit_Expr(self, node: ast.Expr, ctx: ModuleContext) -> None:
-        if isinstance(node.value, ast.Call) and ctx.resolve(node.value.func) in TASK_SPAWNERS:
-            self.report(ctx, node.value, "task result discarded: its exceptions are lost and it may be garbage-collected mid-run")
+    def check(self, index) -> Iterable[Finding]:
+        for route, node in route_handlers(index):
+            imports = index.modules[route.relpath].imports
+            found = self.fastapi(route, node) if route.framework == "fastapi" else self.flask(route, node, imports)
+            if found is not None:
+                message, at, severity = found
+                yield self.at(route.relpath, at, message, severity=severity)
+
+    def fastapi(self, route, node: ast.AST):
+        for param in route.handler.params:
+            if param.depends_on or param.kind != "normal" or not param.annotation:
+                continue
+            if LOOSE_BODY.match(strip_annotation(param.annotation)):
+                return (
+                    f"`{param.name}: {param.annotation}` accepts any JSON: no field, type or size is checked (declare a Pydantic model)",
+                    node,
+                    None,
+                )
+        requests = {p.name for p in route.handler.params if re.search(r"\bRequest\b", p.annotation or "")}
+        if not requests or validates(node) or verifies_signature(node):
+            return None
+        reads = [
+            child
+            for child in walk_function(node)
+            if isinstance(child, ast.Call)
+            and isinstance(child.func, ast.Attribute)
+            and child.func.attr in {"json", "form"}
+            and isinstance(child.func.value, ast.Name)
+            and child.func.value.id in requests
+        ]
+        if not reads:
+            return None
+        first = min(reads, key=source_order)
+        return (f"body read with `await {ast.unparse(first.func)}()` and used without a schema", first, None)
+
+    def flask(self, route, node: ast.AST, imports: dict[str, str]):
+        if any(d.rpartition(".")[2] in VALIDATING_DECORATORS for d in route.handler.decorators):
+            return None
+        body_reads: list[ast.AST] = []
+        casts: list[ast.Call] = []
+        for child in walk_function(node):
+            if isinstance(child, ast.Attribute) and qualified(child, imports) in FLASK_BODY:
+                body_reads.append(child)
+            elif isinstance(child, ast.Call) and qualified(child.func, imports) in FLASK_BODY_CALLS:
+                body_reads.append(child)
+            elif isinstance(child, ast.Call) and call_tail(child) in {"int", "float"} and child.args:
+                if any(isinstance(a, ast.Attribute) and qualified(a, imports) in FLASK_QUERY for a in ast.walk(child.args[0])):
+                    casts.append(child)
+        guarded = guarded_by_try(node) if casts else set()
+        unguarded_cast = min((c for c in casts if id(c) not in guarded), key=source_order, default=None)
+        body_read = min(body_reads, key=source_order, default=None)
+        if body_read is None and unguarded_cast is None:
+            return None
+        if validates(node) or verifies_signature(node):
+            return None
+        if body_read is None:
+            return (f"`{ast.unparse(unguarded_cast)}` outside a try: a non-numeric query value gives a 500", unguarded_cast, None)
+        typed, ranged = hand_validation(node, body_reads)
+        if typed and ranged:
+            return None
+        source = ast.unparse(body_read)
+        if typed or ranged:
+            return (
+                f"`{source}` is checked by hand only partly ({'types' if typed else 'ranges'} only): a schema would check both",
+                body_read,
+                Severity.LOW,
+            )
+        return (f"`{source}` used without validation: a blank body or a wrong-typed field gives a 500", body_read, None)
+
+
+@register
+class UnconstrainedStringField(ProjectRule):
+    code = "PR302"
+    name = "unconstrained-string-field"
+    category = Category.VALIDATION
+    severity = Severity.LOW
+    confidence = Confidence.MEDIUM
+    impact = (
+        "A client can send a megabyte of text in a name field; it is stored as-is, slows pages that "
+        "show it and can fail a database column with a length limit with a 500."
+    )
+    fix_summary = "Adds max_length (and min_length where blank makes no sense) to the model's string fields."
+    doc = """
+## What it does
+Finds Pydantic request models (used as the body of a POST/PUT/PATCH route) whose `str` fields
+have no length limit: plain `str`, `Optional[str]`, or `Field()` without `max_length`.
+
+## Why is this bad in production
+Request bodies go into the database. Without a limit, one request can store megabytes in a
+title, a `VARCHAR(255)` column rejects the insert with a 500, and abusive payloads cost memory
+and storage. Email fields typed `str` also accept anything.
+
+## Example
+```python
+class TaskCreate(BaseModel):
+    title: str
+    description: str | None = None
+```
+
+## Use instead
+```python
+class TaskCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+```
+
+## Fix safety
+Review: longer values that used to be accepted are rejected with 422.
+"""
+    VALID = [
+        "from fastapi import FastAPI\nfrom pydantic import BaseModel, Field\napp = FastAPI()\nclass TaskIn(BaseModel):\n    title: str = Field(min_length=1, max_length=200)\n    status: int = 0\n@app.post('/tasks')\ndef create(task: TaskIn):\n    return task\n",
+        "from typing import Annotated, Literal\nfrom fastapi import FastAPI\nfrom pydantic import BaseModel, StringConstraints\napp = FastAPI()\nName = Annotated[str, StringConstraints(max_length=100)]\nclass WorkspaceIn(BaseModel):\n    name: Name\n    plan: Literal['free', 'pro']\n    note: Annotated[str, StringConstraints(max_length=500)] | None = None\n@app.post('/workspaces')\ndef create(body: WorkspaceIn):\n    return body\n",
+        # A response model is not user input.
+        "from fastapi import FastAPI\nfrom pydantic import BaseModel\napp = FastAPI()\nclass UserOut(BaseModel):\n    email: str\n@app.get('/me', response_model=UserOut)\ndef me():\n    return {}\n",
+    ]
+    INVALID = [
+        "from fastapi import FastAPI\nfrom pydantic import BaseModel\napp = FastAPI()\nclass TaskIn(BaseModel):\n    title: str\n    description: str | None = None\n@app.post('/tasks')\ndef create(task: TaskIn):\n    return task\n",
+        {
+            "app/schemas.py": "from pydantic import BaseModel, Field\nclass InviteIn(BaseModel):\n    email: str = Field(...)\n",
+            "app/main.py": "from fastapi import FastAPI\nfrom app.schemas import InviteIn\napp = FastAPI()\n@app.post('/invites')\ndef invite(body: InviteIn):\n    return body\n",
+        },
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        seen: set[tuple[str, str]] = set()
+        for route in index.routes:
+            if not route.is_mutating:
+                continue
+            facts = index.modules[route.relpath]
+            for param in route.handler.params:
+                if param.depends_on or not param.annotation:
+                    continue
+                name = strip_annotation(param.annotation)
+                if not re.fullmatch(r"[\w.]+", name):
+                    continue
+                head, _, rest = name.partition(".")
+                full = facts.imports[head] + (f".{rest}" if rest else "") if head in facts.imports else f"{facts.module}.{name}"
+                located = self.model_class(index, full)
+                if located is None or located[:2] in seen:
+                    continue
+                seen.add(located[:2])
+                relpath, _, node = located
+                loose = self.loose_fields(node)
+                if loose:
+                    yield self.at(
+                        relpath,
+                        node,
+                        f"{node.name}: string field{'s' if len(loose) > 1 else ''} {', '.join(loose)} "
+                        "have no max_length; any size is accepted and stored",
+                    )
+
+    def model_class(self, index, full_name: str, depth: int = 0):
+        """(relpath, class name, ClassDef) of a Pydantic model defined in the project."""
+        located = index.module_of(full_name)
+        if located is None or depth > 3:
+            return None
+        target_path, class_name = located
+        facts = index.modules[target_path]
+        if class_name not in facts.classes and class_name in facts.imports:  # re-exported
+            return self.model_class(index, facts.imports[class_name], depth + 1)
+        if not self.is_pydantic(index, facts, class_name, 0):
+            return None
+        for stmt in index.tree(target_path).body:
+            if isinstance(stmt, ast.ClassDef) and stmt.name == class_name:
+                return target_path, class_name, stmt
+        return None
+
+    def is_pydantic(self, index, facts, class_name: str, depth: int) -> bool:
+        bases = facts.classes.get(class_name)
+        if bases is None or depth > 4:
+            return False
+        for base in bases:
+            if base in {"pydantic.BaseModel", "pydantic.main.BaseModel", "sqlmodel.SQLModel"}:
+                return True
+            if base in facts.classes and self.is_pydantic(index, facts, base, depth + 1):
+                return True
+            located = index.module_of(base)
+            if located and located[0] in index.modules and self.is_pydantic(index, index.modules[located[0]], located[1], depth + 1):
+                return True
+        return False
+
+    @staticmethod
+    def loose_fields(node: ast.ClassDef) -> list[str]:
+        if any(k.arg == "table" for k in node.keywords):
+            return []  # a SQLModel table, not a request schema
+        loose = []
+        for stmt in node.body:
+            if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "model_config" for t in stmt.targets):
+                if "max_length" in ast.unparse(stmt.value):
+                    return []
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+                continue
+            annotation = ast.unparse(stmt.annotation)
+            if strip_annotation(annotation) not in {"str", "typing.Optional[str]"} or re.search(r"max_length|StringConstraints|constr", annotation):
+                continue
+            if stmt.value is not None and "max_length" in ast.unparse(stmt.value):
+                continue
+            loose.append(stmt.target.id)
+        return loose
+
+
+@register
+class UntypedRouteParameter(ProjectRule):
+    code = "PR303"
+    name = "untyped-route-parameter"
+    category = Category.VALIDATION
+    severity = Severity.MEDIUM
+    impact = (
+        "A malformed id in the URL is not rejected up front: it reaches the database query and comes "
+        "back as a 500 error or, worse, matches the wrong row."
+    )
+    fix_summary = "Adds the type (int, UUID...) to the parameter, or an <int:...> converter to the Flask URL rule."
+    doc = """
+## What it does
+Finds FastAPI route parameters with no type annotation (FastAPI then passes any string) and
+Flask URL variables without a converter (`<id>` instead of `<int:id>`) that the handler uses
+as a number.
+
+## Why is this bad in production
+`/tasks/abc` reaches `int(id)` or the SQL query and fails with a 500 instead of a 404/422;
+string ids compared with integer columns behave differently across databases.
+
+## Example
+```python
+@router.get("/tasks/{task_id}")
+def get_task(task_id, db: Session = Depends(get_db)): ...
+
+@bp.route("/items/<id>")
+def get_item(id):
+    item = db.execute("SELECT * FROM items WHERE id = ?", (int(id),))
+```
+
+## Use instead
+```python
+@router.get("/tasks/{task_id}")
+def get_task(task_id: int, db: Session = Depends(get_db)): ...
+
+@bp.route("/items/<int:id>")
+def get_item(id): ...
+```
+
+## Fix safety
+Safe: only malformed URLs change behaviour (404/422 instead of a 500).
+"""
+    VALID = [
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.get('/tasks/{task_id}')\ndef get_task(task_id: int):\n    return {}\n",
+        "from flask import Flask\napp = Flask(__name__)\n@app.route('/items/<int:item_id>')\ndef item(item_id):\n    return {}\n",
+        # A slug is text by design.
+        "from flask import Flask\napp = Flask(__name__)\n@app.route('/pages/<slug>')\ndef page(slug):\n    return {'slug': slug.lower()}\n",
+    ]
+    INVALID = [
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.get('/tasks/{task_id}')\ndef get_task(task_id):\n    return {}\n",
+        "from flask import Flask\napp = Flask(__name__)\n@app.route('/items/<id>')\ndef item(id):\n    return {'id': int(id)}\n",
+        "from flask import Blueprint\nbp = Blueprint('orders', __name__)\n@bp.route('/<order_id>/ship', methods=['POST'])\ndef ship(order_id):\n    return {}\n",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        for route, node in route_handlers(index):
+            if route.framework == "fastapi":
+                path_names = set(re.findall(r"{(\w+)", route.path))
+                for param in route.handler.params:
+                    if param.annotation or param.depends_on or param.kind != "normal" or param.name in {"self", "cls"}:
+                        continue
+                    if param.name in path_names:
+                        yield self.at(route.relpath, node, f"path parameter `{param.name}` has no type: any string reaches the handler")
+                    else:
+                        yield self.at(
+                            route.relpath, node, f"query parameter `{param.name}` has no type: any string reaches the handler", severity=Severity.LOW
+                        )
+                continue
+            for name, converter in flask_path_params(route.path).items():
+                if converter != "string":
+                    continue
+                if name == "id" or name.endswith(("_id", "pk")) or self.cast_to_number(node, name):
+                    yield self.at(route.relpath, node, f"URL variable <{name}> has no converter but is used as a number (use <int:{name}>)")
+
+    @staticmethod
+    def cast_to_number(node: ast.AST, name: str) -> bool:
+        return any(
+            isinstance(c, ast.Call) and call_tail(c) in {"int", "float"} and c.args and isinstance(c.args[0], ast.Name) and c.args[0].id == name
+            for c in walk_function(node)
+        )
+
+
+PAGE_PARAMS = {"limit", "offset", "page", "per_page", "page_size", "size", "cursor", "skip", "after", "before", "first", "top", "take"}
+BOUNDING_CALLS = {"limit", "paginate", "slice", "first", "one", "one_or_none", "scalar", "scalar_one", "get", "count", "fetchmany", "top"}
+WHOLE_EXPORTS = re.compile(r"export|download|\.csv|dump|backup", re.I)
+BOUNDED_SQL = re.compile(r"\bLIMIT\b|\bFETCH\s+FIRST\b|\bGROUP\s+BY\b|\bCOUNT\s*\(|\bTOP\s+\d", re.I)
+
+
+@register
+class UnpaginatedListEndpoint(ProjectRule):
+    code = "PR320"
+    name = "unpaginated-list-endpoint"
+    category = Category.PAGINATION
+    severity = Severity.MEDIUM
+    impact = (
+        "The list page works with ten rows and times out with ten thousand: every request loads the "
+        "whole table into memory and sends it to the browser."
+    )
+    fix_summary = "Adds limit/offset query parameters (with a maximum) and applies them to the query."
+    doc = """
+## What it does
+Finds GET routes that return every row: `.all()`, `fetchall()` or `scalars(...).all()` on a
+query with no `.limit()` / `LIMIT`, or a whole relationship, with no limit/offset/page/cursor
+parameter. Aggregates (`GROUP BY`, `COUNT`) and routes named as exports are left alone.
+
+## Why is this bad in production
+Tables grow. An endpoint that loads all rows gets slower every week, uses memory proportional
+to the table, and eventually times out or takes a worker down; clients cannot page through
+results either.
+
+## Example
+```python
+@router.get("/tasks")
+def list_tasks(db: Session = Depends(get_db)):
+    return db.query(Task).all()
+```
+
+## Use instead
+```python
+@router.get("/tasks")
+def list_tasks(limit: int = Query(50, ge=1, le=100), offset: int = Query(0, ge=0), db: Session = Depends(get_db)):
+    return db.query(Task).order_by(Task.id).limit(limit).offset(offset).all()
+```
+
+## Fix safety
+Review: clients that expected the full list now get the first page.
+"""
+    VALID = [
+        "from fastapi import FastAPI, Query\napp = FastAPI()\n@app.get('/tasks')\ndef tasks(limit: int = Query(50, le=100), offset: int = 0, db=None):\n    return db.query(Task).limit(limit).offset(offset).all()\n",
+        # A small, bounded list: the five most recent items.
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.get('/recent')\ndef recent(db=None):\n    return db.query(Task).order_by(Task.id.desc()).limit(5).all()\n",
+        "from flask import Flask\napp = Flask(__name__)\n@app.get('/stats')\ndef stats():\n    rows = get_db().execute('SELECT status, COUNT(*) FROM tasks GROUP BY status').fetchall()\n    return dict(rows)\n",
+        "from flask import Flask, request\napp = Flask(__name__)\n@app.get('/items')\ndef items():\n    page = request.args.get('page', 1, type=int)\n    return get_db().execute('SELECT * FROM items LIMIT 50 OFFSET ?', ((page - 1) * 50,)).fetchall()\n",
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.post('/tasks/bulk')\ndef bulk(db=None):\n    return db.query(Task).all()\n",
+    ]
+    INVALID = [
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.get('/tasks')\ndef tasks(db=None):\n    return [t.title for t in db.query(Task).all()]\n",
+        "from flask import Flask\napp = Flask(__name__)\n@app.route('/items')\ndef items():\n    rows = get_db().execute('SELECT * FROM items').fetchall()\n    return rows\n",
+        "from fastapi import FastAPI\nfrom sqlalchemy import select\napp = FastAPI()\n@app.get('/orders')\nasync def orders(db=None):\n    return (await db.scalars(select(Order))).all()\n",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        relationships = {rel.name for _, model in index.models for rel in model.relationships}
+        for route, node in route_handlers(index):
+            if "GET" not in route.methods or route.is_mutating:
+                continue
+            if WHOLE_EXPORTS.search(route.path) or self.paginated(route, node):
+                continue
+            unbounded = self.unbounded_read(node, relationships)
+            if unbounded is not None:
+                at, what = unbounded
+                yield self.at(route.relpath, at, f"{route.label()} returns {what} with no limit: the response grows with the table")
+
+    @staticmethod
+    def paginated(route, node: ast.AST) -> bool:
+        if any(p.name in PAGE_PARAMS for p in route.handler.params):
+            return True
+        if any(d.rpartition(".")[2] == "paginate" for d in route.handler.decorators):
+            return True
+        return any(
+            (isinstance(c, ast.Constant) and c.value in PAGE_PARAMS) or (isinstance(c, ast.Call) and call_tail(c) == "paginate")
+            for c in walk_function(node)
+        )
+
+    @staticmethod
+    def unbounded_read(node: ast.AST, relationships: set[str]) -> tuple[ast.AST, str] | None:
+        if any(BOUNDED_SQL.search(text) for text in (c.value for c in walk_function(node) if isinstance(c, ast.Constant) and isinstance(c.value, str))):
+            return None
+        for child in sorted(walk_function(node), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))):
+            if isinstance(child, ast.Call) and not child.args and call_tail(child) in {"all", "fetchall"}:
+                chain = set()
+                current = child.func
+                while isinstance(current, (ast.Attribute, ast.Call, ast.Await, ast.Subscript)):
+                    if isinstance(current, ast.Attribute):
+                        chain.add(current.attr)
+                        current = current.value
+                    elif isinstance(current, ast.Call):
+                        current = current.func
+                    else:
+                        current = current.value
+                if not chain & BOUNDING_CALLS:
+                    return child, f"`{ast.unparse(child)[:60]}`"
+            if isinstance(child, ast.Return) and child.value is not None:
+                source = child.value
+                if isinstance(source, ast.ListComp):
+                    source = source.generators[0].iter
+                if isinstance(source, ast.Attribute) and source.attr in relationships and isinstance(source.value, ast.Name):
+                    return child, f"the whole `{ast.unparse(source)}` relationship"
+        return None

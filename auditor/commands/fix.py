@@ -1,0 +1,110 @@
+"""`prodready fix PATH` (dry run by default, `--apply` to write) and `prodready undo [PATH]`.
+
+The dry run and the apply build the same plan from the same flags: what the diff shows is
+exactly what `--apply` writes. Dry run exit codes: 1 when there is something to apply (so CI
+can fail on unfixed gaps), 0 when there is nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(parser: argparse.ArgumentParser, sub) -> None:
+    from auditor.cli import add_rule_filters
+
+    fix = sub.add_parser(
+        "fix",
+        help="show the fixes as a diff (dry run); --apply writes them",
+        description="Plan codemods for the findings. Without --apply nothing is written: the diff "
+        "shows exactly what --apply would write. Exit code 1 when there is something to apply.",
+    )
+    fix.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
+    mode = fix.add_mutually_exclusive_group()
+    mode.add_argument("--diff", action="store_true", help="print the diff and write nothing (the default)")
+    mode.add_argument("--apply", action="store_true", help="write the fixes (backed up for `prodready undo`)")
+    fix.add_argument(
+        "--include-review",
+        action="store_true",
+        help="also the fixes that change behaviour (marked review: validation, pooling, error handlers)",
+    )
+    fix.add_argument("--diff-file", type=Path, metavar="FILE", help="also write the diff to FILE (a patch `git apply` takes)")
+    add_rule_filters(fix)
+    fix.set_defaults(handler=cmd_fix)
+
+    undo = sub.add_parser("undo", help="restore the files as they were before the last `fix --apply`")
+    undo.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
+    undo.set_defaults(handler=cmd_undo)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    from auditor.cli import EXIT_CLEAN, EXIT_FINDINGS, UsageError, scan_for_cli
+    from fixers import FixError, apply_plan, plan_fixes
+
+    result = scan_for_cli(args, args.path)
+    try:
+        plan = plan_fixes(result, include_review=args.include_review)
+    except FixError as exc:
+        raise UsageError(str(exc)) from None
+    if args.diff_file:
+        try:
+            args.diff_file.write_text(plan.diff(), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.diff_file}: {exc.strerror}") from None
+    for finding, reason in plan.skipped:
+        _say(f"prodready: not fixed {finding.location} {finding.rule}: {reason}")
+    review_left = 0
+    if not args.include_review:
+        review_left = sum(1 for f in result.findings if f.fix_safety is not None and f.fix_safety.value == "review")
+
+    if not args.apply:
+        sys.stdout.write(plan.diff(color=sys.stdout.isatty()))
+        _say(f"prodready: {plan.summary()}" + ("" if plan.is_empty else " (dry run: nothing written; --apply writes it)"))
+        if review_left:
+            _say(f"prodready: {review_left} more fix(es) change behaviour; add --include-review to see them")
+        for note in plan.notes:
+            _say(f"prodready: {note}")
+        return EXIT_CLEAN if plan.is_empty else EXIT_FINDINGS
+
+    try:
+        report = apply_plan(plan)
+    except FixError as exc:
+        raise UsageError(str(exc)) from None
+    if report.backup_dir is None:
+        _say("prodready: nothing to apply")
+        return EXIT_CLEAN
+    for relpath in report.changed:
+        print(f"fixed    {relpath}")
+    for relpath in report.created:
+        print(f"created  {relpath}")
+    if report.dependencies:
+        print(f"added dependencies: {', '.join(report.dependencies)} (install them before running the app)")
+    for note in plan.notes:
+        print(f"to do by hand: {note}")
+    backup = report.backup_dir.relative_to(result.root)
+    _say(f"prodready: {report.summary()}; backup in {backup} (`prodready undo` restores it)")
+    return EXIT_CLEAN
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from auditor.cli import EXIT_CLEAN, UsageError
+    from auditor.engine import resolve_root
+    from fixers import FixError, undo
+
+    root = resolve_root(args.path)
+    try:
+        report = undo(root)
+    except FixError as exc:
+        raise UsageError(str(exc)) from None
+    for relpath in report.restored:
+        print(f"restored {relpath}")
+    for relpath in report.deleted:
+        print(f"deleted  {relpath}")
+    _say(f"prodready: {report.summary()}")
+    return EXIT_CLEAN

@@ -1,0 +1,94 @@
+"""`prodready wizard PATH`, `prodready demo`, and bare `prodready` (the wizard on the current folder).
+
+textual is imported only when a wizard actually opens, so `scan` and `fix` stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+DEMO_PACKAGE = "prodready_templates"
+DEMO_FOLDER = "demo_app"
+IGNORED_IN_COPY = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".prodready*")
+
+
+def register(parser: argparse.ArgumentParser, subparsers) -> None:
+    wizard = subparsers.add_parser("wizard", help="walk through the five steps and fix what matters (the default)")
+    wizard.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
+    wizard.add_argument("--dry-run", action="store_true", help="never write to the project; export the changes as a patch")
+    wizard.set_defaults(handler=cmd_wizard)
+
+    demo = subparsers.add_parser("demo", help="open the wizard on a copy of a small sloppy sample app")
+    demo.add_argument("--dry-run", action="store_true", help="never write; export the changes as a patch")
+    demo.set_defaults(handler=cmd_demo)
+
+    parser.default_handler = cmd_default
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _open(path: str | Path, dry_run: bool) -> int:
+    from auditor.cli import UsageError
+    from auditor.engine import ScanError, resolve_root
+
+    try:
+        root = resolve_root(path)
+    except ScanError as exc:
+        raise UsageError(str(exc)) from None
+    if not stdout_is_terminal():
+        raise UsageError("the wizard needs a terminal; use `prodready scan` in scripts and CI")
+    from auditor.tui import run_wizard
+
+    return run_wizard(root, dry_run=dry_run)
+
+
+def cmd_wizard(args: argparse.Namespace) -> int:
+    return _open(args.path, args.dry_run)
+
+
+def cmd_default(args: argparse.Namespace) -> int:
+    """Bare `prodready`: the wizard in a terminal, the help text anywhere else."""
+    if not stdout_is_terminal():
+        from auditor.cli import build_parser
+
+        build_parser().print_help()
+        return 0
+    return _open(".", dry_run=False)
+
+
+def demo_source() -> Path:
+    """The sample app shipped inside the package (templates/demo_app in the source tree)."""
+    return Path(str(resources.files(DEMO_PACKAGE) / DEMO_FOLDER))
+
+
+def copy_demo(target_parent: Path | None = None) -> Path:
+    """Copy the sample app to a fresh temporary folder and return the copy's path."""
+    parent = Path(tempfile.mkdtemp(prefix="prodready-demo-", dir=target_parent))
+    target = parent / "taskflow"
+    shutil.copytree(demo_source(), target, ignore=IGNORED_IN_COPY)
+    return target
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from auditor.cli import UsageError
+
+    if not stdout_is_terminal():
+        raise UsageError("the demo opens the wizard and needs a terminal")
+    source = demo_source()
+    if not source.is_dir():
+        raise UsageError(f"the sample app is missing from this installation ({source})")
+    target = copy_demo()
+    code = _open(target, args.dry_run)
+    print(
+        f"The sample app, with whatever you applied, is in {target}\n"
+        f"Run its tests there: cd {shlex.quote(str(target))} && python -m pytest -q  (delete the folder when done)"
+    )
+    return code

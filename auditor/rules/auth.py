@@ -1,0 +1,764 @@
+"""Step 2 — infrastructure (PR20x, PR240): who may call each route, and how often."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import re
+from collections.abc import Iterable
+
+from auditor.models import Category, Confidence, Finding, Severity
+from auditor.rules.base import ProjectRule, register
+from auditor.rules.querying import data_shape, is_query_call, sql_text
+from auditor.rules.route_code import (
+    checks_ownership,
+    handler_node,
+    id_params,
+    lookups_by,
+    resolve_helper,
+    tables_touched,
+    user_params,
+)
+from auditor.walk import dotted
+
+PUBLIC_PATH = re.compile(
+    r"(^|/)(health\w*|ready\w*|live\w*|ping|status|version|metrics|docs|redoc|openapi(\.json)?|login|logout|"
+    r"signin|sign-in|signup|sign-up|register|token|refresh|password[-_]?reset|reset[-_]?password|"
+    r"forgot[-_]?password|verify[-_]?email|confirm\w*|callback|oauth\w*|auth|static|favicon\.ico|robots\.txt|"
+    r"meta|public)(/|$)",
+    re.I,
+)
+WEBHOOK_PATH = re.compile(r"(^|/)(webhooks?|hooks?)(/|$)", re.I)
+SIGNATURE_WORDS = re.compile(r"(hmac|compare_digest|signature|construct_event|verify|validate_request)", re.I)
+ADMIN_PATH = re.compile(r"(^|/)(admin|staff|internal|superuser|backoffice|back-office|manage|management|moderation)(/|$)", re.I)
+ADMIN_NAME = re.compile(r"(^|_)(admin|staff|superuser|superadmin)(_|$)", re.I)
+ROLE_ATTRS = frozenset({"role", "roles", "is_admin", "is_staff", "is_superuser", "permissions", "scopes"})
+AUTH_ROUTE = re.compile(
+    r"(login|signin|sign-in|sign_in|signup|sign-up|sign_up|register|token|password|forgot|reset|otp|2fa|mfa|magic|verify)", re.I
+)
+LIMIT_DECORATOR = re.compile(r"(limit|throttl)", re.I)  # @limiter.limit(...), Depends(RateLimiter(...))
+LIMIT_CALL = re.compile(r"(rate_?limit|throttl|limiter)", re.I)  # a check called in the handler
+LIMIT_PACKAGES = ("slowapi", "flask_limiter", "fastapi_limiter", "limits", "ratelimit", "django_ratelimit")
+
+
+def _first_segment(path: str) -> str:
+    return path.strip("/").split("/")[0]
+
+
+def _public_by_config(index, route) -> bool:
+    return any(fnmatch.fnmatch(route.path, pattern) for pattern in index.public_routes)
+
+
+def _middleware_auth(index) -> bool:
+    """An app-wide middleware that checks credentials (then every route is guarded by it)."""
+    for facts in index.modules.values():
+        for function in facts.functions.values():
+            if function.checks_auth and any(d.endswith(".middleware") for d in function.decorators):
+                return True
+        for site in facts.middleware:
+            if site.args and re.search(r"Auth", site.args[0]):
+                return True
+    return False
+
+
+def _verifies_signature(index, route, node: ast.AST) -> bool:
+    """A webhook that checks an HMAC signature itself or in a helper it calls."""
+    calls = list(route.handler.calls)
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            helper = resolve_helper(index, route.relpath, sub)
+            if helper is not None:
+                calls += [dotted(c.func) or "" for c in ast.walk(helper[1]) if isinstance(c, ast.Call)]
+                calls.append(helper[1].name)
+    return any(SIGNATURE_WORDS.search(call) for call in calls)
+
+
+@register
+class UnauthenticatedRoute(ProjectRule):
+    code = "PR201"
+    name = "unauthenticated-route"
+    category = Category.AUTH
+    severity = Severity.HIGH
+    impact = (
+        "Anyone on the internet can call this route without logging in: read other people's data, or "
+        "change and delete it."
+    )
+    fix_summary = "Adds the app's existing login check (its auth dependency or decorator) to the route."
+    doc = """
+## What it does
+In an app that has authentication, finds routes with none — no auth dependency (on the
+route, its router or the app), no login decorator, no `before_request` hook — that change
+data or return rows belonging to users. Routes that are public by design are left alone:
+health and version checks, login, signup, token and password-reset endpoints, docs, and
+webhooks that verify a signature. Routes listed in `public-routes` are never reported.
+
+## Why is this bad in production
+One forgotten `Depends(get_current_user)` is enough to expose a whole table: IDs are easy to
+guess, and scanners try every route of an API within hours of it going live.
+
+## Example
+```python
+@router.delete("/tasks/{task_id}")
+def delete_task(task_id: int, db: Session = Depends(get_db)):
+    ...
+```
+
+## Use instead
+```python
+@router.delete("/tasks/{task_id}")
+def delete_task(task_id: int, db: Session = Depends(get_db), user: User = Depends(get_current_user)):
+    ...
+```
+
+## Fix safety
+Review: callers without credentials start getting 401.
+"""
+    _MODELS = """
+from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy.orm import declarative_base
+Base = declarative_base()
+class User(Base):
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True)
+    email = Column(String, unique=True)
+class Task(Base):
+    __tablename__ = "tasks"
+    id = Column(Integer, primary_key=True)
+    owner_id = Column(Integer, ForeignKey("users.id"), index=True)
+"""
+    _FASTAPI_AUTH = """
+from fastapi import Depends, HTTPException
+def get_current_user(token: str = ""):
+    if not token:
+        raise HTTPException(status_code=401)
+    return token
+"""
+    VALID = [
+        {
+            "models.py": _MODELS,
+            "auth.py": _FASTAPI_AUTH,
+            "app.py": """
+import hashlib, hmac
+from fastapi import APIRouter, Depends, FastAPI, Request
+from auth import get_current_user
+from models import Task, User
+app = FastAPI()
+private = APIRouter(prefix="/tasks", dependencies=[Depends(get_current_user)])
+@private.delete("/{task_id}")
+def delete_task(task_id: int, db=None):
+    db.delete(db.get(Task, task_id))
+app.include_router(private)
+@app.get("/health")
+def health():
+    return {"ok": True}
+@app.post("/auth/login")
+def login(form: dict, db=None):
+    return db.query(User).filter(User.email == form["email"]).first()
+@app.post("/auth/password-reset")
+def reset(body: dict):
+    return {}
+@app.post("/webhooks/payments")
+async def payment_webhook(request: Request):
+    body = await request.body()
+    expected = hmac.new(b"k", body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, request.headers["X-Signature"]):
+        return {"ok": False}
+    return {"ok": True}
+@app.get("/catalog")
+def catalog():
+    return [{"sku": "a"}]
+""",
+        },
+        {
+            "app.py": """
+import functools
+from flask import Blueprint, Flask, session
+bp = Blueprint("orders", __name__)
+@bp.before_request
+def require_login():
+    if "user_id" not in session:
+        return {"error": "login required"}, 401
+@bp.route("/<int:id>", methods=["DELETE"])
+def delete_order(id):
+    return {}
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if session.get("user_id") is None:
+            return {}, 401
+        return view(*args, **kwargs)
+    return wrapped
+app = Flask(__name__)
+app.register_blueprint(bp, url_prefix="/orders")
+@app.route("/items", methods=["POST"])
+@login_required
+def create_item():
+    return {}
+""",
+        },
+    ]
+    INVALID = [
+        {
+            "models.py": _MODELS,
+            "auth.py": _FASTAPI_AUTH,
+            "app.py": """
+from fastapi import APIRouter, Depends, FastAPI
+from auth import get_current_user
+from models import Task
+router = APIRouter(prefix="/tasks")
+@router.get("/")
+def list_tasks(user=Depends(get_current_user), db=None):
+    return db.query(Task).filter(Task.owner_id == user.id).all()
+@router.delete("/{task_id}")
+def delete_task(task_id: int, db=None):
+    db.delete(db.get(Task, task_id))
+""",
+        },
+        {
+            "schema.sql": "CREATE TABLE items (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES users(id));",
+            "app.py": """
+from flask import Flask, session
+from flask_login import login_required
+app = Flask(__name__)
+@app.route("/items", methods=["POST"])
+@login_required
+def create_item():
+    return {}
+@app.route("/items/<int:id>", methods=["GET"])
+def get_item(id):
+    return db().execute("SELECT * FROM items WHERE id = ?", (id,)).fetchone()
+@app.route("/webhooks/shipping", methods=["POST"])
+def shipping_webhook():
+    return {}
+""",
+        },
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        routes = index.routes
+        if not index.has_auth or _middleware_auth(index):
+            return
+        shape = data_shape(index)
+        sensitive = set(shape.owned) | shape.users
+        guarded = {_first_segment(r.path) for r in routes if r.authenticated and not r.is_mutating}
+        for route in routes:
+            if route.authenticated or _public_by_config(index, route):
+                continue
+            node = handler_node(index, route)
+            if node is None:
+                continue
+            if WEBHOOK_PATH.search(route.path):
+                if not _verifies_signature(index, route, node):
+                    yield self.at(route.relpath, route, f"{route.label()} is a public webhook that does not verify a signature: anyone can send it fake events")
+                continue
+            if PUBLIC_PATH.search(route.path):
+                continue
+            touched = [t for t in tables_touched(node, shape) if t in sensitive]
+            if route.is_mutating:
+                confidence = Confidence.HIGH if touched else Confidence.MEDIUM
+                yield self.at(route.relpath, route, f"{route.label()} changes data and requires no login", confidence=confidence)
+            elif touched:
+                # A read next to guarded reads of the same resource is most likely an oversight.
+                confidence = Confidence.MEDIUM if _first_segment(route.path) in guarded else Confidence.LOW
+                yield self.at(
+                    route.relpath, route, f"{route.label()} returns {touched[0]} rows and requires no login", confidence=confidence
+                )
+
+
+@register
+class AdminRouteWithoutRoleCheck(ProjectRule):
+    code = "PR202"
+    name = "admin-route-without-role-check"
+    category = Category.AUTH
+    severity = Severity.HIGH
+    impact = (
+        "Any signed-up user can use the admin features: list every account, delete other users or make "
+        "themselves an administrator."
+    )
+    fix_summary = "Adds a role check (a require_admin dependency or decorator) to the route."
+    doc = """
+## What it does
+Finds routes that require a login but check no role or permission although they are admin
+features: the path or the handler name says admin/staff/internal, the handler changes a
+role or admin flag, or it changes another user's account loaded by an id from the path.
+
+## Why is this bad in production
+Authentication only says who the caller is. Signing up is open to anyone, so an admin route
+guarded by login alone is open to anyone too.
+
+## Example
+```python
+@router.delete("/admin/users/{user_id}")
+def admin_delete_user(user_id: int, user: User = Depends(get_current_user)):
+    ...
+```
+
+## Use instead
+```python
+def require_admin(user: User = Depends(get_current_user)) -> User:
+    if user.role != "admin":
+        raise HTTPException(status_code=403)
+    return user
+
+@router.delete("/admin/users/{user_id}")
+def admin_delete_user(user_id: int, admin: User = Depends(require_admin)):
+    ...
+```
+
+## Fix safety
+Review: non-admin callers start getting 403.
+"""
+    VALID = [
+        {
+            "deps.py": """
+from fastapi import Depends, HTTPException
+def get_current_user(token: str = ""):
+    if not token:
+        raise HTTPException(status_code=401)
+    return token
+def require_admin(user=Depends(get_current_user)):
+    if user.role != "admin":
+        raise HTTPException(status_code=403)
+    return user
+""",
+            "app.py": """
+from fastapi import APIRouter, Depends, FastAPI
+from deps import get_current_user, require_admin
+admin = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
+@admin.get("/users")
+def list_users():
+    return []
+app = FastAPI()
+app.include_router(admin)
+@app.get("/users/me/admin-notes")   # the caller's own data
+def my_notes(user=Depends(get_current_user)):
+    return user.notes
+@app.post("/staff/{user_id}/promote")
+def promote(user_id: int, user=Depends(get_current_user)):
+    if not user.is_superuser:
+        raise HTTPException(status_code=403)
+""",
+        },
+        {
+            "app.py": """
+from flask import Flask
+from flask_login import login_required, current_user
+from flask_principal import Permission
+app = Flask(__name__)
+@app.route("/admin/stats")
+@login_required
+@roles_required("admin")
+def stats():
+    return {}
+""",
+        },
+    ]
+    INVALID = [
+        {
+            "app.py": """
+from fastapi import Depends, FastAPI, HTTPException
+def get_current_user(token: str = ""):
+    if not token:
+        raise HTTPException(status_code=401)
+    return token
+app = FastAPI()
+@app.get("/admin/users")
+def admin_list_users(user=Depends(get_current_user), db=None):
+    return db.query(User).all()
+@app.post("/users/{user_id}/role")
+def set_role(user_id: int, body: dict, user=Depends(get_current_user), db=None):
+    target = db.get(User, user_id)
+    target.role = body["role"]
+""",
+        },
+        {
+            "app.py": """
+from flask import Flask
+from flask_login import login_required
+app = Flask(__name__)
+@app.route("/internal/reindex", methods=["POST"])
+@login_required
+def reindex():
+    return {}
+""",
+        },
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        shape = None
+        for route in index.routes:
+            if not route.authenticated or route.role_checked:
+                continue
+            node = handler_node(index, route)
+            if node is None:
+                continue
+            reason = None
+            if ADMIN_PATH.search(route.path) or ADMIN_NAME.search(route.handler.name):
+                reason = "is an admin route"
+            elif self._writes_role(node):
+                reason = "changes a role or admin flag"
+            elif route.is_mutating and id_params(route.path):
+                shape = shape or data_shape(index)
+                if self._changes_other_user(index, route, node, shape):
+                    reason = "changes another user's account"
+            if reason:
+                yield self.at(route.relpath, route, f"{route.label()} {reason} but only checks that the caller is logged in, not their role")
+
+    @staticmethod
+    def _writes_role(node: ast.AST) -> bool:
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.Assign, ast.AugAssign)):
+                targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+                if any(isinstance(t, ast.Attribute) and t.attr in ROLE_ATTRS for t in targets):
+                    return True
+        return False
+
+    @staticmethod
+    def _changes_other_user(index, route, node: ast.AST, shape) -> bool:
+        lookups = lookups_by(node, set(id_params(route.path)))
+        if not any(t in shape.users for call in lookups for t in tables_touched(call, shape)):
+            return False
+        return not checks_ownership(index, route.relpath, node, user_params(index, route))
+
+
+@register
+class MissingOwnershipCheck(ProjectRule):
+    code = "PR203"
+    name = "missing-ownership-check"
+    category = Category.AUTH
+    severity = Severity.HIGH
+    confidence = Confidence.MEDIUM
+    impact = (
+        "A logged-in user can read or change other customers' records just by changing the number in the "
+        "URL (or the id in the request body)."
+    )
+    fix_summary = "Adds the owner to the query (WHERE owner_id = current user) so other users' rows answer 404."
+    doc = """
+## What it does
+Finds logged-in routes that load a user-owned row (a table with a foreign key leading to the
+users table) by an id from the path and never compare it with the current user — neither in
+the query, nor in an `if`, nor in a helper they pass the user to. Also reports routes that
+write a row pointing at a parent taken from the request body without checking that parent,
+and routes that return a whole user-owned table with no filter. Routes with a role check
+(admin tools) are left out.
+
+## Why is this bad in production
+This is the most common API vulnerability (OWASP API1, "broken object level authorization"):
+authentication proves who the caller is, not that `/orders/1043` is theirs. IDs are
+sequential, so one curious user can walk through every customer's data.
+
+## Example
+```python
+@router.get("/orders/{order_id}")
+def get_order(order_id: int, db=Depends(get_db), user=Depends(get_current_user)):
+    return db.query(Order).filter(Order.id == order_id).first()
+```
+
+## Use instead
+```python
+@router.get("/orders/{order_id}")
+def get_order(order_id: int, db=Depends(get_db), user=Depends(get_current_user)):
+    order = db.query(Order).filter(Order.id == order_id, Order.user_id == user.id).first()
+    if order is None:
+        raise HTTPException(status_code=404)
+    return order
+```
+
+## Fix safety
+Review: requests for other users' objects start answering 404.
+"""
+    _MODELS = """
+from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy.orm import declarative_base
+Base = declarative_base()
+class User(Base):
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True)
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    id = Column(Integer, primary_key=True)
+    owner_id = Column(Integer, ForeignKey("users.id"), index=True)
+class Project(Base):
+    __tablename__ = "projects"
+    id = Column(Integer, primary_key=True)
+    workspace_id = Column(Integer, ForeignKey("workspaces.id"), index=True)
+class Country(Base):
+    __tablename__ = "countries"
+    id = Column(Integer, primary_key=True)
+    name = Column(String)
+"""
+    _DEPS = """
+from fastapi import HTTPException
+def get_current_user(token: str = ""):
+    if not token:
+        raise HTTPException(status_code=401)
+    return token
+"""
+    VALID = [
+        {
+            "models.py": _MODELS,
+            "deps.py": _DEPS,
+            "app.py": """
+from fastapi import Depends, FastAPI, HTTPException
+from sqlalchemy import select
+from deps import get_current_user
+from models import Country, Project, Workspace
+app = FastAPI()
+def owned_workspace(workspace_id, db, user):
+    ws = db.scalar(select(Workspace).where(Workspace.id == workspace_id, Workspace.owner_id == user.id))
+    if ws is None:
+        raise HTTPException(status_code=404)
+    return ws
+@app.get("/workspaces/{workspace_id}")
+def get_workspace(workspace_id: int, db=None, user=Depends(get_current_user)):
+    return owned_workspace(workspace_id, db, user)
+@app.get("/projects/{project_id}")
+def get_project(project_id: int, db=None, user=Depends(get_current_user)):
+    project = db.get(Project, project_id)
+    if project is None or project.workspace.owner_id != user.id:
+        raise HTTPException(status_code=404)
+    return project
+@app.get("/countries/{country_id}")
+def get_country(country_id: int, db=None, user=Depends(get_current_user)):
+    return db.get(Country, country_id)      # not user data
+@app.post("/projects")
+def create_project(body: dict, db=None, user=Depends(get_current_user)):
+    ws = owned_workspace(body["workspace_id"], db, user)
+    db.add(Project(workspace_id=ws.id))
+""",
+        },
+        {
+            "schema.sql": "CREATE TABLE items (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES users(id));",
+            "app.py": """
+from flask import Flask, session
+from flask_login import login_required
+app = Flask(__name__)
+@app.route("/items/<int:id>", methods=["DELETE"])
+@login_required
+def delete_item(id):
+    get_db().execute("DELETE FROM items WHERE id = ? AND owner_id = ?", (id, session["user_id"]))
+""",
+        },
+    ]
+    INVALID = [
+        {
+            "models.py": _MODELS,
+            "deps.py": _DEPS,
+            "app.py": """
+from fastapi import Depends, FastAPI
+from deps import get_current_user
+from models import Project, Workspace
+app = FastAPI()
+@app.get("/workspaces/{workspace_id}")
+def get_workspace(workspace_id: int, db=None, user=Depends(get_current_user)):
+    return db.query(Workspace).filter(Workspace.id == workspace_id).first()
+""",
+        },
+        {
+            "models.py": _MODELS,
+            "deps.py": _DEPS,
+            "app.py": """
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel
+from deps import get_current_user
+from models import Project
+app = FastAPI()
+class ProjectIn(BaseModel):
+    workspace_id: int
+@app.post("/projects")
+def create_project(data: ProjectIn, db=None, user=Depends(get_current_user)):
+    db.add(Project(workspace_id=data.workspace_id))
+""",
+        },
+        {
+            "schema.sql": "CREATE TABLE items (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES users(id));",
+            "app.py": """
+from flask import Flask
+from flask_login import login_required
+app = Flask(__name__)
+@app.route("/items/<id>", methods=["PUT"])
+@login_required
+def update_item(id):
+    get_db().execute(f"UPDATE items SET name = 'x' WHERE id = {id}")
+@app.route("/items/export")
+@login_required
+def export_items():
+    return get_db().execute("SELECT * FROM items").fetchall()
+""",
+        },
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        shape = data_shape(index)
+        if not shape.owned:
+            return
+        for route in index.routes:
+            if not route.authenticated or route.role_checked:
+                continue
+            node = handler_node(index, route)
+            if node is None:
+                continue
+            users = user_params(index, route)
+            if checks_ownership(index, route.relpath, node, users):
+                continue
+            message = self._problem(route, node, shape)
+            if message:
+                yield self.at(route.relpath, route, f"{route.label()} {message}")
+
+    @staticmethod
+    def _problem(route, node: ast.AST, shape) -> str | None:
+        ids = id_params(route.path)
+        for call in lookups_by(node, set(ids)):
+            owned = [t for t in tables_touched(call, shape) if t in shape.owned]
+            if owned:
+                return f"loads {owned[0]} by {', '.join(ids)} from the path without checking it belongs to the current user"
+        body_params = {p.name for p in route.handler.params if p.depends_on is None and p.name not in ids}
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and isinstance(sub.func, (ast.Name, ast.Attribute)):
+                table = shape.by_model.get((dotted(sub.func) or "").rpartition(".")[2])
+                for keyword in sub.keywords if table is not None else []:
+                    target = table.fk_targets().get(keyword.arg or "")
+                    root = keyword.value.value if isinstance(keyword.value, (ast.Attribute, ast.Subscript)) else None
+                    if target in shape.owned and isinstance(root, ast.Name) and root.id in body_params:
+                        return f"creates {table.model} with {keyword.arg} from the request body without checking that {target} row belongs to the current user"
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and MissingOwnershipCheck._unfiltered(sub, shape):
+                owned = [t for t in tables_touched(sub, shape) if t in shape.owned]
+                if owned:
+                    return f"returns every user's {owned[0]} rows (no filter on the current user)"
+        return None
+
+    @staticmethod
+    def _unfiltered(call: ast.Call, shape) -> bool:
+        """`db.query(Model).all()` or `SELECT ... FROM t` with no WHERE: the whole table."""
+        if is_query_call(call) and call.args:
+            text = sql_text(call.args[0])
+            return bool(text) and text.lstrip(" (").lower().startswith("select") and not re.search(r"\bwhere\b", text, re.I)
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "all":
+            chain = ast.unparse(call.func.value)
+            return re.search(r"\b(query|select)\(", chain) is not None and not re.search(r"\.(filter|filter_by|where|join|get|limit)\(", chain)
+        return False
+
+
+@register
+class AuthRouteWithoutRateLimit(ProjectRule):
+    code = "PR240"
+    name = "auth-route-without-rate-limit"
+    category = Category.RATE_LIMIT
+    severity = Severity.MEDIUM
+    impact = (
+        "Attackers can try thousands of passwords a minute against your login, create accounts by the "
+        "thousand, or flood users with password-reset emails."
+    )
+    fix_summary = "Adds a per-client rate limit (slowapi or Flask-Limiter) to the route, e.g. 5 per minute."
+    doc = """
+## What it does
+Finds login, signup, token, password-reset and verification routes that have no rate limit:
+no slowapi / Flask-Limiter / fastapi-limiter decorator or dependency, no app-wide default
+limit, and no throttling call in the handler.
+
+## Why is this bad in production
+These endpoints are what credential-stuffing bots and spammers call. Without a limit, a
+password list is tried at full speed, fake signups fill the database and password-reset
+mails make your sending domain look like spam.
+
+## Example
+```python
+@router.post("/auth/login")
+def login(body: LoginIn, db: Session = Depends(get_db)):
+    ...
+```
+
+## Use instead
+```python
+limiter = Limiter(key_func=get_remote_address)
+
+@router.post("/auth/login")
+@limiter.limit("5/minute")
+def login(request: Request, body: LoginIn, db: Session = Depends(get_db)):
+    ...
+```
+
+## Fix safety
+Review: clients over the limit start getting 429.
+"""
+    VALID = [
+        """
+from fastapi import APIRouter, Request
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+limiter = Limiter(key_func=get_remote_address)
+router = APIRouter()
+@router.post("/auth/login")
+@limiter.limit("5/minute")
+def login(request: Request, body: dict):
+    return {}
+@router.post("/auth/logout")
+def logout():
+    return {}
+@router.get("/tokens")      # lists the caller's API tokens: not a login
+def tokens():
+    return []
+""",
+        """
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+app = Flask(__name__)
+limiter = Limiter(get_remote_address, app=app, default_limits=["200 per day", "50 per hour"])
+@app.route("/login", methods=["POST"])
+def login():
+    return {}
+""",
+        """
+from fastapi import Depends, FastAPI
+from fastapi_limiter.depends import RateLimiter
+app = FastAPI()
+@app.post("/signup", dependencies=[Depends(RateLimiter(times=3, seconds=60))])
+def signup(body: dict):
+    return {}
+""",
+    ]
+    INVALID = [
+        """
+from fastapi import APIRouter
+router = APIRouter()
+@router.post("/auth/login")
+def login(body: dict):
+    return {}
+""",
+        """
+from flask import Blueprint
+bp = Blueprint("auth", __name__)
+@bp.route("/signup", methods=["POST"])
+def signup():
+    return {}
+@bp.route("/password/forgot", methods=["POST"])
+def forgot_password():
+    return {}
+""",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        candidates = [
+            r for r in index.routes if r.is_mutating and AUTH_ROUTE.search(r.path) and "logout" not in r.path.lower()
+        ]
+        if not candidates or self._global_limit(index):
+            return
+        for route in candidates:
+            if any(LIMIT_DECORATOR.search(name) for name in [*route.decorators, *route.dependencies]):
+                continue
+            if any(LIMIT_CALL.search(name) for name in route.handler.calls):
+                continue
+            yield self.at(route.relpath, route, f"{route.label()} has no rate limit: passwords and signups can be tried at full speed")
+
+    @staticmethod
+    def _global_limit(index) -> bool:
+        """A limiter with app-wide default limits, or a rate-limiting middleware."""
+        for relpath, facts in index.modules.items():
+            if not facts.top_imports.intersection(LIMIT_PACKAGES):
+                continue
+            source = index.source(relpath)
+            if re.search(r"default_limits|application_limits|SlowAPIMiddleware|SlowAPIASGIMiddleware", source):
+                return True
+        return False

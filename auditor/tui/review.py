@@ -1,0 +1,251 @@
+"""Review: every accepted change as one diff, file by file, then apply (or export in a dry run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+
+from auditor.config_writer import ConfigEdit, ConfigWriteError
+from auditor.engine import ScanError, scan
+from auditor.models import Step
+from auditor.tui import fixes
+from auditor.tui.messages import ApplyDone, ApplyFailed, PlanReady
+from auditor.tui.modals import ConfirmScreen, SavePathScreen
+from auditor.tui.session import Outcome
+from auditor.tui.texts import count
+from auditor.tui.widgets import StepTrail, syntax_theme
+
+
+class ReviewScreen(Screen):
+    BINDINGS = [
+        Binding("a", "apply", "Apply"),
+        Binding("e", "export", "Export patch"),
+        Binding("b", "back", "Back"),
+        Binding("q", "app.request_quit", "Quit", show=False),
+    ]
+
+    plan: Any | None = None
+    config_edit: ConfigEdit | None = None
+    ready = False
+
+    def compose(self) -> ComposeResult:
+        dry_run = self.app.session.dry_run
+        yield StepTrail("review")
+        yield Static("Preparing the changes…", id="review-head", classes="intro")
+        with VerticalScroll(id="review-diff-box"):
+            yield Static(id="review-diff")
+        yield Static(id="review-error", classes="error")
+        with Horizontal(id="review-buttons"):
+            if not dry_run:
+                yield Button("Apply changes", id="apply", variant="primary", disabled=True)
+            yield Button("Export patch", id="export", variant="primary" if dry_run else "default", disabled=True)
+            yield Button("Back", id="back")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#review-error").display = False
+        self.build_plan()
+
+    @work(thread=True, exclusive=True, group="plan")
+    def build_plan(self) -> None:
+        session = self.app.session
+        try:
+            plan = fixes.plan(session.result, session.accepted())
+        except fixes.FixUnavailable:
+            self.post_message(PlanReady(None))
+        except fixes.fix_error_types() as exc:
+            self.post_message(PlanReady(None, str(exc)))
+        except Exception as exc:  # never a traceback in the UI
+            self.post_message(PlanReady(None, f"internal error while preparing the fixes: {type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(PlanReady(plan))
+
+    def on_plan_ready(self, message: PlanReady) -> None:
+        self.plan = message.plan
+        self.ready = True
+        if message.error:
+            self._error(message.error)
+        planned = {edit.relpath: edit.new for edit in self.plan.edits} if self.plan is not None else {}
+        try:
+            self.config_edit = self.app.session.config_edit(planned)
+        except ConfigWriteError as exc:
+            self.config_edit = None
+            self._error(str(exc))
+        self.query_one("#review-head", Static).update(self._headline())
+        diff = self.patch_text()
+        box = self.query_one("#review-diff", Static)
+        if diff:
+            box.update(Syntax(diff, "diff", theme=syntax_theme(self.app.current_theme.dark), word_wrap=False))
+        else:
+            box.update(Text("Nothing to write: no accepted fix changes code and no answers to record.", style="italic"))
+        for button in self.query(Button):
+            button.disabled = False
+        if not diff and self.query("#apply"):
+            self.query_one("#apply", Button).label = "Finish"
+        self.query_one("#review-diff-box").focus()  # arrows and page keys scroll the diff
+
+    def refresh_theme(self) -> None:
+        if self.ready:
+            self.on_plan_ready(PlanReady(self.plan))
+
+    def _headline(self) -> Text:
+        session = self.app.session
+        accepted = session.accepted()
+        planned = {fix.finding for fix in self.plan.fixes} if self.plan is not None else set()
+        files = self._files()
+        text = Text()
+        text.append(f"{count(len(planned), 'fix', 'fixes')} ready", style="bold")
+        text.append(f", {count(len(files), 'file')} to change")
+        if files:
+            text.append(": " + ", ".join(files))
+        if self.plan is not None and self.plan.dependencies:
+            text.append("\nDependencies to add: ", style="bold")
+            text.append(", ".join(self.plan.dependencies))
+        reasons = dict(self.plan.skipped) if self.plan is not None else {}
+        for finding in accepted:
+            if finding.fixable and finding not in planned:
+                reason = reasons.get(finding, "no automatic fix yet")
+                text.append(f"\nNot fixed automatically: {finding.rule} {finding.location}: {reason}", style="yellow")
+        by_hand = [f for f in accepted if f not in planned]
+        if by_hand:
+            text.append(f"\n{count(len(by_hand), 'accepted finding')} to change by hand: the summary lists them.")
+        if session.dry_run:
+            text.append("\nDry run: nothing is written to the project; export the patch instead.", style="italic")
+        return text
+
+    def _files(self) -> list[str]:
+        files = list(self.plan.files_changed) if self.plan is not None else []
+        if self.config_edit is not None and self.config_edit.label not in files:
+            files.append(self.config_edit.label)
+        return files
+
+    def patch_text(self) -> str:
+        """Every change as one patch, file by file; the answers share the config file's diff."""
+        config_label = self.config_edit.label if self.config_edit is not None else None
+        parts = [edit.diff() for edit in (self.plan.edits if self.plan is not None else []) if edit.relpath != config_label]
+        if self.config_edit is not None:
+            parts.append(self.config_edit.diff())
+        return "".join(p if p.endswith("\n") else p + "\n" for p in parts if p)
+
+    def _error(self, message: str) -> None:
+        error = self.query_one("#review-error", Static)
+        error.update(Text(message, style="bold"))
+        error.display = True
+        self.app.notify(message, title="Cannot apply", severity="error")
+
+    # -- actions ----------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#apply")
+    def action_apply(self) -> None:
+        if not self.ready or self.app.session.dry_run:
+            if self.app.session.dry_run:
+                self.app.notify("Dry run: use Export patch (e) to save the changes as a patch file.")
+            return
+        if not self.patch_text():
+            self.app.session.outcome = Outcome()
+            self.app.goto("summary")
+            return
+        files = len(self._files())
+        body = (
+            f"{count(files, 'file')} will be written. A backup of the code is kept, and "
+            f"`{fixes.undo_command(self.app.path_label)}` puts it back."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.query_one("#review-head", Static).update("Writing the changes, then scanning again…")
+                for button in self.query(Button):
+                    button.disabled = True
+                self.run_apply()
+
+        self.app.push_screen(ConfirmScreen("Write these changes?", body, yes="Apply", no="Not yet"), answered)
+
+    @work(thread=True, exclusive=True, group="apply")
+    def run_apply(self) -> None:
+        session = self.app.session
+        report = None
+        try:
+            if self.plan is not None:
+                report = fixes.apply(self.plan)
+        except fixes.fix_error_types() as exc:
+            self.post_message(ApplyFailed(str(exc)))
+            return
+        except Exception as exc:  # never a traceback in the UI
+            self.post_message(ApplyFailed(f"internal error while applying: {type(exc).__name__}: {exc}"))
+            return
+        written, warning = None, ""
+        try:
+            edit = session.config_edit()  # again, from the files as the fixes left them
+            if edit is not None:
+                edit.write()
+                written = edit.label
+        except ConfigWriteError as exc:
+            warning = f"answers not recorded: {exc}"
+        result = getattr(report, "rescan", None)
+        if result is None or written:
+            try:
+                result = scan(session.root, overrides=self.app.overrides)
+            except ScanError:
+                result = None
+        self.post_message(ApplyDone(report, written, result, warning))
+
+    def on_apply_failed(self, message: ApplyFailed) -> None:
+        self.query_one("#review-head", Static).update(self._headline())
+        for button in self.query(Button):
+            button.disabled = False
+        self._error(f"Nothing was written: {message.error}")
+
+    def on_apply_done(self, message: ApplyDone) -> None:
+        session = self.app.session
+        report = message.report
+        session.outcome = Outcome(
+            applied=True,
+            changed=list(report.changed) if report is not None else [],
+            created=list(report.created) if report is not None else [],
+            backup_dir=report.backup_dir if report is not None else None,
+            config_written=message.config_written,
+            warnings=[message.warning] if message.warning else [],
+        )
+        if message.result is not None:
+            self.app.scanned(message.result, after_apply=True)
+        self.app.goto("summary")
+
+    @on(Button.Pressed, "#export")
+    def action_export(self) -> None:
+        if not self.ready:
+            return
+        text = self.patch_text()
+        if not text:
+            self.app.notify("Nothing to export: no accepted fix changes code.")
+            return
+
+        def chosen(path: Path | None) -> None:
+            if path is None:
+                return
+            try:
+                path.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                self._error(f"cannot write {path}: {exc.strerror}")
+                return
+            if self.app.session.dry_run:  # the summary says where the patch is
+                self.app.session.outcome = Outcome(patch_path=path)
+                self.app.goto("summary")
+            else:
+                shown = self.app.shown_path(path)
+                self.app.notify(f"Patch saved to {shown}. Apply it with `git apply`.", title="Exported")
+
+        self.app.push_screen(SavePathScreen("Save the changes as a patch file", self.app.session.root / "prodready.patch"), chosen)
+
+    @on(Button.Pressed, "#back")
+    def action_back(self) -> None:
+        self.app.goto(list(Step)[-1])
+

@@ -1,0 +1,189 @@
+"""What the user decided during one wizard run (no textual here: screens read and update it).
+
+A decision per finding: accept its fix, skip it, "not a problem here" (the rule is ignored in
+that file) or, for an unauthenticated route, "public by design" (the route joins
+`public-routes`). Nothing is written until the review screen applies the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from auditor.config_writer import Answers, ConfigEdit, plan_answers
+from auditor.models import Finding, FixSafety, Step
+from auditor.scoring import step_scores
+
+if TYPE_CHECKING:
+    from auditor.engine import ScanResult
+    from auditor.index.project import Route
+
+# Rules whose findings may be intended: the wizard asks instead of assuming.
+PUBLIC_ROUTE_QUESTION = {"PR201"}
+
+
+def most_severe_first(finding: Finding) -> tuple:
+    return (-finding.severity.rank, *finding.sort_key())
+
+
+class Decision(str, Enum):
+    PENDING = "pending"
+    ACCEPT = "accept"
+    SKIP = "skip"
+    NOT_A_PROBLEM = "not-a-problem"
+    PUBLIC = "public"
+
+    @property
+    def mark(self) -> str:
+        return {"pending": " ", "accept": "✓", "skip": "–", "not-a-problem": "✗", "public": "✗"}[self.value]
+
+    @property
+    def label(self) -> str:
+        return {
+            "pending": "not decided",
+            "accept": "fix accepted",
+            "skip": "skipped",
+            "not-a-problem": "not a problem here",
+            "public": "public by design",
+        }[self.value]
+
+
+@dataclass
+class Session:
+    root: Path
+    dry_run: bool = False
+    result: ScanResult | None = None
+    scores_before: dict[Step, dict[str, int]] | None = None
+    decisions: dict[Finding, Decision] = field(default_factory=dict)
+    public_routes: dict[Finding, str] = field(default_factory=dict)
+    outcome: Outcome | None = None
+
+    # -- scanning -------------------------------------------------------------------------
+
+    def scanned(self, result: ScanResult) -> None:
+        """A new scan: keep the decisions about findings that are still there."""
+        self.result = result
+        if self.scores_before is None:
+            self.scores_before = result.scores()
+        still = set(result.findings)
+        self.decisions = {f: d for f, d in self.decisions.items() if f in still}
+        self.public_routes = {f: r for f, r in self.public_routes.items() if f in still}
+
+    def rescanned_after_apply(self, result: ScanResult) -> None:
+        self.result = result
+        self.decisions.clear()
+        self.public_routes.clear()
+
+    # -- findings -------------------------------------------------------------------------
+
+    def findings(self, step: Step) -> list[Finding]:
+        """The step's findings, most severe first (then by file and line)."""
+        if not self.result:
+            return []
+        return sorted((f for f in self.result.findings if f.step == step), key=most_severe_first)
+
+    def decision(self, finding: Finding) -> Decision:
+        return self.decisions.get(finding, Decision.PENDING)
+
+    def decide(self, finding: Finding, decision: Decision, route: str | None = None) -> None:
+        self.public_routes.pop(finding, None)
+        if decision == Decision.PENDING:
+            self.decisions.pop(finding, None)
+            return
+        self.decisions[finding] = decision
+        if decision == Decision.PUBLIC and route:
+            self.public_routes[finding] = route
+
+    def accept_safe(self, step: Step) -> int:
+        """Accept every undecided safe fix of the step; returns how many."""
+        count = 0
+        for finding in self.findings(step):
+            if finding.fix_safety == FixSafety.SAFE and self.decision(finding) == Decision.PENDING:
+                self.decisions[finding] = Decision.ACCEPT
+                count += 1
+        return count
+
+    def accepted(self) -> list[Finding]:
+        return [f for f in self.result.findings if self.decision(f) == Decision.ACCEPT] if self.result else []
+
+    def by_hand(self) -> list[Finding]:
+        """What is left for the user (most severe first): skipped, undecided, or accepted without a fix."""
+        if not self.result:
+            return []
+        left = []
+        for finding in sorted(self.result.findings, key=most_severe_first):
+            decision = self.decision(finding)
+            if decision in (Decision.PENDING, Decision.SKIP) or (decision == Decision.ACCEPT and not finding.fixable):
+                left.append(finding)
+        return left
+
+    def route_of(self, finding: Finding) -> Route | None:
+        """The route a finding points at (its decorator or handler lines)."""
+        if not self.result:
+            return None
+        for route in self.result.index.routes:
+            if route.relpath != finding.path:
+                continue
+            span = route.handler.span
+            if route.line <= finding.line <= max(route.end_line, span.end_line) or span.line <= finding.line <= span.end_line:
+                return route
+        return None
+
+    def question(self, finding: Finding) -> str | None:
+        """A plain yes/no question when the finding may be intended, else None."""
+        if finding.rule not in PUBLIC_ROUTE_QUESTION:
+            return None
+        route = self.route_of(finding)
+        return f"Is {route.label() if route else 'this route'} meant to be public (no login needed)?"
+
+    def same_rule_in_file(self, finding: Finding) -> int:
+        """How many findings a "not a problem here" on this one silences (same rule, same file)."""
+        return sum(1 for f in self.result.findings if f.rule == finding.rule and f.path == finding.path)
+
+    # -- answers for [tool.prodready] -----------------------------------------------------
+
+    def answers(self) -> Answers:
+        answers = Answers()
+        for finding, decision in self.decisions.items():
+            if decision == Decision.NOT_A_PROBLEM:
+                answers.ignore(finding.path, finding.rule)
+            elif decision == Decision.PUBLIC and finding in self.public_routes:
+                answers.make_public(self.public_routes[finding])
+        return answers
+
+    def config_edit(self, planned: dict[str, str] | None = None) -> ConfigEdit | None:
+        """The answers as an edit of the config file (on top of `planned` texts, see plan_answers)."""
+        if not self.result:
+            return None
+        return plan_answers(self.root, self.result.config_path, self.answers(), planned)
+
+    def projected_scores(self) -> dict[Step, dict[str, int]]:
+        """The scores once the accepted fixes and the answers are in (for a dry run's summary)."""
+        gone = {Decision.NOT_A_PROBLEM, Decision.PUBLIC}
+        left = [
+            f
+            for f in self.result.findings
+            if self.decision(f) not in gone and not (self.decision(f) == Decision.ACCEPT and f.fixable)
+        ]
+        return step_scores(left)
+
+    @property
+    def has_unwritten_work(self) -> bool:
+        if self.outcome is not None and self.outcome.applied:
+            return False
+        return any(d in (Decision.ACCEPT, Decision.NOT_A_PROBLEM, Decision.PUBLIC) for d in self.decisions.values())
+
+
+@dataclass
+class Outcome:
+    """What the end of the wizard did: applied (with a backup), exported a patch, or nothing."""
+
+    applied: bool = False
+    changed: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    backup_dir: Path | None = None
+    config_written: str | None = None
+    patch_path: Path | None = None
+    warnings: list[str] = field(default_factory=list)

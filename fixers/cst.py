@@ -1,0 +1,283 @@
+"""libcst plumbing shared by the codemods: running one, finding the node a finding points at,
+and the module logger most fixes log through.
+
+Imports are added by scheduling `AddImportsVisitor` on the codemod context (libcst's own
+codemods do the same); `CodemodCommand.transform_module` runs it after the transform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import CodeRange, PositionProvider
+
+from auditor.index.extract import module_name_for
+from auditor.models import Finding
+from fixers.workspace import Skip, Workspace
+
+
+@dataclass
+class Target:
+    """A finding located in the current text: column None matches any node on the line."""
+
+    finding: Finding
+    line: int
+    col: int | None
+
+
+class FixCommand(VisitorBasedCodemodCommand):
+    """One codemod. Subclasses mark each target fixed (`self.fixed(t)`) or skipped with a reason."""
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+    DESCRIPTION = ""
+
+    def __init__(self, context: CodemodContext, targets: Sequence[Target] = ()) -> None:
+        super().__init__(context)
+        self.targets = list(targets)
+        self.outcomes: dict[Finding, str | None] = {}
+        self.logger_name = ""
+        self._logger_exists = True
+        self._logger_needed = False
+        self.functions: list[str] = []  # names of the enclosing functions, innermost last
+
+    # -- targets --------------------------------------------------------------------------------
+
+    def span(self, node: cst.CSTNode) -> CodeRange:
+        return self.get_metadata(PositionProvider, node)
+
+    def targets_at(self, node: cst.CSTNode) -> list[Target]:
+        """Targets pointing at the start of node (or anywhere on its first line when the column is lost)."""
+        start = self.span(node).start
+        return [
+            t for t in self.targets
+            if t.finding not in self.outcomes and t.line == start.line and (t.col is None or t.col == start.column)
+        ]
+
+    def targets_within(self, node: cst.CSTNode, lines: tuple[int, int] | None = None) -> list[Target]:
+        first, last = lines or (self.span(node).start.line, self.span(node).end.line)
+        return [t for t in self.targets if t.finding not in self.outcomes and first <= t.line <= last]
+
+    def fixed(self, targets: Sequence[Target]) -> None:
+        for target in targets:
+            self.outcomes[target.finding] = None
+
+    def skipped(self, targets: Sequence[Target], reason: str) -> None:
+        for target in targets:
+            self.outcomes.setdefault(target.finding, reason)
+
+    # -- where we are ---------------------------------------------------------------------------------
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node.name.value)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        self.functions.pop()
+        return updated_node
+
+    def where(self, default: str = "module") -> str:
+        """The enclosing function's name, for log messages."""
+        return self.functions[-1] if self.functions else default
+
+    # -- the module logger ------------------------------------------------------------------------
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._module = node
+        self._names: set[str] | None = None
+        existing = module_logger(node)
+        self._logger_exists = existing is not None
+        self.logger_name = existing or ""
+
+    @property
+    def names(self) -> set[str]:
+        """Every name the module uses (computed once, on demand: it walks the whole tree)."""
+        if self._names is None:
+            self._names = names_in(self._module)
+        return self._names
+
+    def logger(self) -> str:
+        """The module logger's name; it is created after the imports when the module has none."""
+        self._logger_needed = True
+        if not self.logger_name:
+            self.logger_name = first_free(self.names, "logger", "log", "_logger")
+        return self.logger_name
+
+    def place(self, original: cst.Module, body: list, placements: Sequence[tuple[int, bool, Sequence]]) -> list:
+        """Insert module-level statements next to the top-level statement holding a line:
+        (line, after it?, statements). Placements at one spot keep their order."""
+        spots = []
+        for order, (line, after, statements) in enumerate(placements):
+            index = next(
+                (i for i, s in enumerate(original.body) if self.span(s).start.line <= line <= self.span(s).end.line),
+                len(body),
+            )
+            spots.append((index + after, order, statements))
+        for index, _, statements in sorted(spots, key=lambda spot: spot[:2], reverse=True):  # bottom up
+            body = insert_at(body, index, statements)
+        return body
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        if self._logger_needed and not self._logger_exists:
+            AddImportsVisitor.add_needed_import(self.context, "logging")
+            statement = cst.parse_statement(f"{self.logger_name} = logging.getLogger(__name__)\n")
+            updated_node = insert_after_header(updated_node, [statement])
+        return updated_node
+
+
+def run_codemod(ws: Workspace, relpath: str, command_cls: type[FixCommand], targets: Sequence[Target], **kwargs) -> FixCommand:
+    """Transform the current text of relpath with one codemod and store the result in the workspace."""
+    source = ws.read(relpath)
+    if source is None:
+        raise Skip(f"{relpath} does not exist")
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        raise Skip(f"libcst cannot parse {relpath}: {str(exc).splitlines()[0]}") from None
+    context = CodemodContext(filename=relpath, full_module_name=module_name_for(relpath))
+    command = command_cls(context, targets, **kwargs)
+    new = command.transform_module(module)
+    if any(outcome is None for outcome in command.outcomes.values()):
+        ws.write(relpath, new.code)
+    return command
+
+
+def locate(ws: Workspace, findings: Sequence[Finding]) -> list[Target]:
+    return [Target(f, *ws.position(f)) for f in findings]
+
+
+def fix_with(command_cls: type[FixCommand], relpath: str, findings: Sequence[Finding], ws: Workspace, **kwargs) -> dict:
+    """The usual `fix_file`: run one codemod over the file's findings; unanswered ones are skipped."""
+    command = run_codemod(ws, relpath, command_cls, locate(ws, findings), **kwargs)
+    return {f: command.outcomes.get(f, "no matching code found at this place any more") for f in findings}
+
+
+# -- module structure ---------------------------------------------------------------------------
+
+
+def is_import_line(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body
+    )
+
+
+def is_docstring(statement: cst.CSTNode) -> bool:
+    return m.matches(statement, m.SimpleStatementLine(body=[m.Expr(m.SimpleString() | m.ConcatenatedString())]))
+
+
+def header_end(body: Sequence[cst.CSTNode]) -> int:
+    """Index of the first statement after the module docstring, the imports (guarded
+    `try: import x` and `if TYPE_CHECKING:` blocks count) and a module logger right after them."""
+    for index, statement in enumerate(body):
+        if index == 0 and is_docstring(statement):
+            continue
+        if is_import_line(statement) or is_logger_assignment(statement):
+            continue
+        if isinstance(statement, (cst.Try, cst.If)) and all(is_import_line(s) for s in statement.body.body):
+            continue
+        return index
+    return len(body)
+
+
+def spaced(statement: cst.CSTNode, blank_lines: int = 1) -> cst.CSTNode:
+    """Make sure a statement starts after at least `blank_lines` empty lines (comments kept)."""
+    lines = list(statement.leading_lines)
+    leading = 0
+    while leading < len(lines) and lines[leading].comment is None:
+        leading += 1
+    if leading < blank_lines:
+        lines = [cst.EmptyLine()] * (blank_lines - leading) + lines
+    return statement.with_changes(leading_lines=lines)
+
+
+def blank_lines_around(statement: cst.CSTNode) -> int:
+    return 2 if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) else 1
+
+
+def insert_at(body: Sequence[cst.CSTNode], index: int, statements: Sequence[cst.CSTNode]) -> list[cst.CSTNode]:
+    """Insert module-level statements with PEP 8 spacing (two blank lines around definitions)."""
+    new = []
+    previous = body[index - 1] if index > 0 else None
+    for statement in statements:
+        gap = max(blank_lines_around(statement), blank_lines_around(previous)) if previous is not None else 0
+        new.append(spaced(statement.with_changes(leading_lines=[]), gap))
+        previous = statement
+    rest = list(body[index:])
+    if rest and new:
+        rest[0] = spaced(rest[0], max(blank_lines_around(rest[0]), blank_lines_around(new[-1])))
+    return list(body[:index]) + new + rest
+
+
+def insert_after_header(module: cst.Module, statements: Sequence[cst.CSTNode]) -> cst.Module:
+    return module.with_changes(body=insert_at(module.body, header_end(module.body), statements))
+
+
+LOGGER_ASSIGNMENT = m.SimpleStatementLine(
+    body=[
+        m.Assign(
+            targets=[m.AssignTarget(target=m.Name())],
+            value=m.Call(func=m.Attribute(value=m.Name("logging"), attr=m.Name("getLogger")) | m.Name("getLogger")),
+        )
+    ]
+)
+
+
+def is_logger_assignment(statement: cst.CSTNode) -> bool:
+    return m.matches(statement, LOGGER_ASSIGNMENT)
+
+
+def module_logger(module: cst.Module) -> str | None:
+    """The name of a module-level `x = logging.getLogger(...)`, if there is one."""
+    for statement in module.body:
+        if is_logger_assignment(statement):
+            return statement.body[0].targets[0].target.value
+    return None
+
+
+def names_in(node: cst.CSTNode) -> set[str]:
+    names: set[str] = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            names.add(name.value)
+
+    node.visit(Collect())
+    return names
+
+
+def free_name(node: cst.CSTNode, *candidates: str) -> str:
+    return first_free(names_in(node), *candidates)
+
+
+def first_free(used: set[str], *candidates: str) -> str:
+    for name in candidates:
+        if name not in used:
+            return name
+    base, n = candidates[0], 2
+    while f"{base}{n}" in used:
+        n += 1
+    return f"{base}{n}"
+
+
+def string_text(node: cst.BaseExpression) -> str:
+    """The literal text parts of a string expression (for wording heuristics), '' otherwise."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else ""
+    if isinstance(node, cst.FormattedString):
+        return "".join(p.value for p in node.parts if isinstance(p, cst.FormattedStringText))
+    if isinstance(node, cst.ConcatenatedString):
+        return string_text(node.left) + string_text(node.right)
+    return ""
+
+
+def dotted_name(node: cst.CSTNode) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        head = dotted_name(node.value)
+        return f"{head}.{node.attr.value}" if head else None
+    return None

@@ -1,0 +1,158 @@
+"""The texts a plan is built on: files as they were at the scan, and as the fixes leave them.
+
+Fixes compose: each one reads the current text of a file (what the previous fixes left) and
+writes a new one. Findings keep the line numbers of the scan, so `position` maps a scan-time
+line to where that line is now.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditor.models import Finding
+from fixers.errors import OutsideProjectError, StaleFileError
+
+BOM = "\ufeff"
+
+
+class Skip(Exception):
+    """A fixer cannot fix this finding safely; the message says why (shown to the user)."""
+
+
+@dataclass
+class FileState:
+    relpath: str
+    base: bytes | None  # bytes on disk when the plan read it; None: the file did not exist
+    original: str | None  # decoded base (without BOM)
+    text: str | None  # the text the fixes leave so far
+    bom: bool = False
+
+    def encode(self) -> bytes:
+        assert self.text is not None
+        return ((BOM if self.bom else "") + self.text).encode("utf-8")
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.original
+
+
+def normalize_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def inside(root: Path, relpath: str) -> Path:
+    """The absolute path of relpath, refusing anything that leaves the project folder."""
+    if not relpath or Path(relpath).is_absolute() or "\\" in relpath:
+        raise OutsideProjectError(relpath or "''")
+    path = (root / relpath).resolve()
+    if path != root and root not in path.parents:
+        raise OutsideProjectError(relpath)
+    return path
+
+
+@dataclass
+class Workspace:
+    root: Path
+    index: Any = None  # auditor.index.ProjectIndex of the scan, when there is one
+    files: dict[str, FileState] = field(default_factory=dict)
+    requirements: dict[str, str] = field(default_factory=dict)  # requirement -> fixer that needs it
+    _maps: dict[str, tuple[str, list[tuple[int, int, int, int, str]]]] = field(default_factory=dict)
+
+    # -- reading and writing ------------------------------------------------------------------
+
+    def state(self, relpath: str) -> FileState:
+        if relpath not in self.files:
+            path = inside(self.root, relpath)
+            if path.is_file():
+                data = path.read_bytes()
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise Skip(f"{relpath} is not UTF-8 text") from None
+                bom = text.startswith(BOM)
+                text = text[1:] if bom else text
+                self._check_scan_time(relpath, text)
+                self.files[relpath] = FileState(relpath, data, text, text, bom)
+            else:
+                self.files[relpath] = FileState(relpath, None, None, None)
+        return self.files[relpath]
+
+    def _check_scan_time(self, relpath: str, text: str) -> None:
+        """A Python file must still be what the scan read (the findings point into that text)."""
+        sources = getattr(self.index, "_sources", None)
+        if sources and relpath in sources and normalize_newlines(text) != normalize_newlines(sources[relpath]):
+            raise StaleFileError(relpath)
+
+    def read(self, relpath: str) -> str | None:
+        return self.state(relpath).text
+
+    def exists(self, relpath: str) -> bool:
+        return self.read(relpath) is not None
+
+    def write(self, relpath: str, text: str) -> None:
+        self.state(relpath).text = text
+
+    def require(self, requirement: str, by: str) -> None:
+        """Record a package the scanned project needs after the fix ("pydantic>=2")."""
+        self.requirements.setdefault(requirement, by)
+
+    # -- all-or-nothing per fix -----------------------------------------------------------------
+
+    def checkpoint(self) -> tuple[dict[str, str | None], dict[str, str]]:
+        return {k: s.text for k, s in self.files.items()}, dict(self.requirements)
+
+    def rollback(self, checkpoint: tuple[dict[str, str | None], dict[str, str]]) -> None:
+        texts, requirements = checkpoint
+        for relpath, state in list(self.files.items()):
+            if relpath in texts:
+                state.text = texts[relpath]
+            else:
+                state.text = state.original
+        self.requirements = requirements
+
+    def changed_since(self, checkpoint: tuple[dict[str, str | None], dict[str, str]]) -> list[str]:
+        texts, _ = checkpoint
+        return sorted(
+            relpath
+            for relpath, state in self.files.items()
+            if state.text != texts.get(relpath, state.original)
+        )
+
+    def changed(self) -> list[FileState]:
+        return [s for _, s in sorted(self.files.items()) if s.changed]
+
+    # -- where a scan-time finding is now ---------------------------------------------------------
+
+    def position(self, finding: Finding) -> tuple[int, int | None]:
+        """(line, column in characters) of the finding in the current text; column None when the
+        line itself was rewritten by an earlier fix (match on the line alone then)."""
+        state = self.state(finding.path)
+        if state.text is None or state.original is None:
+            raise Skip(f"{finding.path} no longer exists in the plan")
+        original_lines = state.original.splitlines(keepends=True)
+        line = finding.line
+        if state.text != state.original:
+            opcodes = self._opcodes(finding.path, state)
+            for tag, i1, i2, j1, j2 in opcodes:
+                if i1 <= line - 1 < i2:
+                    if tag == "equal":
+                        line = j1 + (line - 1 - i1) + 1
+                        break
+                    return j1 + min(line - 1 - i1, max(j2 - j1 - 1, 0)) + 1, None
+        text_line = original_lines[finding.line - 1] if 0 < finding.line <= len(original_lines) else ""
+        # ast columns count UTF-8 bytes; libcst columns count characters.
+        col = len(text_line.encode("utf-8")[: finding.col].decode("utf-8", errors="ignore"))
+        return line, col
+
+    def _opcodes(self, relpath: str, state: FileState) -> list[tuple[str, int, int, int, int]]:
+        cached = self._maps.get(relpath)
+        if cached is None or cached[0] != state.text:
+            matcher = difflib.SequenceMatcher(
+                None, state.original.splitlines(keepends=True), state.text.splitlines(keepends=True), autojunk=False
+            )
+            cached = (state.text, matcher.get_opcodes())
+            self._maps[relpath] = cached
+        return cached[1]

@@ -1,0 +1,1 @@
+"""Tests of the fix engine and the codemods."""

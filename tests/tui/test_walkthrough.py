@@ -1,0 +1,248 @@
+"""Full keyboard walk-throughs of the wizard on copies of the fixture apps (Textual Pilot)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+import tomlkit
+from rich.console import Console
+from textual.widgets import Static
+
+from auditor.cli import main as cli_main
+from auditor.models import Category, Confidence, Finding, Severity, Step
+from auditor.tui.app import WizardApp
+from auditor.tui.modals import ConfirmScreen
+from auditor.tui.review import ReviewScreen
+from auditor.tui.screenshots import drive_start, press, settle
+from auditor.tui.session import Decision
+from auditor.tui.start import StartScreen
+from auditor.tui.step import StepScreen
+from auditor.tui.summary import SummaryScreen
+from tests.helpers import FIXTURES
+
+SIZE = (80, 24)
+pytestmark = pytest.mark.anyio
+
+
+def copy_fixture(tmp_path: Path, name: str) -> Path:
+    root = tmp_path / name
+    shutil.copytree(FIXTURES / name, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    return root
+
+
+def text_of(app: WizardApp, selector: str) -> str:
+    """The plain text a Static shows (its content rendered the way the screen renders it)."""
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(app.screen.query_one(selector, Static).content)
+    return console.export_text()
+
+
+def sources(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.py")) if ".prodready" not in p.parts}
+
+
+async def test_full_walk_accepts_skips_applies_and_undo_restores(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    original = sources(root)
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        assert isinstance(app.screen, StartScreen)
+        assert "fastapi" in text_of(app, "#detected")
+
+        await press(pilot, "enter")  # step 1: the first finding is not a problem, the next one skipped
+        assert isinstance(app.screen, StepScreen) and app.screen.step == Step.DATA_MODEL
+        dismissed = app.screen.current
+        await press(pilot, "x", "y")
+        skipped = app.screen.current
+        await press(pilot, "s")
+        assert app.session.decision(dismissed) == Decision.NOT_A_PROBLEM
+        assert app.session.decision(skipped) == Decision.SKIP
+
+        await press(pilot, "n", "n", "n", "n")  # through infrastructure, validation, staging
+        assert app.screen.step == Step.LOGGING
+        await press(pilot, "A")  # every safe fix of the logging step
+        accepted = app.session.accepted()
+        assert accepted and all(f.step == Step.LOGGING for f in accepted)
+        first = accepted[0]
+
+        await press(pilot, "n")
+        assert isinstance(app.screen, ReviewScreen)
+        planned = {fix.finding for fix in app.screen.plan.fixes}
+        assert first in planned
+        assert "pyproject.toml" in app.screen.patch_text()
+        assert not (root / "pyproject.toml").exists(), "nothing is written before apply"
+
+        await press(pilot, "a", "y")
+        assert isinstance(app.screen, SummaryScreen)
+        assert text_of(app, "#summary-head").startswith("Done:")
+        written = text_of(app, "#summary-written")
+        assert first.path in written and "prodready undo sloppy_fastapi" in written
+        assert "Next, by hand" in text_of(app, "#summary-todo")
+
+    changed = sources(root)
+    assert changed[first.path] != original[first.path]
+    assert "print(" not in changed[first.path].splitlines()[first.line - 1]
+    config = tomlkit.parse((root / "pyproject.toml").read_text())["tool"]["prodready"]
+    assert config["per-file-ignores"][dismissed.path] == [dismissed.rule]
+    assert list((root / ".prodready" / "backups").iterdir())
+    assert app.session.scores_before is not None
+    assert app.session.result.scores()[Step.LOGGING]["score"] > app.session.scores_before[Step.LOGGING]["score"]
+
+    assert cli_main(["undo", str(root)]) == 0
+    assert sources(root) == original
+
+
+async def test_apply_refused_when_a_file_changed_shows_the_error_and_writes_nothing(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        app.goto(Step.LOGGING)
+        await settle(pilot)
+        await press(pilot, "A", "n")
+        target = root / app.session.accepted()[0].path
+        target.write_text(target.read_text() + "\n# edited meanwhile\n")
+        await press(pilot, "a", "y")
+        assert isinstance(app.screen, ReviewScreen)
+        error = text_of(app, "#review-error")
+        assert "Nothing was written" in error and "changed" in error
+        assert app.screen.query_one("#review-error").display
+    assert target.read_text().endswith("# edited meanwhile\n")
+    assert not (root / ".prodready" / "backups").exists() or not list((root / ".prodready" / "backups").iterdir())
+
+
+async def test_dry_run_exports_the_patch_and_leaves_the_project_alone(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    original = sources(root)
+    app = WizardApp(root, dry_run=True, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        app.goto(Step.LOGGING)
+        await settle(pilot)
+        await press(pilot, "A", "n")
+        assert not app.screen.query("#apply"), "a dry run offers no Apply button"
+        await press(pilot, "a")
+        assert isinstance(app.screen, ReviewScreen)
+        await press(pilot, "e", "enter")
+        assert isinstance(app.screen, SummaryScreen)
+        assert text_of(app, "#summary-head").startswith("Dry run")
+        assert "sloppy_fastapi/prodready.patch" in text_of(app, "#summary-written")
+    patch = (root / "prodready.patch").read_text()
+    assert patch.startswith("diff --git") and "+logger" in patch
+    assert sources(root) == original
+
+
+async def test_uncertain_route_asks_and_records_a_public_route(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        result = app.session.result
+        route = next(r for r in result.index.routes if r.path == "/tasks/{task_id}" and "GET" in r.methods)
+        if not any(f.rule == "PR201" and app.session.route_of(f) == route for f in result.findings):
+            result.findings.insert(0, Finding(  # the question does not depend on which rule build is installed
+                rule="PR201", name="unauthenticated-route", step=Step.INFRASTRUCTURE, category=Category.AUTH,
+                severity=Severity.HIGH, confidence=Confidence.MEDIUM, path=route.relpath, line=route.line,
+                col=route.col, end_line=route.end_line, message="no authentication on this route"))
+        app.goto(Step.INFRASTRUCTURE)
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#findings").highlighted = next(
+            i for i, f in enumerate(screen.findings) if f.rule == "PR201" and app.session.route_of(f) == route
+        )
+        await settle(pilot)
+        assert "Is GET /tasks/{task_id} meant to be public" in text_of(app, "#detail-question")
+        await press(pilot, "a")
+        assert "meant to be public" in text_of(app, ".dialog-title")
+        await press(pilot, "y")
+        assert "/tasks/{task_id}" in app.session.answers().public_routes
+        app.goto("review")
+        await settle(pilot)
+        assert '+public-routes = ["/tasks/{task_id}"]' in app.screen.patch_text()
+
+
+async def test_palette_offers_steps_rescan_export_and_theme(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Go to step 1: Data model", "Go to step 5: Logging", "Go to review", "Rescan", "Export report", "Toggle dark/light"):
+            assert title in titles
+        dark = app.current_theme.dark
+        app.action_toggle_dark()
+        assert app.current_theme.dark != dark
+        app.action_export_report()
+        await settle(pilot)
+        await press(pilot, "enter")
+        assert "# " in (root / "prodready-report.md").read_text()
+        next(c for c in app.get_system_commands(app.screen) if c.title == "Go to step 3: Validation").callback()
+        await settle(pilot)
+        assert isinstance(app.screen, StepScreen) and app.screen.step == Step.VALIDATION
+
+
+async def test_mouse_click_selects_a_finding_and_buttons_navigate(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        await pilot.click("#begin")
+        await settle(pilot)
+        assert isinstance(app.screen, StepScreen)
+        await pilot.click("#findings", offset=(10, 2))  # the second row inside the border
+        await settle(pilot)
+        assert app.screen.query_one("#findings").highlighted == 1
+
+
+@pytest.mark.parametrize("name", ["sloppy_flask", "careful_app"])
+async def test_walk_through_every_screen_of_the_other_fixture_apps(tmp_path: Path, name: str):
+    root = copy_fixture(tmp_path, name)
+    app = WizardApp(root, path_label=name)
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        await press(pilot, "enter")
+        for step in Step:
+            assert app.screen.step == step
+            await press(pilot, "A", "n")
+        assert isinstance(app.screen, ReviewScreen)
+        await press(pilot, "a")
+        if isinstance(app.screen, ConfirmScreen):  # something to write: confirm it
+            await press(pilot, "y")
+        assert isinstance(app.screen, SummaryScreen)
+        head = text_of(app, "#summary-head")
+        assert head.startswith("Done:") if app.session.outcome.applied else head.startswith("Nothing was written")
+        for step in Step:
+            assert step.title in text_of(app, "#summary-scores")
+
+
+async def test_a_scan_error_is_shown_on_the_start_screen(tmp_path: Path):
+    root = copy_fixture(tmp_path, "careful_app")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.prodready]\nfail-on = "sometimes"\n')
+    app = WizardApp(root, path_label="careful_app")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        status = text_of(app, "#scan-status")
+        assert status.startswith("The scan failed: invalid configuration") and "fail-on" in status
+        assert app.screen.query_one("#begin").disabled
+        await press(pilot, "enter")
+        assert isinstance(app.screen, StartScreen)
+
+
+async def test_quitting_with_accepted_fixes_asks_first(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        app.goto(Step.LOGGING)
+        await settle(pilot)
+        await press(pilot, "a", "q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(pilot, "n")
+        assert isinstance(app.screen, StepScreen)
+        await press(pilot, "q", "y")
+    assert app.return_value == 0
