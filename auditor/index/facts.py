@@ -6,6 +6,8 @@ they hold strings and numbers, never ast nodes.
 
 from __future__ import annotations
 
+import pickle
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 
 
@@ -150,12 +152,64 @@ class EnvRead:
     converted: str | None = None  # int/float/bool wrapped around it
 
 
+class FunctionTable(MutableMapping):
+    """qualname -> Function, pickled as one opaque blob and unpickled only when first read.
+
+    Functions are most of a module's facts, and most modules' functions are never looked at
+    (only route handlers, dependencies and the like are): the cache and the worker processes
+    hand them over without paying to rebuild tens of thousands of objects.
+    """
+
+    __slots__ = ("_data", "_blob")
+
+    def __init__(self, data: dict[str, Function] | None = None) -> None:
+        self._data: dict[str, Function] | None = {} if data is None else data
+        self._blob: bytes | None = None
+
+    def _items(self) -> dict[str, Function]:
+        if self._data is None:
+            self._data = pickle.loads(self._blob)
+            self._blob = None
+        return self._data
+
+    def __getitem__(self, key: str) -> Function:
+        return self._items()[key]
+
+    def __setitem__(self, key: str, value: Function) -> None:
+        self._items()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._items()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items()
+
+    def get(self, key: str, default: Function | None = None) -> Function | None:
+        return self._items().get(key, default)
+
+    def __getstate__(self) -> bytes:
+        return self._blob if self._data is None else pickle.dumps(self._data, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __setstate__(self, blob: bytes) -> None:
+        self._data = None
+        self._blob = blob
+
+    def __repr__(self) -> str:
+        return f"FunctionTable({len(self)} functions)"
+
+
 @dataclass
 class ModuleFacts:
     relpath: str
     module: str
     imports: dict[str, str]
-    functions: dict[str, Function]
+    functions: FunctionTable  # qualname -> Function, unpickled lazily
     classes: dict[str, list[str]]  # class name -> qualified bases
     routers: list[RouterDecl]
     routes: list[RouteDecl]
