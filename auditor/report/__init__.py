@@ -1,24 +1,36 @@
-"""Report formats for `prodready scan --format ...`: each a function ScanResult -> str."""
+"""Report formats for `prodready scan --format ...`: each a function ScanResult -> str.
+
+A format's module is imported only when it is used (the HTML report pulls in jinja2 and
+the fix engine; a CI scan printing JSON should not pay for them).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 
-from auditor.engine import ScanResult
-from auditor.report.github import render_github
-from auditor.report.html import render_html
-from auditor.report.json_report import render_json
-from auditor.report.markdown import render_markdown
-from auditor.report.sarif import render_sarif
-from auditor.report.text import render_text
-
-FORMATS: dict[str, Callable[..., str]] = {
-    "text": render_text,
-    "json": render_json,
-    "sarif": render_sarif,
-    "markdown": render_markdown,
-    "github": render_github,
-    "html": render_html,
+_RENDERERS = {
+    "text": "auditor.report.text:render_text",
+    "json": "auditor.report.json_report:render_json",
+    "sarif": "auditor.report.sarif:render_sarif",
+    "markdown": "auditor.report.markdown:render_markdown",
+    "github": "auditor.report.github:render_github",
+    "html": "auditor.report.html:render_html",
 }
 
-__all__ = ["FORMATS", "ScanResult"]
+
+class _Formats(Mapping):
+    def __getitem__(self, name: str) -> Callable[..., str]:
+        module, _, function = _RENDERERS[name].partition(":")
+        return getattr(importlib.import_module(module), function)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_RENDERERS)
+
+    def __len__(self) -> int:
+        return len(_RENDERERS)
+
+
+FORMATS: Mapping[str, Callable[..., str]] = _Formats()
+
+__all__ = ["FORMATS"]
