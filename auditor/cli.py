@@ -211,7 +211,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from auditor.engine import ScanError
+    from auditor.errors import ScanError
 
     try:
         if args.command is None:

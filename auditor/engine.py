@@ -21,6 +21,7 @@ from auditor.analyze import Analyzer, FileResult
 from auditor.cache import ResultCache, cache_disabled
 from auditor.config import Config, ConfigError, load_config
 from auditor.discovery import discover
+from auditor.errors import ScanError
 from auditor.index.project import ProjectIndex
 from auditor.models import Diagnostic, Finding, Step
 from auditor.rules.base import ModuleRule, ProjectRule, all_rules
@@ -30,10 +31,6 @@ from auditor.suppress import Suppression, unused_codes, unused_message
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 UNUSED_SUPPRESSION = "PR590"  # its findings come from the suppression bookkeeping below
 PARALLEL_THRESHOLD = 150  # files to analyse before worker processes pay for themselves
-
-
-class ScanError(Exception):
-    """The scan cannot run at all (missing path, bad config): one clear line for the user."""
 
 
 @dataclass

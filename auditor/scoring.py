@@ -1,4 +1,9 @@
-"""Readiness score per step: 100 minus a weight per finding, never below 0."""
+"""Readiness score per step, 0-100.
+
+Each finding adds a weight by severity; the score is 100 * K / (K + weight). It never hits a
+floor, so fixing findings always moves it, even on a step that starts with dozens of gaps
+(one high finding gives 80, one low 97).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,17 @@ from collections.abc import Iterable
 from auditor.models import Finding, Severity, Step
 
 WEIGHTS = {Severity.HIGH: 15, Severity.MEDIUM: 7, Severity.LOW: 2}
+K = 60
+
+
+def score(weight: int) -> int:
+    return round(100 * K / (K + weight))
 
 
 def step_scores(findings: Iterable[Finding]) -> dict[Step, dict[str, int]]:
-    table = {step: {"findings": 0, "score": 100} for step in Step}
+    weights = {step: 0 for step in Step}
+    counts = {step: 0 for step in Step}
     for finding in findings:
-        entry = table[finding.step]
-        entry["findings"] += 1
-        entry["score"] = max(0, entry["score"] - WEIGHTS[finding.severity])
-    return table
+        weights[finding.step] += WEIGHTS[finding.severity]
+        counts[finding.step] += 1
+    return {step: {"findings": counts[step], "score": score(weights[step])} for step in Step}

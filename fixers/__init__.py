@@ -6,8 +6,10 @@ only when a plan loads a fixer, never while scanning.
 
 from fixers.apply import ApplyReport, apply_plan
 from fixers.errors import (
+    DamagedBackupError,
     FixError,
     LockedError,
+    NotWritableError,
     NothingToUndoError,
     OutsideProjectError,
     ReadOnlyFileError,
@@ -22,11 +24,13 @@ from fixers.undo import UndoReport, undo
 
 __all__ = [
     "ApplyReport",
+    "DamagedBackupError",
     "FileEdit",
     "FixError",
     "FixPlan",
     "FixerSpec",
     "LockedError",
+    "NotWritableError",
     "NothingToUndoError",
     "OutsideProjectError",
     "PlannedFix",

@@ -1,27 +1,34 @@
 """Writing a FixPlan: all files or none, after every check passed, with a backup to undo it.
 
 Order: lock the project; refuse anything outside it, any text that does not parse, any file
-that changed since the plan read it, any read-only file; back up every touched file with a
-manifest; write each file atomically (on a failure, put back what was written); unlock;
-rescan to tell which findings are gone.
+that changed since the plan read it, any read-only file or folder; back up every touched file
+with a manifest; write each file atomically; mark the manifest applied; unlock; rescan to tell
+which findings are gone. When anything fails or stops the writes (a full disk, Ctrl-C), what
+was written is put back at once; what cannot be put back, `prodready undo` restores from the
+manifest, which says "applying" until the last file is written.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from auditor.models import Finding
 from fixers.base import check_compiles
-from fixers.errors import ReadOnlyFileError, StaleFileError, UnparsableResultError, WriteError
+from fixers.errors import FixError, ReadOnlyFileError, StaleFileError, UnparsableResultError, WriteError
 from fixers.plan import FileEdit, FixPlan
 from fixers.storage import (
+    MANIFEST,
     atomic_write,
     file_mode,
     is_read_only,
     new_backup_dir,
+    not_writable,
     project_lock,
     sha256,
     write_manifest,
@@ -64,12 +71,16 @@ def validate(edit: FileEdit, path: Path) -> None:
     if edit.is_new:
         if path.exists():
             raise StaleFileError(edit.relpath, "was created since the scan")
-        return
-    if not path.is_file():
+    elif not path.is_file():
         raise StaleFileError(edit.relpath, "was deleted since the scan")
-    if sha256(path.read_bytes()) != edit.base_hash:
+    elif sha256(path.read_bytes()) != edit.base_hash:
         raise StaleFileError(edit.relpath)
-    if is_read_only(path):
+    elif is_read_only(path):
+        raise ReadOnlyFileError(edit.relpath)
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not os.access(folder, os.W_OK):  # the atomic write creates its temporary file there
         raise ReadOnlyFileError(edit.relpath)
 
 
@@ -87,41 +98,22 @@ def apply_plan(plan: FixPlan, rescan: bool = True) -> ApplyReport:
         return ApplyReport(backup_dir=None)
     root = Path(plan.root)
     targets = [(edit, inside(root, edit.relpath)) for edit in plan.edits]
+    twice = [p for p, n in Counter(path for _, path in targets).items() if n > 1]
+    if twice:  # the second write would hide the first from undo's checks
+        raise FixError(f"{twice[0].relative_to(root).as_posix()} is edited twice in one plan; nothing was written")
     with project_lock(root):
         for edit, path in targets:
             validate(edit, path)
-        backup = new_backup_dir(root)
-        manifest: dict = {
-            "version": 1,
-            "state": "applying",
-            "applied_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "changed": [],
-            "created": [],
-            "created_dirs": [],
-            "fixes": [
-                {"rule": f.finding.rule, "path": f.finding.path, "line": f.finding.line, "fixer": f.fixer}
-                for f in plan.fixes
-            ],
-            "dependencies": plan.dependencies,
-        }
-        for edit, path in targets:
-            if edit.is_new:
-                manifest["created"].append({"path": edit.relpath, "after": sha256(edit.new_bytes)})
-                for folder in _missing_dirs(path, root):
-                    relative = folder.relative_to(root).as_posix()
-                    if relative not in manifest["created_dirs"]:
-                        manifest["created_dirs"].append(relative)
-            else:
-                copy = backup / "files" / edit.relpath
-                copy.parent.mkdir(parents=True, exist_ok=True)
-                copy.write_bytes(edit.base)
-                manifest["changed"].append(
-                    {"path": edit.relpath, "before": edit.base_hash, "after": sha256(edit.new_bytes), "mode": file_mode(path)}
-                )
-        write_manifest(backup, manifest)
-        _write_all(root, targets, manifest)
-        manifest["state"] = "applied"
-        write_manifest(backup, manifest)
+        backup = None
+        try:
+            backup = new_backup_dir(root)
+            manifest = _back_up(plan, root, backup, targets)
+            write_manifest(backup, manifest)
+        except OSError as exc:  # a read-only or full disk: refused before any project file is touched
+            if backup is not None:
+                shutil.rmtree(backup, ignore_errors=True)
+            raise not_writable(root, exc) from None
+        _write_all(root, backup, targets, manifest)
 
     report = ApplyReport(
         backup_dir=backup,
@@ -138,7 +130,41 @@ def apply_plan(plan: FixPlan, rescan: bool = True) -> ApplyReport:
     return report
 
 
-def _write_all(root: Path, targets: list[tuple[FileEdit, Path]], manifest: dict) -> None:
+def _back_up(plan: FixPlan, root: Path, backup: Path, targets: list[tuple[FileEdit, Path]]) -> dict:
+    """Copy every file about to change into the backup; the manifest says what undo must check."""
+    manifest: dict = {
+        "version": 1,
+        "state": "applying",
+        "applied_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "changed": [],
+        "created": [],
+        "created_dirs": [],
+        "fixes": [
+            {"rule": f.finding.rule, "path": f.finding.path, "line": f.finding.line, "fixer": f.fixer}
+            for f in plan.fixes
+        ],
+        "dependencies": plan.dependencies,
+    }
+    for edit, path in targets:
+        if edit.is_new:
+            manifest["created"].append({"path": edit.relpath, "after": sha256(edit.new_bytes)})
+            for folder in _missing_dirs(path, root):
+                relative = folder.relative_to(root).as_posix()
+                if relative not in manifest["created_dirs"]:
+                    manifest["created_dirs"].append(relative)
+        else:
+            copy = backup / "files" / edit.relpath
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(edit.base)
+            manifest["changed"].append(
+                {"path": edit.relpath, "before": edit.base_hash, "after": sha256(edit.new_bytes), "mode": file_mode(path)}
+            )
+    return manifest
+
+
+def _write_all(root: Path, backup: Path, targets: list[tuple[FileEdit, Path]], manifest: dict) -> None:
+    """Write every file, then mark the manifest applied; on any failure or interruption, put
+    back what was written (all or nothing) and raise."""
     modes = {entry["path"]: entry["mode"] for entry in manifest["changed"]}
     written: list[tuple[FileEdit, Path]] = []
     try:
@@ -147,19 +173,35 @@ def _write_all(root: Path, targets: list[tuple[FileEdit, Path]], manifest: dict)
         for edit, path in targets:
             atomic_write(path, edit.new_bytes, modes.get(edit.relpath))
             written.append((edit, path))
-    except OSError as exc:
-        for edit, path in reversed(written):  # put back what was written: all or nothing
+        manifest["state"] = "applied"
+        write_manifest(backup, manifest)
+    except BaseException as exc:  # KeyboardInterrupt too: never leave a half-applied project
+        unrestored = _put_back(root, written, manifest["created_dirs"], modes)
+        if not unrestored:
+            manifest["state"] = "rolled-back"
+            with suppress(OSError):
+                write_manifest(backup, manifest)
+        if not isinstance(exc, OSError):
+            raise
+        failed = targets[len(written)][0].relpath if len(written) < len(targets) else (backup / MANIFEST).relative_to(root).as_posix()
+        raise WriteError(failed, exc.strerror or str(exc), unrestored) from None
+
+
+def _put_back(root: Path, written: list[tuple[FileEdit, Path]], created_dirs: list[str], modes: dict[str, int]) -> list[str]:
+    """Undo the writes done so far; returns the files that could not be put back (undo can)."""
+    unrestored = []
+    for edit, path in reversed(written):
+        try:
             if edit.is_new:
                 path.unlink(missing_ok=True)
             else:
                 atomic_write(path, edit.base, modes[edit.relpath])
-        for relative in reversed(manifest["created_dirs"]):
-            try:
-                (root / relative).rmdir()
-            except OSError:
-                pass
-        failed = targets[len(written)][0].relpath if len(written) < len(targets) else "?"
-        raise WriteError(failed, exc.strerror or str(exc)) from None
+        except OSError:
+            unrestored.append(edit.relpath)
+    for relative in reversed(created_dirs):
+        with suppress(OSError):
+            (root / relative).rmdir()
+    return sorted(unrestored)
 
 
 def findings_gone(plan: FixPlan, after: list[Finding]) -> tuple[list[Finding], list[Finding]]:

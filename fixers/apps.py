@@ -115,17 +115,8 @@ class WireApp(FixCommand):
         return super().leave_Module(original_node, updated_node.with_changes(body=body))
 
     def _top_statement_of_app(self, module: cst.Module) -> int | None:
+        """Index of the top-level statement that creates the app (itself, or a factory holding it)."""
         for index, statement in enumerate(module.body):
-            if is_app_creation(statement, self.var):
-                return index
-            found = []
-
-            class Find(cst.CSTVisitor):
-                def visit_SimpleStatementLine(inner, node: cst.SimpleStatementLine) -> None:
-                    if is_app_creation(node, self.var):
-                        found.append(node)
-
-            statement.visit(Find())
-            if found:
+            if any(is_app_creation(line, self.var) for line in m.findall(statement, m.SimpleStatementLine())):
                 return index
         return None

@@ -128,8 +128,16 @@ class FixCommand(VisitorBasedCodemodCommand):
         return updated_node
 
 
-def run_codemod(ws: Workspace, relpath: str, command_cls: type[FixCommand], targets: Sequence[Target], **kwargs) -> FixCommand:
-    """Transform the current text of relpath with one codemod and store the result in the workspace."""
+def run_codemod(
+    ws: Workspace,
+    relpath: str,
+    command_cls: type[FixCommand],
+    targets: Sequence[Target],
+    keep_any_change: bool = False,
+    **kwargs,
+) -> FixCommand:
+    """Transform the current text of relpath with one codemod and store the result in the
+    workspace: when it fixed a target, or (keep_any_change) whenever the text changed."""
     source = ws.read(relpath)
     if source is None:
         raise Skip(f"{relpath} does not exist")
@@ -140,7 +148,8 @@ def run_codemod(ws: Workspace, relpath: str, command_cls: type[FixCommand], targ
     context = CodemodContext(filename=relpath, full_module_name=module_name_for(relpath))
     command = command_cls(context, targets, **kwargs)
     new = command.transform_module(module)
-    if any(outcome is None for outcome in command.outcomes.values()):
+    fixed = any(outcome is None for outcome in command.outcomes.values())
+    if fixed or (keep_any_change and new.code != source):
         ws.write(relpath, new.code)
     return command
 
@@ -246,10 +255,6 @@ def names_in(node: cst.CSTNode) -> set[str]:
 
     node.visit(Collect())
     return names
-
-
-def free_name(node: cst.CSTNode, *candidates: str) -> str:
-    return first_free(names_in(node), *candidates)
 
 
 def first_free(used: set[str], *candidates: str) -> str:

@@ -37,14 +37,36 @@ class LockedError(FixError):
 
 
 class WriteError(FixError):
+    def __init__(self, relpath: str, reason: str, unrestored: list[str] | None = None) -> None:
+        if unrestored:  # putting back failed too (the disk is gone or full): the backup still has them
+            shown = ", ".join(unrestored[:3]) + (f" and {len(unrestored) - 3} more" if len(unrestored) > 3 else "")
+            after = f"{shown} could not be put back; `prodready undo` restores them from the backup"
+        else:
+            after = "every file was put back as it was"
+        super().__init__(f"could not write {relpath}: {reason}; {after}")
+        self.relpath = relpath
+        self.unrestored = unrestored or []
+
+
+class NotWritableError(FixError):
+    """The backup or the lock cannot be written (read-only file system, disk full): refused before any edit."""
+
     def __init__(self, relpath: str, reason: str) -> None:
-        super().__init__(f"could not write {relpath}: {reason}; every file was put back as it was")
+        super().__init__(f"cannot write {relpath}: {reason}; nothing was written")
         self.relpath = relpath
 
 
 class NothingToUndoError(FixError):
     def __init__(self) -> None:
         super().__init__("nothing to undo: no applied fix is recorded in .prodready/backups")
+
+
+class DamagedBackupError(FixError):
+    def __init__(self, backup: str, what: str, detail: str) -> None:
+        super().__init__(
+            f"cannot undo: {what} in {backup} is damaged ({detail}); nothing was restored "
+            f"(the saved originals are in {backup}/files)"
+        )
 
 
 class UndoConflictError(FixError):

@@ -14,7 +14,7 @@ from auditor.models import Finding
 from fixers.apps import WireApp, Wiring, find_app, parse_statements
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, first_free, fix_with, locate, names_in, run_codemod
-from fixers.workspace import Skip, Workspace
+from fixers.workspace import Workspace
 
 # SQLAlchemy's own defaults for size, overflow and timeout; recycle and pre-ping replace
 # connections the server or a proxy dropped.

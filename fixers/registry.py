@@ -79,7 +79,7 @@ FIXERS: tuple[FixerSpec, ...] = (
     FixerSpec(
         "guard-background-loop",
         ("PR341",),
-        FixSafety.SAFE,
+        FixSafety.REVIEW,
         "Wraps each pass of a background loop in try/except that logs the error, so one failure "
         "no longer stops the loop for good.",
         "fixers.error_handling:LoopGuardFixer",
@@ -94,10 +94,224 @@ FIXERS: tuple[FixerSpec, ...] = (
     FixerSpec(
         "global-exception-handler",
         ("PR344",),
-        FixSafety.REVIEW,
+        FixSafety.SAFE,
         "Registers an app-wide handler that logs unexpected errors with the traceback and answers "
         "a JSON 500 without internals.",
         "fixers.error_handling:GlobalHandlerFixer",
+    ),
+    # -- step codemods (data model, auth, secrets, limits, validation, staging) --------------------
+    FixerSpec(
+        "column-index",
+        ("PR101", "PR130"),
+        FixSafety.SAFE,
+        "Indexes the column (index=True on the model, CREATE INDEX IF NOT EXISTS in the schema file); "
+        "existing databases get the index from a migration.",
+        "fixers.data_model:ColumnFixer",
+    ),
+    FixerSpec(
+        "column-constraints",
+        ("PR102", "PR103", "PR104", "PR105", "PR106"),
+        FixSafety.REVIEW,
+        "Tightens the column: unique identity columns, Numeric(12, 2) for money (values become "
+        "Decimal), time-zone aware datetimes, NOT NULL where the API requires the field, a composite "
+        "key on link tables. Existing data must satisfy it before the migration runs.",
+        "fixers.data_model:ColumnFixer",
+    ),
+    FixerSpec(
+        "eager-loading",
+        ("PR121",),
+        FixSafety.REVIEW,
+        "Loads the relationship read in the loop together with the rows (selectinload in the query).",
+        "fixers.data_model:EagerLoadFixer",
+    ),
+    FixerSpec(
+        "alembic-migrations",
+        ("PR110",),
+        FixSafety.REVIEW,
+        "Sets up Alembic (alembic.ini, migrations/env.py wired to the app's engine and models) and "
+        "creates tables at start-up only in development. Then run `alembic revision --autogenerate "
+        "-m initial` and `alembic stamp head` on existing databases (migrations/README).",
+        "fixers.data_model:MigrationsFixer",
+    ),
+    FixerSpec(
+        "sql-parameters",
+        ("PR310",),
+        FixSafety.SAFE,
+        "Turns SQL built with +, % or f-strings into a literal statement with placeholders and "
+        "passes the values separately, so the driver quotes them. Names and ORDER BY values cannot "
+        "be parameters: those are left with an explanation.",
+        "fixers.sql_params:SqlParamsFixer",
+    ),
+    FixerSpec(
+        "route-auth",
+        ("PR201",),
+        FixSafety.REVIEW,
+        "Adds the app's own login check to the route: its auth dependency (FastAPI) or its login "
+        "decorator (Flask). Callers without credentials get 401.",
+        "fixers.auth:AuthRouteFixer",
+    ),
+    FixerSpec(
+        "admin-role-check",
+        ("PR202",),
+        FixSafety.REVIEW,
+        "Puts the app's role check on admin routes (its own require_admin if it has one, else one "
+        "built on its auth dependency and the user's admin flag). Other users get 403.",
+        "fixers.auth:AdminRoleFixer",
+    ),
+    FixerSpec(
+        "owner-filter",
+        ("PR203",),
+        FixSafety.REVIEW,
+        "Adds the current user to the query (through the parent tables when the rows belong to the "
+        "user indirectly), or checks the parent row a request field points at. Other users' rows "
+        "answer 404.",
+        "fixers.auth:OwnershipFixer",
+    ),
+    FixerSpec(
+        "jwt-handling",
+        ("PR210", "PR211", "PR212"),
+        FixSafety.REVIEW,
+        "Verifies tokens with the module's signing key and pinned algorithm, and adds an `exp` claim "
+        "(60 minutes, 7 days for invitations) to created tokens.",
+        "fixers.auth:JwtFixer",
+    ),
+    FixerSpec(
+        "auth-rate-limit",
+        ("PR240",),
+        FixSafety.REVIEW,
+        "Rate-limits the route per client address (slowapi / Flask-Limiter): 5 logins a minute, 10 "
+        "signups and 5 password resets an hour. RATE_LIMIT_STORAGE_URI points the counters at a "
+        "shared store (Redis) when several processes serve the app. Clients over it get 429.",
+        "fixers.ratelimit:RateLimitFixer",
+    ),
+    FixerSpec(
+        "pagination",
+        ("PR320",),
+        FixSafety.REVIEW,
+        "Adds limit (1-100, default 50) and offset parameters to the list route and applies them to "
+        "the query (ordered by id), or as LIMIT/OFFSET bound parameters to its SQL.",
+        "fixers.pagination:PaginationFixer",
+    ),
+    FixerSpec(
+        "typed-route-params",
+        ("PR303",),
+        FixSafety.SAFE,
+        "Types the route parameter (int for ids, else str) or adds the <int:...> converter to the "
+        "Flask URL rule, so malformed ids answer 404/422 before the handler runs.",
+        "fixers.route_params:RouteParamFixer",
+    ),
+    FixerSpec(
+        "idempotent-writes",
+        ("PR330", "PR331", "PR332"),
+        FixSafety.REVIEW,
+        "Accepts an Idempotency-Key header on the write route, stores it on the row (a unique "
+        "column: needs a migration) and answers 409 when it comes back; derives the provider's key "
+        "from it or from the record; maps the unique-constraint error of check-then-insert to 409 "
+        "and locks the parent row of count-then-insert checks.",
+        "fixers.idempotency:IdempotencyFixer",
+    ),
+    FixerSpec(
+        "outbound-timeout",
+        ("PR250",),
+        FixSafety.SAFE,
+        "Adds timeout=10 (seconds) to the outbound call: a hanging service now raises a timeout "
+        "error instead of holding the worker.",
+        "fixers.timeouts:TimeoutFixer",
+    ),
+    FixerSpec(
+        "sqlite-wal",
+        ("PR232",),
+        FixSafety.SAFE,
+        "Opens SQLite with a 15-second busy timeout and turns on WAL mode, so reads no longer wait "
+        "for writes and short write bursts queue instead of failing.",
+        "fixers.sqlite_wal:SqliteWalFixer",
+    ),
+    FixerSpec(
+        "log-traceback",
+        ("PR511",),
+        FixSafety.SAFE,
+        "Logs the handled error with its traceback (logger.exception / exc_info=True).",
+        "fixers.log_hygiene:LogHygieneFixer",
+    ),
+    FixerSpec(
+        "redact-secrets-in-logs",
+        ("PR530",),
+        FixSafety.REVIEW,
+        "Replaces passwords, tokens and keys in log calls with \"[redacted]\"; the message keeps its shape.",
+        "fixers.log_hygiene:LogHygieneFixer",
+    ),
+    FixerSpec(
+        "cors-origins",
+        ("PR223",),
+        FixSafety.REVIEW,
+        "Trusts only the origins listed in CORS_ORIGINS (comma-separated) instead of every origin.",
+        "fixers.hardening:CorsFixer",
+    ),
+    FixerSpec(
+        "secure-cookies",
+        ("PR224",),
+        FixSafety.REVIEW,
+        "Marks session cookies Secure outside development (APP_ENV), HttpOnly and SameSite=Lax.",
+        "fixers.hardening:CookieFixer",
+    ),
+    FixerSpec(
+        "secrets-from-settings",
+        ("PR220", "PR221"),
+        FixSafety.REVIEW,
+        "Reads the secret from the environment through the settings: a fresh random value in "
+        "development, and outside development the app refuses to start without it. Rotate the "
+        "exposed value.",
+        "fixers.secrets:SecretsFixer",
+    ),
+    FixerSpec(
+        "debug-from-environment",
+        ("PR222",),
+        FixSafety.SAFE,
+        "Reads debug and reload switches from the environment (DEBUG, FLASK_DEBUG, RELOAD=1), off "
+        "unless set.",
+        "fixers.secrets:DebugFlagsFixer",
+    ),
+    FixerSpec(
+        "docs-in-development",
+        ("PR422",),
+        FixSafety.REVIEW,
+        "Serves /docs, /redoc and /openapi.json only when APP_ENV is development.",
+        "fixers.staging:DocsFixer",
+    ),
+    FixerSpec(
+        "health-route",
+        ("PR430",),
+        FixSafety.SAFE,
+        "Adds a public /health route that runs SELECT 1 through the app's own database access and "
+        "answers 200, or 503 when the database is unreachable.",
+        "fixers.staging:HealthFixer",
+    ),
+    # The settings fixer runs after every fixer that may add environment reads.
+    FixerSpec(
+        "settings-object",
+        ("PR401", "PR402", "PR410"),
+        FixSafety.REVIEW,
+        "Generates one pydantic-settings Settings class from the environment reads found (names, "
+        "types, defaults, required ones) and reads every setting through get_settings(). Local "
+        "addresses and secrets keep their default in development only; database URLs move to .env.",
+        "fixers.settings:SettingsFixer",
+    ),
+    FixerSpec(
+        "env-files",
+        ("PR420", "PR421"),
+        FixSafety.SAFE,
+        "Writes .env.example (every setting, secrets left blank) and .env.staging (APP_ENV=staging "
+        "and the non-secret values; secrets come from the platform's secret store).",
+        "fixers.staging:EnvFilesFixer",
+    ),
+    FixerSpec(
+        "failure-path-tests",
+        ("PR431",),
+        FixSafety.SAFE,
+        "Writes tests/test_failure_paths.py: blank and wrong-typed bodies, oversized strings, "
+        "duplicate submissions, requests without a login or with forged or expired credentials, "
+        "and a burst of concurrent requests, each expecting a clean 4xx and never a 500.",
+        "fixers.failure_tests:FailureTestsFixer",
     ),
 )
 

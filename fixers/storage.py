@@ -12,10 +12,17 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from fixers.errors import LockedError
+from fixers.errors import DamagedBackupError, LockedError, NotWritableError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
 
 STATE_DIR = ".prodready"
 MANIFEST = "manifest.json"
+STATES = ("applying", "applied", "rolled-back", "undone")
 
 
 def sha256(data: bytes) -> str:
@@ -79,44 +86,93 @@ def write_manifest(folder: Path, manifest: dict) -> None:
 
 
 def read_manifest(folder: Path) -> dict | None:
+    """A backup's manifest; None when there is none (the apply stopped before writing any file).
+    A manifest that is there but unreadable is refused: nobody can tell what it would undo."""
+    shown = f"{STATE_DIR}/backups/{folder.name}"
     try:
-        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) else "not valid JSON"
+        raise DamagedBackupError(shown, MANIFEST, detail) from None
+    if not _well_formed(manifest):
+        raise DamagedBackupError(shown, MANIFEST, "entries missing or of the wrong type")
+    return manifest
 
 
-def _pid_alive(pid: int) -> bool:
+def _well_formed(manifest) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return (
+            manifest["state"] in STATES
+            and all(isinstance(e["path"], str) and isinstance(e["after"], str) for e in manifest["changed"] + manifest["created"])
+            and all(isinstance(e["before"], str) and isinstance(e["mode"], int) for e in manifest["changed"])
+            and all(isinstance(d, str) for d in manifest.get("created_dirs", []))
+        )
+    except (KeyError, TypeError):
         return False
-    except PermissionError:
-        return True
+
+
+def not_writable(root: Path, exc: OSError) -> NotWritableError:
+    """The one-line refusal for an OSError met while preparing to write (nothing written yet)."""
+    try:
+        where = Path(exc.filename).relative_to(root).as_posix() if exc.filename else STATE_DIR
+    except ValueError:
+        where = str(exc.filename)
+    return NotWritableError(where, exc.strerror or str(exc))
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the OS lock on the open lock file without waiting. The OS drops it when its holder
+    ends, however it ends: a crashed run leaves no lock to clean up, and no pid to trust."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
     return True
+
+
+def _holder(lock: Path) -> str:
+    try:
+        pid = lock.read_text(encoding="utf-8").strip()
+    except OSError:
+        pid = ""
+    return f"pid {pid}" if pid.isdigit() else f"{STATE_DIR}/lock"
 
 
 @contextmanager
 def project_lock(root: Path) -> Iterator[None]:
-    """One fix or undo at a time per project. A lock left by a dead process is taken over."""
-    lock = state_dir(root) / "lock"
-    for attempt in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text(encoding="utf-8").strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            if attempt == 0 and pid and not _pid_alive(pid):
-                lock.unlink(missing_ok=True)
-                continue
-            raise LockedError(f"pid {pid}" if pid else str(lock.relative_to(root))) from None
-    else:  # pragma: no cover - the loop always breaks or raises
-        raise LockedError(str(lock))
+    """One fix or undo at a time per project; the second refuses at once (LockedError)."""
+    lock = root / STATE_DIR / "lock"
+    fd = None
     try:
+        state_dir(root)
+        while fd is None:
+            fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+            if not _try_lock(fd):
+                os.close(fd)
+                raise LockedError(_holder(lock))
+            # The holder before us deletes the file on release; if that happened after we opened
+            # it, we locked a file nobody else will see: open the path again.
+            try:
+                same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                fd = None
+        os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
+    except OSError as exc:
+        if fd is not None:
+            os.close(fd)
+        raise not_writable(root, exc) from None
+    try:
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        if fcntl is not None:  # deleted while still held (see above); Windows cannot delete an open file
+            lock.unlink(missing_ok=True)
+        os.close(fd)

@@ -8,6 +8,7 @@ line to where that line is now.
 from __future__ import annotations
 
 import difflib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,12 @@ class FileState:
         return self.text != self.original
 
 
+def source_lines(text: str) -> list[str]:
+    """Lines as Python numbers them: only LF, CRLF and CR end one (str.splitlines also breaks on
+    form feeds and other separators, which would shift every line number after them)."""
+    return io.StringIO(text, newline="").readlines()
+
+
 def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -59,7 +66,7 @@ class Workspace:
     index: Any = None  # auditor.index.ProjectIndex of the scan, when there is one
     files: dict[str, FileState] = field(default_factory=dict)
     requirements: dict[str, str] = field(default_factory=dict)  # requirement -> fixer that needs it
-    _maps: dict[str, tuple[str, list[tuple[int, int, int, int, str]]]] = field(default_factory=dict)
+    _opcode_cache: dict[str, tuple[str, list]] = field(default_factory=dict)  # relpath -> (text, opcodes)
 
     # -- reading and writing ------------------------------------------------------------------
 
@@ -132,7 +139,7 @@ class Workspace:
         state = self.state(finding.path)
         if state.text is None or state.original is None:
             raise Skip(f"{finding.path} no longer exists in the plan")
-        original_lines = state.original.splitlines(keepends=True)
+        original_lines = source_lines(state.original)
         line = finding.line
         if state.text != state.original:
             opcodes = self._opcodes(finding.path, state)
@@ -148,11 +155,11 @@ class Workspace:
         return line, col
 
     def _opcodes(self, relpath: str, state: FileState) -> list[tuple[str, int, int, int, int]]:
-        cached = self._maps.get(relpath)
+        cached = self._opcode_cache.get(relpath)
         if cached is None or cached[0] != state.text:
             matcher = difflib.SequenceMatcher(
-                None, state.original.splitlines(keepends=True), state.text.splitlines(keepends=True), autojunk=False
+                None, source_lines(state.original), source_lines(state.text), autojunk=False
             )
             cached = (state.text, matcher.get_opcodes())
-            self._maps[relpath] = cached
+            self._opcode_cache[relpath] = cached
         return cached[1]

@@ -83,6 +83,10 @@ def cmd_fix(args: argparse.Namespace) -> int:
         print(f"fixed    {relpath}")
     for relpath in report.created:
         print(f"created  {relpath}")
+    for finding in report.findings_gone:
+        print(f"gone     {finding.rule} {finding.location} {finding.name}")
+    for finding in report.findings_left:
+        print(f"left     {finding.rule} {finding.location} {finding.name} (still reported after the fix)")
     if report.dependencies:
         print(f"added dependencies: {', '.join(report.dependencies)} (install them before running the app)")
     for note in plan.notes:

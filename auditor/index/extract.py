@@ -198,16 +198,23 @@ class FactExtractor:
     leave_AsyncFunctionDef = leave_FunctionDef
 
     def _param(self, arg: ast.arg, default: ast.expr | None, ctx: ModuleContext) -> Param:
-        depends_on = None
         annotation = arg.annotation
-        # Annotated[User, Depends(get_current_user)]
-        if isinstance(annotation, ast.Subscript) and (dotted(annotation.value) or "").endswith("Annotated"):
-            elts = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
-            for elt in elts[1:]:
-                depends_on = depends_on or self._depends_target(elt, ctx)
+        depends_on = self._annotated_depends(annotation, ctx)
+        if depends_on is None and isinstance(annotation, (ast.Name, ast.Attribute)):
+            depends_on = self.facts.dependency_aliases.get(dotted(annotation) or "")  # CurrentUser
         if default is not None:
             depends_on = depends_on or self._depends_target(default, ctx)
         return Param(arg.arg, src(annotation), src(default), depends_on)
+
+    def _annotated_depends(self, annotation: ast.AST | None, ctx: ModuleContext) -> str | None:
+        """`Annotated[User, Depends(get_current_user)]` -> the dependency's qualified name."""
+        if isinstance(annotation, ast.Subscript) and (dotted(annotation.value) or "").endswith("Annotated"):
+            elts = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+            for elt in elts[1:]:
+                target = self._depends_target(elt, ctx)
+                if target:
+                    return target
+        return None
 
     def _depends_target(self, node: ast.AST, ctx: ModuleContext) -> str | None:
         if isinstance(node, ast.Call) and (ctx.resolve(node.func) or "").rpartition(".")[2] in {"Depends", "Security"}:
@@ -288,7 +295,9 @@ class FactExtractor:
             self.facts.models.append(model)
 
     def _model(self, node: ast.ClassDef, bases: list[str], ctx: ModuleContext) -> Model | None:
-        is_sqlmodel = any(b.endswith("SQLModel") for b in bases)
+        table_kw = any(k.arg == "table" and getattr(k.value, "value", None) is True for k in node.keywords)
+        # class Item(ItemBase, table=True): a SQLModel table through a project base class
+        is_sqlmodel = any(b.endswith("SQLModel") for b in bases) or table_kw
         if is_sqlmodel and not any(k.arg == "table" for k in node.keywords):
             return None  # a plain SQLModel schema, not a table
         table = None
@@ -311,8 +320,8 @@ class FactExtractor:
             if target == "__abstract__":
                 abstract = isinstance(value, ast.Constant) and value.value is True
                 continue
-            if target == "__table__":  # mapped onto an explicit Table(...)
-                table = table or node.name.lower()
+            if target == "__table__":  # mapped onto an explicit Table(...) (not a bare annotation)
+                table = table or (node.name.lower() if value is not None else None)
                 continue
             if target == "__table_args__":
                 self._table_args(value, indexed, unique_sets)
@@ -400,13 +409,20 @@ class FactExtractor:
 
     # -- assignments: apps, routers, blueprints -----------------------------------------------------
 
-    def visit_Assign(self, node: ast.Assign, ctx: ModuleContext) -> None:
+    def visit_Assign(self, node: ast.Assign | ast.AnnAssign, ctx: ModuleContext) -> None:
         value = node.value
-        if not isinstance(value, ast.Call) or len(node.targets) != 1:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if isinstance(value, ast.Subscript) and len(targets) == 1 and isinstance(targets[0], ast.Name):
+            alias = self._annotated_depends(value, ctx)
+            if alias and ctx.enclosing_function() is None and ctx.enclosing_class() is None:
+                self.facts.dependency_aliases[targets[0].id] = alias
+            return
+        if not isinstance(node, ast.Assign) or not isinstance(value, ast.Call) or len(node.targets) != 1:
             return
         target = dotted(node.targets[0])
         factory = ctx.resolve(value.func) or ""
-        if target is not None and factory.rpartition(".")[2] == "Table" and const_str(value.args[0] if value.args else None):
+        at_module_level = ctx.enclosing_function() is None and ctx.enclosing_class() is None
+        if at_module_level and target is not None and factory.rpartition(".")[2] == "Table" and const_str(value.args[0] if value.args else None):
             self._table_call(target, value, node)
             return
         kind = ROUTER_FACTORIES.get(factory)
@@ -422,6 +438,8 @@ class FactExtractor:
                 span=span(node),
             )
         )
+
+    visit_AnnAssign = visit_Assign  # CurrentUser: TypeAlias = Annotated[...]
 
     def _table_call(self, var: str, call: ast.Call, stmt: ast.stmt) -> None:
         """`x = Table("name", metadata, Column(...), ...)`: an association or core table, kept as a model."""
@@ -574,6 +592,8 @@ class FactExtractor:
     def visit_Constant(self, node: ast.Constant, ctx: ModuleContext) -> None:
         value = node.value
         if isinstance(value, str) and len(value) > 14 and ("CREATE" in value or "create" in value):
+            if isinstance(ctx.parent(), ast.Expr):
+                return  # a docstring: DDL shown as documentation is not the schema
             if re.search(r"create\s+table", value, re.I):
                 self.facts.sql_strings.append((node.lineno, value[:20000]))
         if isinstance(value, str) and "://" in value[:24] and DATABASE_URL.match(value):

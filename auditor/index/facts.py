@@ -226,4 +226,6 @@ class ModuleFacts:
     sql_strings: list[tuple[int, str]] = field(default_factory=list)  # (line, text) of literal DDL in code
     indexes: list[IndexDecl] = field(default_factory=list)
     schema_setup: list[CallSite] = field(default_factory=list)  # metadata.create_all(), executescript(...)
+    # Module-level `CurrentUser = Annotated[User, Depends(get_current_user)]`: alias -> dependency
+    dependency_aliases: dict[str, str] = field(default_factory=dict)
     url_literals: list[tuple[int, str]] = field(default_factory=list)  # (line, text) of database URLs written in code

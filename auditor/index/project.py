@@ -30,8 +30,16 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TEST_PATH = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
 
 
+NOT_DEPLOYED = re.compile(r"(^|/)(scripts?|migrations|alembic|docs|examples?)/|(^|/)(manage|setup|noxfile|fabfile)\.py$")
+
+
 def is_test_path(relpath: str) -> bool:
     return TEST_PATH.search(relpath) is not None
+
+
+def is_script_path(relpath: str) -> bool:
+    """Tests, scripts, docs and migrations: code that does not run inside the deployed app."""
+    return is_test_path(relpath) or NOT_DEPLOYED.search(relpath) is not None
 
 
 @dataclass
@@ -270,7 +278,7 @@ class ProjectIndex:
                     continue
                 router = self._canonical_router(decl.owner, facts)
                 prefix, deps, hooks = self._chain(router)
-                param_deps = [p.depends_on for p in handler.params if p.depends_on]
+                param_deps = [d for d in (self.param_dependency(p, facts) for p in handler.params) if d]
                 route = Route(
                     framework=decl.framework,
                     methods=decl.methods,
@@ -294,7 +302,8 @@ class ProjectIndex:
                 route.auth.append(dep)
                 route.role_checked |= verdict == "role"
         for decorator in route.decorators:
-            verdict = self.is_auth_callable(decorator, decorator=True)
+            qualified = decorator if "." in decorator else self.qualify(decorator, facts)  # defined in this module
+            verdict = self.is_auth_callable(qualified, decorator=True)
             if verdict:
                 route.auth.append(decorator)
                 route.role_checked |= verdict == "role"
@@ -308,6 +317,18 @@ class ProjectIndex:
         route.role_checked |= route.handler.checks_role
         route.auth = list(dict.fromkeys(route.auth))
 
+    def param_dependency(self, param, facts: ModuleFacts) -> str | None:
+        """The Depends(...) target of a parameter, also through an Annotated alias imported from another module."""
+        if param.depends_on or not param.annotation:
+            return param.depends_on
+        head, _, rest = param.annotation.partition(".")
+        if head not in facts.imports or not re.fullmatch(r"[\w.]+", param.annotation):
+            return None
+        located = self.module_of(facts.imports[head] + (f".{rest}" if rest else ""))
+        if located is None:
+            return None
+        return self.modules[located[0]].dependency_aliases.get(located[1])
+
     def is_auth_callable(self, qualified: str, decorator: bool = False, _depth: int = 0) -> str | None:
         """'role' / 'auth' when calling or decorating with `qualified` authenticates, else None."""
         resolved = self.resolve_function(qualified)
@@ -318,8 +339,9 @@ class ProjectIndex:
             checks_role = function.checks_role or bool(ROLE_NAME.search(tail) and checks_auth)
             if not checks_auth and _depth < 4:
                 for param in function.params:  # a dependency that itself depends on auth
-                    if param.depends_on:
-                        inner = self.is_auth_callable(param.depends_on if "." in param.depends_on else self.qualify(param.depends_on, self.modules[resolved[0]]), _depth=_depth + 1)
+                    depends_on = self.param_dependency(param, self.modules[resolved[0]])
+                    if depends_on:
+                        inner = self.is_auth_callable(depends_on if "." in depends_on else self.qualify(depends_on, self.modules[resolved[0]]), _depth=_depth + 1)
                         if inner:
                             checks_auth = True
                             checks_role |= inner == "role"

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ModuleRule, ProjectRule, register
-from auditor.rules.webapp import app_anchor, broad_handler, call_tail, is_app_code, is_web_project, route_methods
-from auditor.walk import FUNCTIONS, ModuleContext, dotted
+from auditor.rules.webapp import app_anchor, broad_handler, call_at, call_tail, is_app_code, is_web_project, route_methods
+from auditor.walk import FUNCTIONS, ModuleContext, dotted, kwarg
 
 TASK_SPAWNERS = {
     "asyncio.create_task", "asyncio.ensure_future", "loop.create_task",
@@ -152,10 +152,10 @@ Review: a failing run is now logged and skipped instead of ending the loop.
         self.active = is_app_code(ctx)
 
     def visit_While(self, node: ast.While, ctx: ModuleContext) -> None:
-        if not self.active or ctx.enclosing_function() is None:
+        if not self.active or ctx.enclosing_function() is None or any(isinstance(p, ast.Try) for p in ctx.parents):
             return
-        if any(isinstance(p, ast.Try) for p in ctx.parents):
-            return
+        if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for stmt in node.body for n in ast.walk(stmt)):
+            return  # a streaming generator: an error ends the stream, the client reconnects
         calls = [c for stmt in node.body for c in ast.walk(stmt) if isinstance(c, ast.Call)]
         sleeps = [c for c in calls if ctx.resolve(c.func) in SLEEPS]
         work = [c for c in calls if ctx.resolve(c.func) not in SLEEPS]
@@ -174,6 +174,8 @@ def swallows(handler: ast.ExceptHandler) -> bool:
             continue
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue
+        if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, bool):
+            return False  # `return False`: the failure is the answer (a check function)
         if isinstance(stmt, ast.Return) and (stmt.value is None or isinstance(stmt.value, ast.Constant) or (
             isinstance(stmt.value, (ast.List, ast.Dict, ast.Tuple)) and not getattr(stmt.value, "elts", getattr(stmt.value, "keys", None))
         )):
@@ -455,15 +457,8 @@ Safe: only the body of 500 responses changes, and errors get logged.
                 if site.args and site.args[0] in GLOBAL_ERRORS:
                     return
         for relpath, decl in index.routers.values():
-            if decl.kind == "fastapi-app" and "Exception" in self.constructor_keyword(index, relpath, decl.span.line, "exception_handlers"):
+            call = call_at(index, relpath, decl.span.line, "FastAPI") if decl.kind == "fastapi-app" else None
+            handlers = kwarg(call, "exception_handlers") if call is not None else None
+            if handlers is not None and "Exception" in ast.unparse(handlers):
                 return
         yield self.at(anchor[0], anchor[1], "no handler for unexpected exceptions: errors return a bare 500 and are logged without request context")
-
-    @staticmethod
-    def constructor_keyword(index, relpath: str, line: int, keyword: str) -> str:
-        for node in ast.walk(index.tree(relpath)):
-            if isinstance(node, ast.Call) and node.lineno == line:
-                for kw in node.keywords:
-                    if kw.arg == keyword:
-                        return ast.unparse(kw.value)
-        return ""

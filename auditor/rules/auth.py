@@ -21,11 +21,12 @@ from auditor.rules.route_code import (
 )
 from auditor.walk import dotted
 
+# Public by design: probes and docs at the top of the app, and the ways to get a login at all.
 PUBLIC_PATH = re.compile(
-    r"(^|/)(health\w*|ready\w*|live\w*|ping|status|version|metrics|docs|redoc|openapi(\.json)?|login|logout|"
-    r"signin|sign-in|signup|sign-up|register|token|refresh|password[-_]?reset|reset[-_]?password|"
-    r"forgot[-_]?password|verify[-_]?email|confirm\w*|callback|oauth\w*|auth|static|favicon\.ico|robots\.txt|"
-    r"meta|public)(/|$)",
+    r"^/(health\w*|ready\w*|live\w*|ping|status|version|metrics|meta)(/|$)|"
+    r"^/(docs|redoc|openapi\.json|swagger[\w.-]*|favicon\.ico|robots\.txt)(/oauth2-redirect)?/?$|"
+    r"(^|/)(login|logout|signin|sign-in|signup|sign-up|register|token|refresh|verify[-_]?email|confirm[-_]?email|"
+    r"callback|oauth\w*|auth|static|public|[\w-]*password[-_]?(reset|recovery)|(reset|recover|forgot)[-_]?password)(/|$)",
     re.I,
 )
 WEBHOOK_PATH = re.compile(r"(^|/)(webhooks?|hooks?)(/|$)", re.I)
@@ -36,9 +37,20 @@ ROLE_ATTRS = frozenset({"role", "roles", "is_admin", "is_staff", "is_superuser",
 AUTH_ROUTE = re.compile(
     r"(login|signin|sign-in|sign_in|signup|sign-up|sign_up|register|token|password|forgot|reset|otp|2fa|mfa|magic|verify)", re.I
 )
+OWNERSHIP_GUARD = re.compile(r"(owner|member|access|permission|authori[sz]|policy|can_)", re.I)  # @require_project_access
 LIMIT_DECORATOR = re.compile(r"(limit|throttl)", re.I)  # @limiter.limit(...), Depends(RateLimiter(...))
 LIMIT_CALL = re.compile(r"(rate_?limit|throttl|limiter)", re.I)  # a check called in the handler
 LIMIT_PACKAGES = ("slowapi", "flask_limiter", "fastapi_limiter", "limits", "ratelimit", "django_ratelimit")
+
+
+# The auth module the examples below import: a FastAPI dependency answering 401.
+EXAMPLE_AUTH = """
+from fastapi import Depends, HTTPException
+def get_current_user(token: str = ""):
+    if not token:
+        raise HTTPException(status_code=401)
+    return token
+"""
 
 
 def _first_segment(path: str) -> str:
@@ -126,17 +138,10 @@ class Task(Base):
     id = Column(Integer, primary_key=True)
     owner_id = Column(Integer, ForeignKey("users.id"), index=True)
 """
-    _FASTAPI_AUTH = """
-from fastapi import Depends, HTTPException
-def get_current_user(token: str = ""):
-    if not token:
-        raise HTTPException(status_code=401)
-    return token
-"""
     VALID = [
         {
             "models.py": _MODELS,
-            "auth.py": _FASTAPI_AUTH,
+            "auth.py": EXAMPLE_AUTH,
             "app.py": """
 import hashlib, hmac
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -200,7 +205,7 @@ def create_item():
     INVALID = [
         {
             "models.py": _MODELS,
-            "auth.py": _FASTAPI_AUTH,
+            "auth.py": EXAMPLE_AUTH,
             "app.py": """
 from fastapi import APIRouter, Depends, FastAPI
 from auth import get_current_user
@@ -487,17 +492,10 @@ class Country(Base):
     id = Column(Integer, primary_key=True)
     name = Column(String)
 """
-    _DEPS = """
-from fastapi import HTTPException
-def get_current_user(token: str = ""):
-    if not token:
-        raise HTTPException(status_code=401)
-    return token
-"""
     VALID = [
         {
             "models.py": _MODELS,
-            "deps.py": _DEPS,
+            "deps.py": EXAMPLE_AUTH,
             "app.py": """
 from fastapi import Depends, FastAPI, HTTPException
 from sqlalchemy import select
@@ -543,7 +541,7 @@ def delete_item(id):
     INVALID = [
         {
             "models.py": _MODELS,
-            "deps.py": _DEPS,
+            "deps.py": EXAMPLE_AUTH,
             "app.py": """
 from fastapi import Depends, FastAPI
 from deps import get_current_user
@@ -556,7 +554,7 @@ def get_workspace(workspace_id: int, db=None, user=Depends(get_current_user)):
         },
         {
             "models.py": _MODELS,
-            "deps.py": _DEPS,
+            "deps.py": EXAMPLE_AUTH,
             "app.py": """
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
@@ -599,20 +597,23 @@ def export_items():
             if node is None:
                 continue
             users = user_params(index, route)
-            if checks_ownership(index, route.relpath, node, users):
+            guards = [name.rpartition(".")[2] for name in [*route.decorators, *route.dependencies]]
+            if any(OWNERSHIP_GUARD.search(name) for name in guards) or checks_ownership(index, route.relpath, node, users):
                 continue
-            message = self._problem(route, node, shape)
-            if message:
-                yield self.at(route.relpath, route, f"{route.label()} {message}")
+            problem = self._problem(index, route, node, shape)
+            if problem:
+                message, confidence = problem
+                yield self.at(route.relpath, route, f"{route.label()} {message}", confidence=confidence)
 
     @staticmethod
-    def _problem(route, node: ast.AST, shape) -> str | None:
+    def _problem(index, route, node: ast.AST, shape) -> tuple[str, Confidence | None] | None:
         ids = id_params(route.path)
         for call in lookups_by(node, set(ids)):
             owned = [t for t in tables_touched(call, shape) if t in shape.owned]
             if owned:
-                return f"loads {owned[0]} by {', '.join(ids)} from the path without checking it belongs to the current user"
-        body_params = {p.name for p in route.handler.params if p.depends_on is None and p.name not in ids}
+                return f"loads {owned[0]} by {', '.join(ids)} from the path without checking it belongs to the current user", None
+        facts = index.modules[route.relpath]
+        body_params = {p.name for p in route.handler.params if not index.param_dependency(p, facts) and p.name not in ids}
         for sub in ast.walk(node):
             if isinstance(sub, ast.Call) and isinstance(sub.func, (ast.Name, ast.Attribute)):
                 table = shape.by_model.get((dotted(sub.func) or "").rpartition(".")[2])
@@ -620,12 +621,13 @@ def export_items():
                     target = table.fk_targets().get(keyword.arg or "")
                     root = keyword.value.value if isinstance(keyword.value, (ast.Attribute, ast.Subscript)) else None
                     if target in shape.owned and isinstance(root, ast.Name) and root.id in body_params:
-                        return f"creates {table.model} with {keyword.arg} from the request body without checking that {target} row belongs to the current user"
+                        return f"creates {table.model} with {keyword.arg} from the request body without checking that {target} row belongs to the current user", None
         for sub in ast.walk(node):
             if isinstance(sub, ast.Call) and MissingOwnershipCheck._unfiltered(sub, shape):
                 owned = [t for t in tables_touched(sub, shape) if t in shape.owned]
                 if owned:
-                    return f"returns every user's {owned[0]} rows (no filter on the current user)"
+                    # A shared feed can be meant for everyone: less certain than a lookup by id.
+                    return f"returns every user's {owned[0]} rows (no filter on the current user)", Confidence.LOW
         return None
 
     @staticmethod
@@ -721,9 +723,9 @@ def signup(body: dict):
     ]
     INVALID = [
         """
-from fastapi import APIRouter
-router = APIRouter()
-@router.post("/auth/login")
+from fastapi import FastAPI
+app = FastAPI()
+@app.post("/auth/login")
 def login(body: dict):
     return {}
 """,

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ProjectRule, register
-from auditor.rules.logs import SCRIPT_PARTS
-from auditor.rules.querying import data_shape, is_query_call, model_of_attribute, sql_tables_named, sql_text
+from auditor.index.project import is_script_path
+from auditor.rules.querying import app_models, data_shape, is_query_call, model_of_attribute, sql_tables_named, sql_text
 from auditor.walk import dotted, kwarg
 
 MONEY_NAME = re.compile(r"(price|amount|total|cost|balance|fee|salary|subtotal|tax|payment|revenue|refund)", re.I)
@@ -92,7 +92,7 @@ class Invoice(Base):
     ]
 
     def check(self, index) -> Iterable[Finding]:
-        for relpath, model in index.models:
+        for relpath, model in app_models(index):
             for column in model.columns:
                 if MONEY_NAME.search(column.name) and re.match(r"(sa\.|sqlalchemy\.|db\.)?(Float|REAL|Double|float)\b", column.type):
                     yield self.at(relpath, column.span, f"{model.name}.{column.name} stores money as a float; use Numeric(12, 2)")
@@ -215,7 +215,7 @@ from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table
 metadata = MetaData()
 members = Table("members", metadata, Column("team_id", Integer, ForeignKey("teams.id")))
 """,
-        {"schema.sql": "CREATE TABLE items (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES users(id));"},
+        {"schema.sql": "CREATE TABLE items (\n    id INTEGER PRIMARY KEY,\n    owner_id INTEGER REFERENCES users(id)\n);\n"},
     ]
 
     def check(self, index) -> Iterable[Finding]:
@@ -315,7 +315,7 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str
 """,
-        {"schema.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT);"},
+        {"schema.sql": "CREATE TABLE users (\n    id INTEGER PRIMARY KEY,\n    email TEXT NOT NULL,\n    name TEXT\n);\n"},
     ]
 
     def check(self, index) -> Iterable[Finding]:
@@ -414,7 +414,7 @@ class Event(Base):
 
     def check(self, index) -> Iterable[Finding]:
         aware_map = self._aware_annotation_map(index)
-        for relpath, model in index.models:
+        for relpath, model in app_models(index):
             for column in model.columns:
                 naive_type = bool(NAIVE_TYPE.search(column.type)) and "timezone=True" not in column.type
                 if column.type == "datetime" and aware_map:
@@ -442,7 +442,7 @@ class Event(Base):
     @staticmethod
     def _aware_annotation_map(index) -> bool:
         """`type_annotation_map = {datetime: DateTime(timezone=True)}` on the declarative base."""
-        model_files = {relpath for relpath, _ in index.models}
+        model_files = {relpath for relpath, _ in app_models(index)}
         return any(
             "type_annotation_map" in index.source(relpath) and "timezone=True" in index.source(relpath)
             for relpath in model_files | {r for r, f in index.modules.items() if "DeclarativeBase" in str(f.classes)}
@@ -589,7 +589,7 @@ class ProjectOut(ProjectBase):
     ]
 
     def check(self, index) -> Iterable[Finding]:
-        models = {model.name: (relpath, model) for relpath, model in index.models if model.kind in {"sqlalchemy", "flask-sqlalchemy"}}
+        models = {model.name: (relpath, model) for relpath, model in app_models(index) if model.kind in {"sqlalchemy", "flask-sqlalchemy"}}
         if not models:
             return
         reported: set[tuple[str, str]] = set()
@@ -693,20 +693,17 @@ members = Table(
     ]
 
     def check(self, index) -> Iterable[Finding]:
-        for relpath, model in index.models:
+        for relpath, model in app_models(index):
             if model.abstract or any(c.primary_key for c in model.columns) or model.unique_sets:
                 continue
+            if model.kind == "table" and not any(c.foreign_key for c in model.columns):
+                continue  # a core Table() describing someone else's table (a catalog, a view)
             kind = "table" if model.kind == "table" else "model"
             yield self.at(relpath, model.span, f"{kind} {model.name} ({model.table}) has no primary key: duplicate rows go unnoticed")
         for table in index.sql_tables:
             if table.name.startswith("__index__") or table.primary_key or any(c.primary_key for c in table.columns):
                 continue
             yield self.at(table.path, table.span, f"table {table.name} has no primary key: duplicate rows go unnoticed")
-
-
-def is_script_path(relpath: str) -> bool:
-    """Tests, scripts and migrations: code that does not run inside the deployed app."""
-    return any(part in relpath for part in SCRIPT_PARTS)
 
 
 @register
@@ -974,7 +971,10 @@ def expired(db, now):
     return db.query(Invite).order_by(Invite.expires_at).all()
 """,
         {
-            "schema.sql": "CREATE TABLE items (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES users(id), sku TEXT);\nCREATE INDEX ix_items_owner ON items (owner_id);",
+            "schema.sql": (
+                "CREATE TABLE items (\n    id INTEGER PRIMARY KEY,\n    owner_id INTEGER REFERENCES users(id),\n    sku TEXT\n);\n"
+                "CREATE INDEX ix_items_owner ON items (owner_id);\n"
+            ),
             "app.py": """
 import sqlite3
 def by_sku(sku):

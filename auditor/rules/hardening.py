@@ -7,7 +7,7 @@ import re
 
 from auditor.models import Category, Confidence, Severity
 from auditor.rules.base import ModuleRule, register
-from auditor.rules.data_model import is_script_path
+from auditor.index.project import is_script_path
 from auditor.rules.tokens import JWT_DECODE, JWT_ENCODE
 from auditor.walk import ModuleContext, const_str, dotted, kwarg
 
@@ -16,6 +16,8 @@ SECRET_NAME = re.compile(
     r"signing_?key|client_?secret|credentials?$|(^|_)dsn$)",
     re.I,
 )
+STRONG_NAME = re.compile(r"(secret|passw(or)?d|(^|_)pwd$|api_?key|apikey|access_?key|private_?key|signing_?key)", re.I)
+NOT_A_VALUE = re.compile(r"[][(){}|\\^]|%\(|%s")  # regular expressions, templates, format strings
 NOT_A_SECRET = re.compile(
     r"(_url|_uri|_path|_file|_field|_header|_name|_length|_len|_ttl|_minutes|_seconds|_days|_hours|_expires?|_expiry|"
     r"_algorithm|_alg|_prefix|_type|_env|_var|_id|_endpoint|_param|_cookie|_label|_format|_pattern|_regex|_timeout|"
@@ -48,17 +50,23 @@ def secret_name(name: str | None) -> bool:
 
 
 def secret_value(value: str, name: str | None) -> bool:
-    """A literal that looks like a real credential (not a label, a template, an env var name or a URL)."""
+    """A literal that looks like a real credential (not a label, a pattern, a mask, an env var name or a URL)."""
     if KNOWN_KEY.search(value):
         return True
     dsn = DSN_WITH_PASSWORD.match(value)
     if dsn:
         return dsn.group(2).lower() not in LOCAL_HOSTS and not dsn.group(1).startswith(("$", "{", "<"))
-    if not name or len(value) < 3 or any(c.isspace() for c in value) or value.startswith(("/", "http", "$", "<")):
+    if not name or not name.isidentifier() or not secret_name(name) or len(value) < 3:
         return False
-    if "{" in value or "%(" in value or value.lower() == name.lower() or re.fullmatch(r"[A-Z][A-Z0-9_]+", value):
+    if any(c.isspace() for c in value) or value.startswith(("/", "http", "$", "<")) or NOT_A_VALUE.search(value):
         return False
-    return secret_name(name)
+    if value.lower() in {name.lower(), "true", "false", "none", "null"} or re.fullmatch(r"[A-Z][A-Z0-9_]+", value):
+        return False  # a boolean, or the name of an environment variable
+    if len(set(value)) <= 2 or SECRET_NAME.fullmatch(value.lower()):
+        return False  # a mask ("********") or a field name (password="passwd")
+    if not STRONG_NAME.search(name):  # "token" names many things: demand something that looks generated
+        return len(value) >= 16 and any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+    return True
 
 
 def _is_settings_class(node: ast.ClassDef | None, ctx: ModuleContext) -> bool:
@@ -128,7 +136,6 @@ def login(form):
     INVALID = [
         "SECRET_KEY = 'supersecret123'\n",
         "from flask import Flask\napp = Flask(__name__)\napp.secret_key = 'dev-secret'\napp.config['JWT_SECRET_KEY'] = 'k3y'\n",
-        "import jwt\ndef token(claims):\n    return jwt.encode(claims, 'my-signing-key', algorithm='HS256')\n",
         "STRIPE = 'sk_live_51HqLyjWDarjtT1zdp7dc'\nDB = 'postgresql://app:hunter22@db.prod.example.com/app'\n",
     ]
 
@@ -154,7 +161,7 @@ def login(form):
             return
         func = ctx.resolve(node.func) if len(node.args) > 1 or node.keywords else None
         if func in JWT_ENCODE | JWT_DECODE and len(node.args) > 1:
-            self._check(ctx, node, "signing_key", node.args[1], label="the JWT signing key")
+            self._check(ctx, node.args[1], "signing_key", node.args[1], label="the JWT signing key")
             return
         if func in ENV_READS:
             return  # fallbacks are PR221's business

@@ -21,6 +21,10 @@ INSERT_SQL = re.compile(r"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+[\"`]?(\w+)", re.I)
 WRITE_SQL = re.compile(r"\b(INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET)\b", re.I)
 CONFLICT_SQL = re.compile(r"ON\s+CONFLICT|INSERT\s+OR\s+(IGNORE|REPLACE)|ON\s+DUPLICATE\s+KEY|FOR\s+UPDATE|BEGIN\s+IMMEDIATE", re.I)
 LOCKING_CALLS = {"with_for_update", "select_for_update", "on_conflict_do_nothing", "on_conflict_do_update", "merge", "upsert"}
+DB_MODULE = (
+    "from sqlalchemy.orm import declarative_base, sessionmaker\nBase = declarative_base()\nSessionLocal = sessionmaker()\n"
+    "def get_db():\n    db = SessionLocal()\n    try:\n        yield db\n    finally:\n        db.close()\n"
+)  # for the examples below
 RANDOM_CALLS = {"uuid.uuid4", "uuid.uuid1", "secrets.token_hex", "secrets.token_urlsafe", "secrets.token_bytes", "random.random", "random.randint", "time.time", "time.time_ns", "os.urandom"}
 READ_TAILS = {"first", "one_or_none", "scalar_one_or_none", "scalar", "fetchone", "count", "exists", "get"}
 DB_WORDS = {"query", "execute", "scalar", "scalars", "filter", "filter_by", "where", "select", "get"}
@@ -130,6 +134,13 @@ Review: clients must send an Idempotency-Key header.
             "app/main.py": "from fastapi import FastAPI\nfrom app.models import Order\napp = FastAPI()\n@app.post('/orders')\ndef create_order(db=None):\n    order = Order(plan='pro')\n    db.add(order)\n    db.commit()\n",
         },
         "from flask import Flask\napp = Flask(__name__)\n@app.route('/invites', methods=['POST'])\ndef invite():\n    get_db().execute('INSERT INTO invites (email) VALUES (?)', ('a@b.c',))\n    return {}, 201\n",
+        {
+            "app/__init__.py": "",
+            "app/db.py": DB_MODULE,
+            "app/models.py": "from sqlalchemy import Column, Integer, String\nfrom app.db import Base\nclass Order(Base):\n    __tablename__ = 'orders'\n    id = Column(Integer, primary_key=True)\n    plan = Column(String(20))\n",
+            "app/main.py": "from fastapi import Depends, FastAPI\nfrom sqlalchemy.orm import Session\nfrom app.db import get_db\nfrom app.models import Order\napp = FastAPI()\n"
+            "@app.post('/orders')\ndef create_order(plan: str, db: Session = Depends(get_db)):\n    order = Order(plan=plan)\n    db.add(order)\n    db.commit()\n    return {'id': order.id}\n",
+        },
     ]
 
     def check(self, index) -> Iterable[Finding]:
@@ -289,6 +300,15 @@ Review: duplicates now answer 409 and need a unique constraint (a migration).
     INVALID = [
         "from fastapi import FastAPI, HTTPException\napp = FastAPI()\n@app.post('/signup')\ndef signup(email: str, db=None):\n    existing = db.query(User).filter(User.email == email).first()\n    if existing:\n        raise HTTPException(400)\n    db.add(User(email=email))\n    db.commit()\n",
         "from flask import Flask, jsonify\napp = Flask(__name__)\n@app.route('/orders', methods=['POST'])\ndef order():\n    db = get_db()\n    item = db.execute('SELECT * FROM items WHERE id = ?', (1,)).fetchone()\n    if item['qty'] < 2:\n        return jsonify(error='not enough stock'), 400\n    db.execute('UPDATE items SET qty = ? WHERE id = ?', (item['qty'] - 2, 1))\n    db.commit()\n    return jsonify(ok=True), 201\n",
+        # users.email is unique, but the race still ends in a 500 instead of a clean 409.
+        {
+            "app/__init__.py": "",
+            "app/db.py": DB_MODULE,
+            "app/models.py": "from sqlalchemy import Column, Integer, String\nfrom app.db import Base\nclass User(Base):\n    __tablename__ = 'users'\n    id = Column(Integer, primary_key=True)\n    email = Column(String(254), unique=True)\n",
+            "app/main.py": "from fastapi import Depends, FastAPI, HTTPException\nfrom sqlalchemy.orm import Session\nfrom app.db import get_db\nfrom app.models import User\napp = FastAPI()\n"
+            "@app.post('/signup')\ndef signup(email: str, db: Session = Depends(get_db)):\n    existing = db.query(User).filter(User.email == email).first()\n    if existing:\n        raise HTTPException(status_code=400, detail='Email already registered')\n"
+            "    user = User(email=email)\n    db.add(user)\n    db.commit()\n    return {'id': user.id}\n",
+        },
     ]
 
     def check(self, index) -> Iterable[Finding]:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.async_errors import SwallowedExceptions
 from auditor.rules.base import ModuleRule, ProjectRule, register
-from auditor.rules.webapp import app_anchor, app_modules, call_tail, is_app_code, is_web_project
+from auditor.rules.webapp import app_anchor, app_modules, broad_handler, call_tail, is_app_code, is_web_project
 from auditor.walk import ModuleContext, dotted
 
 # Path fragments of code that is not the running app (kept for other rule modules that import it).
@@ -22,6 +22,7 @@ SECRET_NAME = re.compile(
     re.I,
 )
 NOT_SECRET = re.compile(r"(_(type|url|id|ids|ttl|length|len|count|expires?|expiry|at|name|hint|policy|hash|hashed)(_\w+)?$|^hashed_|_hash$)", re.I)
+LOGGING_FILE = re.compile(r"^log(ging)?([_.-]?(config|conf))?\.(ini|ya?ml|json|conf|cfg)$", re.I)
 STRUCTURED_LOGGING = {"structlog", "pythonjsonlogger", "json_log_formatter", "ecs_logging", "loguru", "logfmter"}
 REQUEST_ID_PACKAGES = {"asgi_correlation_id", "starlette_context", "flask_request_id", "flask_request_id_header", "request_id", "correlation_id", "django_guid"}
 REQUEST_ID_NAME = re.compile(r"request_?id|correlation|trace_?id", re.I)
@@ -49,7 +50,8 @@ class NoLoggingConfig(ProjectRule):
     doc = """
 ## What it does
 Reports a web app whose code never configures logging (`logging.basicConfig`, `dictConfig`,
-handlers with formatters, structlog or loguru), or configures it only under
+handlers with formatters, structlog or loguru) and ships no logging config file
+(`logging.ini`, `log_config.yaml`...), or configures it only under
 `if __name__ == "__main__":`, which the production server (uvicorn, gunicorn) never runs.
 
 ## Why is this bad in production
@@ -93,6 +95,8 @@ Safe: adds a logging setup module and one call at startup.
         sites = [(relpath, site) for relpath, site in index.logging_setup if relpath in dict(app_modules(index))]
         if any(not self.under_main_guard(index, relpath, site.span.line) for relpath, site in sites):
             return
+        if any(LOGGING_FILE.search(relpath.rpartition("/")[2]) for relpath in index.other_files):
+            return  # configured by the server from a file: gunicorn --log-config, uvicorn --log-config
         anchor = app_anchor(index)
         if anchor is None:
             return
@@ -314,9 +318,9 @@ class ErrorWithoutTraceback(ModuleRule):
     fix_summary = "Uses logger.exception(...) (or exc_info=True) so the traceback is logged with the message."
     doc = """
 ## What it does
-Finds `logger.error(...)` / `logger.critical(...)` calls inside an `except` block that log the
-exception's text (`str(e)`, `e`, an f-string with `e`) without `exc_info` and without
-re-raising.
+Finds `logger.error(...)` / `logger.critical(...)` calls inside a broad `except Exception as e`
+block that log the exception's text (`str(e)`, `e`, an f-string with `e`) without `exc_info`
+and without re-raising it.
 
 ## Why is this bad in production
 `str(e)` of a `KeyError` is just `'id'`. The traceback, which says which call failed and how it
@@ -343,6 +347,8 @@ Safe: the same message, plus the traceback.
         # Re-raised: the traceback is logged by whoever handles it.
         "import logging\nfrom fastapi import FastAPI\nlogger = logging.getLogger(__name__)\ndef f():\n    try:\n        g()\n    except ValueError as e:\n        logger.error('bad value: %s', e)\n        raise\n",
         "import logging\nfrom fastapi import FastAPI\nlogger = logging.getLogger(__name__)\ndef f():\n    try:\n        g()\n    except TimeoutError:\n        logger.warning('g timed out, retrying')\n",
+        # An anticipated, narrow error: its message is the information.
+        "import logging\nfrom fastapi import FastAPI\nlogger = logging.getLogger(__name__)\ndef f(raw):\n    try:\n        limit = parse(raw)\n    except ValueError as e:\n        logger.error('bad rate limit %r: %s', raw, e)\n",
     ]
     INVALID = [
         "import logging\nfrom fastapi import FastAPI\nlogger = logging.getLogger(__name__)\ndef f():\n    try:\n        g()\n    except Exception as e:\n        logger.error(str(e))\n",
@@ -360,7 +366,8 @@ Safe: the same message, plus the traceback.
         return isinstance(node, ast.Raise) and (node.exc is None or (isinstance(node.exc, ast.Name) and node.exc.id == name))
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler, ctx: ModuleContext) -> None:
-        if not self.active or not node.name:
+        # A narrow `except ValueError as e` was anticipated; its message usually says enough.
+        if not self.active or not node.name or not broad_handler(node):
             return
         if any(self.reraises(n, node.name) for stmt in node.body for n in ast.walk(stmt)):
             return
@@ -427,10 +434,11 @@ Safe: adds a middleware and a log filter; responses gain one header.
         if not is_web_project(index) or REQUEST_ID_PACKAGES & index.imported_packages:
             return
         for relpath, facts in app_modules(index):
-            names = [*facts.functions, *facts.classes, *(s.func for s in facts.middleware), *(a for s in facts.middleware for a in s.args)]
+            names = [*facts.functions, *facts.classes, *(s.func for s in facts.middleware), *(a for s in facts.middleware for a in s.args), *facts.imports]
             if any(REQUEST_ID_NAME.search(name) for name in names):
                 return
-            if "X-Request-ID".lower() in index.source(relpath).lower() or "request_id" in index.source(relpath):
+            # Middleware and hooks are where a request id is set: read only those few modules.
+            if (facts.middleware or facts.hooks) and REQUEST_ID_NAME.search(index.source(relpath)):
                 return
         anchor = app_anchor(index)
         if anchor:

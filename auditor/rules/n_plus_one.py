@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from auditor.models import Category, Finding, Severity
 from auditor.rules.base import ModuleRule, ProjectRule, register
-from auditor.rules.data_model import is_script_path, query_modules
+from auditor.index.project import is_script_path
+from auditor.rules.data_model import query_modules
 from auditor.rules.querying import (
     data_shape,
     eager_loaded,

@@ -31,8 +31,9 @@ def per_request_functions(index) -> dict[tuple[str, str], str]:
         found[(relpath, function.qualname)] = why
         if depth < 2:
             for param in function.params:
-                if param.depends_on:
-                    add(param.depends_on, index.modules[relpath], why, depth + 1)
+                depends_on = index.param_dependency(param, index.modules[relpath])
+                if depends_on:
+                    add(depends_on, index.modules[relpath], why, depth + 1)
 
     for route in index.routes:
         facts = index.modules[route.relpath]

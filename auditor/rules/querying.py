@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from auditor.index.facts import Column, Relationship
+from auditor.index.project import is_script_path
 from auditor.walk import const_str, dotted
 
 # Receivers whose .execute()/.query()/... runs SQL: sessions, connections, cursors.
@@ -185,7 +186,7 @@ class DataShape:
     def __init__(self, index) -> None:
         self.tables: dict[str, Table] = {}
         self.by_model: dict[str, Table] = {}
-        for relpath, model in index.models:
+        for relpath, model in app_models(index):
             if model.abstract:
                 continue
             table = Table(model.table.lower(), relpath, model.name if model.kind != "table" else None)
@@ -245,13 +246,20 @@ class DataShape:
         return self.by_model.get(model_or_table) or self.tables.get(model_or_table.lower())
 
     def lazy_relationships(self) -> set[str]:
-        """Relationship attribute names that load on access (SQLAlchemy's default `lazy="select"`)."""
-        return {
-            rel.name
-            for table in self.tables.values()
-            for rel in table.relationships
-            if rel.lazy in (None, "select", "dynamic", "True")
-        }
+        """Relationship names that load on access (SQLAlchemy's default `lazy="select"`).
+
+        Rows in a loop are not typed, so a name that is eager on any model is left out.
+        """
+        lazy, eager = set(), set()
+        for table in self.tables.values():
+            for rel in table.relationships:
+                (lazy if rel.lazy in (None, "select", "dynamic", "True") else eager).add(rel.name)
+        return lazy - eager
+
+
+def app_models(index) -> list:
+    """(relpath, Model) of the app: models that tests, scripts and migrations declare are left out."""
+    return [(relpath, model) for relpath, model in index.models if not is_script_path(relpath)]
 
 
 def data_shape(index) -> DataShape:

@@ -38,8 +38,9 @@ def user_params(index, route) -> set[str]:
     facts = index.modules[route.relpath]
     names = set()
     for param in route.handler.params:
-        if param.depends_on:
-            target = param.depends_on if "." in param.depends_on else index.qualify(param.depends_on, facts)
+        depends_on = index.param_dependency(param, facts)
+        if depends_on:
+            target = depends_on if "." in depends_on else index.qualify(depends_on, facts)
             if index.is_auth_callable(target):
                 names.add(param.name)
     return names

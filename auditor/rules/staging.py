@@ -11,14 +11,14 @@ from collections.abc import Iterable
 
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ProjectRule, register
-from auditor.rules.webapp import app_anchor, app_modules, is_test_or_script, is_web_project
+from auditor.rules.webapp import app_anchor, app_modules, call_at, is_test_or_script, is_web_project
 
 HEALTH_PATH = re.compile(r"/(health|healthz|healthcheck|health-check|ready|readyz|livez|ping|status)/?$", re.I)
 SETTINGS_BASES = {"pydantic_settings.BaseSettings", "pydantic.BaseSettings", "pydantic.v1.BaseSettings", "environ.Env", "environs.Env"}
 SETTINGS_PACKAGES = {"pydantic_settings", "environs", "decouple", "dynaconf", "environ"}
 REQUIRED_NAME = re.compile(r"SECRET|_KEY$|^KEY$|TOKEN|PASSWORD|DATABASE|_DSN$|^DSN$|_URI$", re.I)
 STARTUP_FUNCTION = re.compile(r"^(create_app|make_app|main|lifespan|startup|on_startup|get_settings|load_settings|load_config|settings|config)$|^(configure|init|setup|load)_")
-DB_ENV_NAME = re.compile(r"DATABASE|^DB_|_DB$|DSN|SQLALCHEMY", re.I)
+DB_ENV_NAME = re.compile(r"(DATABASE|DB)_?(URL|URI|PATH|FILE|DSN)$|^DSN$|^DATABASE$|SQLALCHEMY_DATABASE_URI", re.I)
 LOCALHOST = re.compile(r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0)\b")
 ENV_EXAMPLES = (".env.example", ".env.sample", ".env.template", ".env.dist", "env.example", "example.env", "sample.env")
 ENVIRONMENT_VARS = re.compile(r"^(\w+_)?(ENV|ENVIRONMENT|STAGE)$|^FLASK_(ENV|DEBUG)$|^DEPLOY(MENT)?_ENV", re.I)
@@ -142,8 +142,9 @@ class RequiredSettingUnchecked(ProjectRule):
     doc = """
 ## What it does
 Finds required-looking settings (secrets, keys, tokens, database URLs) that are not checked
-at startup: `os.environ["X"]` read inside a request-time function, or `X = os.getenv("X")` at
-module level with no default and no check anywhere in the module.
+at startup: `os.environ["X"]` read inside a function of a module that serves routes (read when
+a request comes in, not at startup), or `X = os.getenv("X")` at module level with no default
+and no check anywhere in the module.
 
 ## Why is this bad in production
 A deploy with a missing variable looks healthy: health checks pass and the first real request
@@ -181,9 +182,10 @@ Review: a deploy without the variable now fails at startup instead of at first u
         if not is_web_project(index):
             return
         for relpath, reads in app_env_reads(index).items():
+            facts = index.modules[relpath]
             checked: set[str] | None = None
             for read in reads:
-                if read.form == "environ[]" and read.function and not STARTUP_FUNCTION.search(read.function.rpartition(".")[2]):
+                if read.form == "environ[]" and facts.routes and self.at_request_time(facts, read.function):
                     yield self.at(relpath, read.span, f"{read.name or 'setting'} is read at request time with os.environ[...]: a missing value fails the request, not the deploy")
                 elif read.form != "environ[]" and read.default is None and read.function is None and REQUIRED_NAME.search(read.name or ""):
                     if checked is None:
@@ -191,6 +193,14 @@ Review: a deploy without the variable now fails at startup instead of at first u
                     variable = self.assigned_name(index.tree(relpath), read.span.line)
                     if variable and variable not in checked:
                         yield self.at(relpath, read.span, f"{read.name} may be missing (None) and nothing checks it at startup")
+
+    @staticmethod
+    def at_request_time(facts, qualname: str | None) -> bool:
+        """Inside a function of a route module that is not a startup/settings function or cached."""
+        if qualname is None or STARTUP_FUNCTION.search(qualname.rpartition(".")[2]):
+            return False
+        function = facts.functions.get(qualname)
+        return not (function and any(d.rpartition(".")[2] in {"lru_cache", "cache", "cached_property"} for d in function.decorators))
 
     @staticmethod
     def assigned_name(tree: ast.Module, line: int) -> str | None:
@@ -224,7 +234,7 @@ class HardcodedEnvironmentValue(ProjectRule):
 ## What it does
 Finds environment-specific values written into the app's code: database URLs
 (`postgresql://...`, `sqlite:///...`), database paths used as fallbacks for an environment
-variable, and `localhost` addresses used as fallbacks.
+variable, `localhost` addresses used as fallbacks, and lists of allowed CORS origins.
 
 ## Why is this bad in production
 A fallback hides a missing variable: production quietly connects to `localhost` or creates a
@@ -249,11 +259,13 @@ Review: a deploy that relied on the fallback must now set the variable.
         "import os\nfrom fastapi import FastAPI\napp = FastAPI()\nDATABASE_URL = os.environ['DATABASE_URL']\n",
         {"tests/conftest.py": "import os\nos.environ['DATABASE_URL'] = 'sqlite:///test.db'\n", "app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n"},
         "from fastapi import FastAPI\nfrom sqlalchemy import create_engine\napp = FastAPI()\ntest_engine = create_engine('sqlite://')\n",
+        "from fastapi import FastAPI\nfrom fastapi.middleware.cors import CORSMiddleware\nfrom app.settings import settings\napp = FastAPI()\napp.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins)\n",
     ]
     INVALID = [
         "import os\nfrom fastapi import FastAPI\napp = FastAPI()\nDATABASE_URL = os.getenv('DATABASE_URL', 'postgresql://postgres:postgres@localhost:5432/app')\n",
         "from flask import Flask\napp = Flask(__name__)\napp.config['SQLALCHEMY_DATABASE_URI'] = 'sqlite:///prod.db'\n",
         "import os\nfrom flask import Flask\napp = Flask(__name__)\napp.config['DATABASE'] = os.environ.get('DATABASE_PATH', 'shop.db')\n",
+        "from fastapi import FastAPI\nfrom fastapi.middleware.cors import CORSMiddleware\napp = FastAPI()\napp.add_middleware(CORSMiddleware, allow_origins=['http://localhost:3000', 'https://app.example.com'])\n",
     ]
 
     def check(self, index) -> Iterable[Finding]:
@@ -275,6 +287,10 @@ Review: a deploy that relied on the fallback must now set the variable.
                 if line in reported or url.rstrip("/") in {"sqlite:", "sqlite://"} or ":memory:" in url or url.endswith("://"):
                     continue
                 yield self.at(relpath, ast.Constant(lineno=line, col_offset=0), f"database URL written in the code ({short(url)})")
+            for site in facts.middleware:
+                origins = site.kwargs.get("allow_origins", "")
+                if origins.startswith(("[", "(")) and re.search(r"https?://", origins):
+                    yield self.at(relpath, site.span, f"allowed CORS origins written in the code ({short(origins)}): each environment has its own", severity=Severity.LOW)
 
 
 def short(text: str) -> str:
@@ -519,9 +535,9 @@ class DocsExposedInProduction(ProjectRule):
     fix_summary = "Turns the interactive docs and the OpenAPI schema off in production (docs_url/openapi_url from settings)."
     doc = """
 ## What it does
-Reports FastAPI apps created without `docs_url` / `openapi_url`, so `/docs`, `/redoc` and
-`/openapi.json` are served in every environment, and debug routes (`/debug...`) registered
-unconditionally.
+Reports FastAPI apps whose OpenAPI schema is served in every environment (`openapi_url` not
+given, or a fixed path), so `/openapi.json` and with it `/docs` and `/redoc` are public
+everywhere, and debug routes (`/debug...`) registered unconditionally.
 
 ## Why is this bad in production
 The schema lists every route and parameter, which is a ready-made map for anyone probing the
@@ -552,6 +568,7 @@ Review: the docs disappear where the setting turns them off; a public API may wa
     ]
     INVALID = [
         "from fastapi import FastAPI\napp = FastAPI(title='TaskFlow API')\n",
+        "from fastapi import FastAPI\nPREFIX = '/api/v1'\napp = FastAPI(docs_url=None, openapi_url=f'{PREFIX}/openapi.json')\n",
         "from flask import Flask\napp = Flask(__name__)\n@app.route('/debug/config')\ndef dump():\n    return dict(app.config)\n",
     ]
 
@@ -561,29 +578,23 @@ Review: the docs disappear where the setting turns them off; a public API may wa
         for qualified, (relpath, decl) in sorted(index.routers.items()):
             if decl.kind != "fastapi-app" or is_test_or_script(relpath):
                 continue
-            call = self.constructor(index, relpath, decl.span.line)
+            call = call_at(index, relpath, decl.span.line, "FastAPI")
             if call is None:
                 continue
             keywords = {k.arg: k.value for k in call.keywords}
             if None in keywords:
                 continue  # FastAPI(**options): configured elsewhere
-            openapi = keywords.get("openapi_url")
-            docs = keywords.get("docs_url")
-            if openapi is not None and not (isinstance(openapi, ast.Constant) and openapi.value):
-                continue
-            if docs is not None and not (isinstance(docs, ast.Constant) and docs.value) and "redoc_url" in keywords:
-                continue
+            if not self.always_on(keywords.get("openapi_url")):
+                continue  # the schema (and with it the docs) can be switched off per environment
             yield self.at(relpath, decl.span, "API docs and the OpenAPI schema are served in every environment (docs_url/openapi_url not set per environment)")
         for route in index.routes:
             if re.match(r"^/_?debug\b", route.path) and not is_test_or_script(route.relpath):
                 yield self.at(route.relpath, route.span, f"debug route {route.label()} is registered in every environment")
 
     @staticmethod
-    def constructor(index, relpath: str, line: int) -> ast.Call | None:
-        for node in ast.walk(index.tree(relpath)):
-            if isinstance(node, ast.Call) and node.lineno == line and (getattr(node.func, "attr", None) or getattr(node.func, "id", "")) == "FastAPI":
-                return node
-        return None
+    def always_on(value: ast.AST | None) -> bool:
+        """Not given (FastAPI's default is on), or a fixed path: `"/openapi.json"`, `f"{PREFIX}/openapi.json"`."""
+        return value is None or isinstance(value, ast.JoinedStr) or (isinstance(value, ast.Constant) and bool(value.value))
 
 
 @register

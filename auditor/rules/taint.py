@@ -19,8 +19,8 @@ import re
 import weakref
 from dataclasses import dataclass
 
-from auditor.rules.webapp import call_tail, is_test_or_script, qualified, terminates
-from auditor.walk import const_str, kwarg
+from auditor.rules.webapp import call_tail, is_test_or_script, project_class, qualified, terminates
+from auditor.walk import const_str, dotted, kwarg
 
 HIGH, LOW = 2, 1
 MAX_DEPTH = 3
@@ -138,6 +138,10 @@ class TaintAnalysis:
             else:
                 path_names = frozenset(re.findall(r"{(\w+)", route.path))
                 params = {p.name: parameter_taint(p, path_names=path_names) for p in route.handler.params}
+            facts = self.index.modules[route.relpath]
+            for param in route.handler.params:  # an Enum parameter is a whitelist
+                if param.name in params and param.annotation and self.is_enum(facts, strip_annotation(param.annotation)):
+                    params[param.name] = None
             self.function(route.relpath, node, {k: v for k, v in params.items() if v is not None}, 0)
         for relpath, facts in sorted(self.index.modules.items()):
             if is_test_or_script(relpath) or not any(t in REQUEST_OBJECTS for t in facts.imports.values()):
@@ -155,9 +159,19 @@ class TaintAnalysis:
             return self.summaries[key]
         self.summaries[key] = None  # recursion guard
         flow = FunctionFlow(self, relpath, dict(params), depth)
-        flow.block(node.body)
+        try:
+            flow.block(node.body)
+        except RecursionError:  # absurdly nested expressions: leave this function out
+            return None
         self.summaries[key] = flow.returned.plain() if flow.returned else None
         return self.summaries[key]
+
+    def is_enum(self, facts, name: str) -> bool:
+        located = project_class(self.index, facts, name)
+        if located is None:
+            return False
+        bases = self.index.modules[located[0]].classes.get(located[1], [])
+        return any(b.rpartition(".")[2] in {"Enum", "StrEnum", "IntEnum", "Flag", "IntFlag"} for b in bases)
 
     def module_constants(self, relpath: str) -> set[str]:
         """Names bound at module level to literal containers of constants (whitelists)."""
@@ -380,6 +394,8 @@ class FunctionFlow:
                 return Taint(found.level, found.source, (self.relpath, node)) if found else None
             base = self.value(receiver)
             if base is not None:
+                if tail == "get" and (dotted(kwarg(node, "type")) or "") in {"int", "float", "bool"}:
+                    return Taint(LOW, base.source)  # request.args.get("page", type=int)
                 if base.source == "request":  # request.get_json(), await request.json()
                     return Taint(base.level, f"request.{tail}()")
                 if tail in COMPOSERS:

@@ -7,7 +7,7 @@ import re
 
 from auditor.models import Category, Confidence, Severity
 from auditor.rules.base import ModuleRule, register
-from auditor.rules.data_model import is_script_path
+from auditor.index.project import is_script_path
 from auditor.walk import ModuleContext, const_str, dotted, kwarg
 
 JWT_DECODE = frozenset({"jwt.decode", "jwt.api_jwt.decode", "jose.jwt.decode", "jwt.PyJWT.decode"})
@@ -18,7 +18,7 @@ TOKEN_NAME = re.compile(r"(token|session|secret|api_?key|nonce|otp|reset_?code|v
 WEAK_RANDOM = frozenset({"random.choice", "random.choices", "random.randint", "random.random", "random.getrandbits", "random.sample", "random.randrange"})
 PREDICTABLE_INPUT = re.compile(r"\b(time\.time|datetime\.(utc)?now|\.email\b|\.id\b|user_id|username|\.username\b)")
 IDENTITY_COOKIE = re.compile(r"^(user_?id|uid|user|username|email|role|is_admin|account_?id)$", re.I)
-PASSWORD_FUNCTION = re.compile(r"(hash|check|verify|set|make|encrypt|encode)_?pass(word|wd)|pass(word|wd)_?(hash|digest)", re.I)
+PASSWORD_FUNCTION = re.compile(r"(^|_)(hash|check|verify|set|make|encrypt|encode)_?pass(word|wd)|pass(word|wd)_?(hash|digest)", re.I)
 FAST_HASHES = frozenset({f"hashlib.{name}" for name in ("md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b", "blake2s", "new")})
 
 
@@ -36,7 +36,9 @@ def _options_disable(call: ast.Call) -> str | None:
 
 
 def _jwt_ok(ctx: ModuleContext) -> bool:
-    return not is_script_path(ctx.relpath) and (ctx.imports_module("jwt") or ctx.imports_module("jose"))
+    """App code using a JWT library (not the library itself)."""
+    own_package = ctx.module_name.partition(".")[0] in {"jwt", "jose"}
+    return not (is_script_path(ctx.relpath) or own_package) and (ctx.imports_module("jwt") or ctx.imports_module("jose"))
 
 
 @register

@@ -13,13 +13,15 @@ from collections.abc import Iterable
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ProjectRule, register
 from auditor.rules.taint import flask_path_params, strip_annotation
-from auditor.rules.webapp import call_tail, qualified, rejects_request, route_handlers, walk_function
+from auditor.rules.webapp import call_tail, project_class, qualified, rejects_request, route_handlers, walk_function
 from auditor.walk import dotted
 
 LOOSE_BODY = re.compile(r"^(?:typing\.)?(?:list\[|List\[)?(?:dict|Dict|Any|object|Json)\b")
-FLASK_BODY = {"flask.request.json", "flask.request.form", "flask.request.values", "quart.request.json", "quart.request.form"}
+# JSON bodies: a missing key or a null body raises inside the handler (a 500). Form and query
+# values are MultiDicts: a missing key is already a 400, so only hand conversions are reported.
+FLASK_BODY = {"flask.request.json", "quart.request.json"}
 FLASK_BODY_CALLS = {"flask.request.get_json", "quart.request.get_json"}
-FLASK_QUERY = ("flask.request.args", "quart.request.args")
+FLASK_TEXT_VALUES = {f"{m}.request.{part}" for m in ("flask", "quart") for part in ("args", "form", "values")}
 VALIDATOR_CALLS = {
     "model_validate", "model_validate_json", "parse_obj", "parse_raw", "validate", "validate_python",
     "validate_json", "load", "is_valid", "validate_on_submit", "deserialize", "structure", "from_dict",
@@ -137,9 +139,9 @@ class UnvalidatedRequestBody(ProjectRule):
     doc = """
 ## What it does
 Finds request bodies used without a schema: FastAPI bodies typed `dict` or `Any`, or read with
-`await request.json()` / `await request.form()`; Flask handlers that use `request.get_json()`,
-`request.json` or `request.form` values without passing them through a schema, and `int()` of
-a query-string value outside a `try`. Hand-written checks that test both the type and the
+`await request.json()` / `await request.form()`; Flask handlers that use `request.get_json()` /
+`request.json` values without passing them through a schema, and `int()` / `float()` of a
+query-string or form value outside a `try`. Hand-written checks that test both the type and the
 range of the values (and answer 4xx) count as validation; partial checks get a low-severity note.
 
 ## Why is this bad in production
@@ -178,12 +180,15 @@ Review: requests that used to be accepted may now be rejected with 422.
         "from fastapi import FastAPI, Request\nfrom pydantic import BaseModel\napp = FastAPI()\nclass Event(BaseModel):\n    id: str\n@app.post('/events')\nasync def events(request: Request):\n    event = Event.model_validate(await request.json())\n    return {'id': event.id}\n",
         "from flask import Flask, request\nfrom app.schemas import ItemSchema\napp = Flask(__name__)\n@app.route('/items', methods=['POST'])\ndef create():\n    item = ItemSchema().load(request.get_json())\n    return item\n",
         "from flask import Flask, request\napp = Flask(__name__)\n@app.get('/items')\ndef items():\n    page = request.args.get('page', 1, type=int)\n    return {'page': page}\n",
+        # Form fields are text and a missing one is already a 400.
+        "from flask import Blueprint, flash, request\nbp = Blueprint('auth', __name__)\n@bp.route('/register', methods=('GET', 'POST'))\ndef register():\n    username = request.form['username']\n    if not username:\n        flash('Username is required.')\n    return save(username)\n",
     ]
     INVALID = [
         "from fastapi import FastAPI\napp = FastAPI()\n@app.post('/signup')\ndef signup(payload: dict):\n    return {'email': payload['email']}\n",
         "from fastapi import FastAPI, Request\napp = FastAPI()\n@app.post('/login')\nasync def login(request: Request):\n    data = await request.json()\n    return {'email': data.get('email')}\n",
         "from flask import Flask, request\napp = Flask(__name__)\n@app.route('/orders', methods=['POST'])\ndef create_order():\n    data = request.get_json()\n    return {'qty': int(data['qty'])}\n",
         "from flask import Flask, request\napp = Flask(__name__)\n@app.get('/items')\ndef items():\n    page = int(request.args['page'])\n    return {'page': page}\n",
+        "from flask import Flask, request\napp = Flask(__name__)\n@app.post('/cart')\ndef add():\n    return {'qty': float(request.form.get('qty', 1))}\n",
     ]
 
     def check(self, index) -> Iterable[Finding]:
@@ -232,7 +237,7 @@ Review: requests that used to be accepted may now be rejected with 422.
             elif isinstance(child, ast.Call) and qualified(child.func, imports) in FLASK_BODY_CALLS:
                 body_reads.append(child)
             elif isinstance(child, ast.Call) and call_tail(child) in {"int", "float"} and child.args:
-                if any(isinstance(a, ast.Attribute) and qualified(a, imports) in FLASK_QUERY for a in ast.walk(child.args[0])):
+                if any(isinstance(a, ast.Attribute) and qualified(a, imports) in FLASK_TEXT_VALUES for a in ast.walk(child.args[0])):
                     casts.append(child)
         guarded = guarded_by_try(node) if casts else set()
         unguarded_cast = min((c for c in casts if id(c) not in guarded), key=source_order, default=None)
@@ -242,7 +247,7 @@ Review: requests that used to be accepted may now be rejected with 422.
         if validates(node) or verifies_signature(node):
             return None
         if body_read is None:
-            return (f"`{ast.unparse(unguarded_cast)}` outside a try: a non-numeric query value gives a 500", unguarded_cast, None)
+            return (f"`{ast.unparse(unguarded_cast)}` outside a try: a non-numeric value gives a 500", unguarded_cast, None)
         typed, ranged = hand_validation(node, body_reads)
         if typed and ranged:
             return None
@@ -321,9 +326,7 @@ Review: longer values that used to be accepted are rejected with 422.
                 name = strip_annotation(param.annotation)
                 if not re.fullmatch(r"[\w.]+", name):
                     continue
-                head, _, rest = name.partition(".")
-                full = facts.imports[head] + (f".{rest}" if rest else "") if head in facts.imports else f"{facts.module}.{name}"
-                located = self.model_class(index, full)
+                located = self.model_class(index, project_class(index, facts, name))
                 if located is None or located[:2] in seen:
                     continue
                 seen.add(located[:2])
@@ -337,15 +340,14 @@ Review: longer values that used to be accepted are rejected with 422.
                         "have no max_length; any size is accepted and stored",
                     )
 
-    def model_class(self, index, full_name: str, depth: int = 0):
+    def model_class(self, index, located: tuple[str, str] | None, depth: int = 0):
         """(relpath, class name, ClassDef) of a Pydantic model defined in the project."""
-        located = index.module_of(full_name)
         if located is None or depth > 3:
             return None
         target_path, class_name = located
         facts = index.modules[target_path]
         if class_name not in facts.classes and class_name in facts.imports:  # re-exported
-            return self.model_class(index, facts.imports[class_name], depth + 1)
+            return self.model_class(index, index.module_of(facts.imports[class_name]), depth + 1)
         if not self.is_pydantic(index, facts, class_name, 0):
             return None
         for stmt in index.tree(target_path).body:
@@ -470,6 +472,7 @@ Safe: only malformed URLs change behaviour (404/422 instead of a 500).
         )
 
 
+QUERY_WORDS = {"query", "execute", "scalars", "exec", "filter", "filter_by", "where", "order_by", "select", "objects", "join", "options", "fetchall"}
 PAGE_PARAMS = {"limit", "offset", "page", "per_page", "page_size", "size", "cursor", "skip", "after", "before", "first", "top", "take"}
 BOUNDING_CALLS = {"limit", "paginate", "slice", "first", "one", "one_or_none", "scalar", "scalar_one", "get", "count", "fetchmany", "top"}
 WHOLE_EXPORTS = re.compile(r"export|download|\.csv|dump|backup", re.I)
@@ -558,7 +561,7 @@ Review: clients that expected the full list now get the first page.
             return None
         for child in sorted(walk_function(node), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))):
             if isinstance(child, ast.Call) and not child.args and call_tail(child) in {"all", "fetchall"}:
-                chain = set()
+                chain = {call_tail(child)}
                 current = child.func
                 while isinstance(current, (ast.Attribute, ast.Call, ast.Await, ast.Subscript)):
                     if isinstance(current, ast.Attribute):
@@ -568,7 +571,7 @@ Review: clients that expected the full list now get the first page.
                         current = current.func
                     else:
                         current = current.value
-                if not chain & BOUNDING_CALLS:
+                if chain & QUERY_WORDS and not chain & BOUNDING_CALLS:
                     return child, f"`{ast.unparse(child)[:60]}`"
             if isinstance(child, ast.Return) and child.value is not None:
                 source = child.value

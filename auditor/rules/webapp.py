@@ -9,6 +9,7 @@ the index instead (`is_web_project`).
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Iterator
 
 from auditor.index.extract import HTTP_METHODS
@@ -20,7 +21,7 @@ BACKEND_PACKAGES = (
     "sqlalchemy", "sqlmodel", "flask_sqlalchemy", "psycopg", "psycopg2", "asyncpg", "aiosqlite", "pymongo",
     "motor", "redis", "celery", "requests", "httpx", "aiohttp", "smtplib", "jwt", "jose", "stripe", "boto3",
 )  # fmt: skip
-NON_APP_DIRS = frozenset({"tests", "test", "testing", "scripts", "migrations", "alembic", "docs", "examples", "benchmarks"})
+NON_APP_DIRS = frozenset({"tests", "test", "testing", "scripts", "migrations", "alembic", "docs", "examples", "example", "demo", "demos", "benchmarks"})
 NON_APP_FILES = frozenset({"conftest.py", "setup.py", "manage.py", "noxfile.py", "fabfile.py"})
 ROUTE_VERBS = HTTP_METHODS | {"route", "api_route"}
 
@@ -33,11 +34,21 @@ def is_test_or_script(relpath: str) -> bool:
     return any(f in NON_APP_DIRS or f.endswith(("_test", "_tests")) for f in folders)
 
 
+BACKEND_TOPS = frozenset(p.partition(".")[0] for p in BACKEND_PACKAGES)
+_last_judged: tuple[weakref.ref | None, bool] = (None, False)  # every rule asks in begin(): judge once per module
+
+
 def is_app_code(ctx: ModuleContext) -> bool:
     """A module of a web backend: not a test or script, and importing a backend package."""
-    if is_test_or_script(ctx.relpath):
-        return False
-    return any(ctx.imports_module(package) for package in BACKEND_PACKAGES)
+    global _last_judged
+    ref, verdict = _last_judged
+    if ref is not None and ref() is ctx:
+        return verdict
+    verdict = not is_test_or_script(ctx.relpath) and not BACKEND_TOPS.isdisjoint(
+        target.partition(".")[0] for target in ctx.imports.values()
+    )
+    _last_judged = (weakref.ref(ctx), verdict)
+    return verdict
 
 
 def imports_web_framework(ctx: ModuleContext) -> bool:
@@ -185,3 +196,18 @@ def strings_in(node: ast.AST) -> Iterator[str]:
     for child in walk_function(node):
         if isinstance(child, ast.Constant) and isinstance(child.value, str):
             yield child.value
+
+
+def project_class(index, facts, written: str) -> tuple[str, str] | None:
+    """(relpath, class name) of a class named in a module as `Name` or `module.Name`, if the project defines it."""
+    head, _, rest = written.partition(".")
+    full = facts.imports[head] + (f".{rest}" if rest else "") if head in facts.imports else f"{facts.module}.{written}"
+    return index.module_of(full)
+
+
+def call_at(index, relpath: str, line: int, callee: str) -> ast.Call | None:
+    """The call to `callee` (its last name) starting on `line` of a module: an app constructor, say."""
+    for node in ast.walk(index.tree(relpath)):
+        if isinstance(node, ast.Call) and node.lineno == line and call_tail(node) == callee:
+            return node
+    return None

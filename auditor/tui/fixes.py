@@ -29,32 +29,20 @@ class Preview:
     note: str = ""  # why there is no diff, or what else the fix adds (dependencies)
 
 
-def _fixers() -> Any:
+def _engine() -> Any:
     try:
         import fixers
-    except ImportError as exc:
+    except ImportError as exc:  # an install without the fix engine: findings are still shown
         raise FixUnavailable(NO_FIX) from exc
     return fixers
 
 
-def _function(name: str) -> Any:
-    function = getattr(_fixers(), name, None)
-    if function is None:
-        raise FixUnavailable(NO_FIX)
-    return function
-
-
 def fix_error_types() -> tuple[type[BaseException], ...]:
-    """The fix engine's own error (one clear line), plus what the file system can raise."""
-    error = getattr(_safe_fixers(), "FixError", None)
-    return (error, OSError) if isinstance(error, type) else (OSError,)
-
-
-def _safe_fixers() -> Any:
+    """The fix engine's own error (its str() is one clear line), plus what the file system raises."""
     try:
-        return _fixers()
+        return (_engine().FixError, OSError)
     except FixUnavailable:
-        return None
+        return (OSError,)
 
 
 def preview(result: ScanResult, finding: Finding) -> Preview:
@@ -62,32 +50,30 @@ def preview(result: ScanResult, finding: Finding) -> Preview:
     if not finding.fixable:
         return Preview("", NO_FIX)
     try:
-        plan = _function("preview")(result, finding)
+        plan = _engine().preview(result, finding)
     except FixUnavailable as exc:
         return Preview("", str(exc))
     except Exception as exc:  # the fix engine's own errors, or a bug in one fixer: say so, go on
         return Preview("", f"the fix cannot be prepared: {exc}")
     if plan.is_empty:
-        reasons = [reason for _, reason in getattr(plan, "skipped", [])]
+        reasons = [reason for _, reason in plan.skipped]
         return Preview("", f"no automatic fix here: {reasons[0]}" if reasons else "the fix has nothing to change here")
-    notes = list(getattr(plan, "notes", []) or [])
-    deps = list(getattr(plan, "dependencies", []) or [])
-    if deps:
-        notes.insert(0, f"also adds the dependency {', '.join(deps)}")
+    notes = list(plan.notes)
+    if plan.dependencies:
+        notes.insert(0, f"also adds the dependency {', '.join(plan.dependencies)}")
     return Preview(plan.diff(color=False), "; ".join(notes))
 
 
 def plan(result: ScanResult, findings: list[Finding]) -> Any | None:
-    """One FixPlan for every accepted finding (review fixes included: the user accepted each)."""
+    """One FixPlan for every accepted fixable finding (review fixes included: the user accepted
+    each one), or None when none of them has a fixer."""
     fixable = [f for f in findings if f.fixable]
-    if not fixable:
-        return None
-    plan = _function("plan_fixes")(result, findings=fixable, include_review=True)
-    return None if plan.is_empty else plan
+    return _engine().plan_fixes(result, findings=fixable, include_review=True) if fixable else None
 
 
 def apply(plan: Any) -> Any:
-    return _function("apply_plan")(plan)
+    """Write the plan (stale check, compile check, atomic write, backup) and rescan."""
+    return _engine().apply_plan(plan)
 
 
 def undo_command(root: Path | str) -> str:

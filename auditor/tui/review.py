@@ -25,6 +25,9 @@ from auditor.tui.texts import count
 from auditor.tui.widgets import StepTrail, syntax_theme
 
 
+UNFIXED_SHOWN = 3  # accepted fixes the engine could not make, listed by name in the headline
+
+
 class ReviewScreen(Screen):
     BINDINGS = [
         Binding("a", "apply", "Apply"),
@@ -80,6 +83,14 @@ class ReviewScreen(Screen):
         except ConfigWriteError as exc:
             self.config_edit = None
             self._error(str(exc))
+        self._show_plan()
+        for button in self.query(Button):
+            button.disabled = False
+        if not self.patch_text() and self.query("#apply"):
+            self.query_one("#apply", Button).label = "Finish"
+        self.query_one("#review-diff-box").focus()  # arrows and page keys scroll the diff
+
+    def _show_plan(self) -> None:
         self.query_one("#review-head", Static).update(self._headline())
         diff = self.patch_text()
         box = self.query_one("#review-diff", Static)
@@ -87,15 +98,10 @@ class ReviewScreen(Screen):
             box.update(Syntax(diff, "diff", theme=syntax_theme(self.app.current_theme.dark), word_wrap=False))
         else:
             box.update(Text("Nothing to write: no accepted fix changes code and no answers to record.", style="italic"))
-        for button in self.query(Button):
-            button.disabled = False
-        if not diff and self.query("#apply"):
-            self.query_one("#apply", Button).label = "Finish"
-        self.query_one("#review-diff-box").focus()  # arrows and page keys scroll the diff
 
     def refresh_theme(self) -> None:
         if self.ready:
-            self.on_plan_ready(PlanReady(self.plan))
+            self._show_plan()
 
     def _headline(self) -> Text:
         session = self.app.session
@@ -111,10 +117,12 @@ class ReviewScreen(Screen):
             text.append("\nDependencies to add: ", style="bold")
             text.append(", ".join(self.plan.dependencies))
         reasons = dict(self.plan.skipped) if self.plan is not None else {}
-        for finding in accepted:
-            if finding.fixable and finding not in planned:
-                reason = reasons.get(finding, "no automatic fix yet")
-                text.append(f"\nNot fixed automatically: {finding.rule} {finding.location}: {reason}", style="yellow")
+        unfixed = [f for f in accepted if f.fixable and f not in planned]
+        for finding in unfixed[:UNFIXED_SHOWN]:
+            reason = reasons.get(finding, "no automatic fix yet")
+            text.append(f"\nNot fixed automatically: {finding.rule} {finding.location}: {reason}", style="yellow")
+        if len(unfixed) > UNFIXED_SHOWN:
+            text.append(f"\n… and {len(unfixed) - UNFIXED_SHOWN} more not fixed automatically.", style="yellow")
         by_hand = [f for f in accepted if f not in planned]
         if by_hand:
             text.append(f"\n{count(len(by_hand), 'accepted finding')} to change by hand: the summary lists them.")
@@ -174,7 +182,7 @@ class ReviewScreen(Screen):
         session = self.app.session
         report = None
         try:
-            if self.plan is not None:
+            if self.plan is not None and not self.plan.is_empty:
                 report = fixes.apply(self.plan)
         except fixes.fix_error_types() as exc:
             self.post_message(ApplyFailed(str(exc)))

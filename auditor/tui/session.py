@@ -138,9 +138,9 @@ class Session:
         route = self.route_of(finding)
         return f"Is {route.label() if route else 'this route'} meant to be public (no login needed)?"
 
-    def same_rule_in_file(self, finding: Finding) -> int:
-        """How many findings a "not a problem here" on this one silences (same rule, same file)."""
-        return sum(1 for f in self.result.findings if f.rule == finding.rule and f.path == finding.path)
+    def same_rule_in_file(self, finding: Finding) -> list[Finding]:
+        """What a "not a problem here" on this finding silences: its rule in its file."""
+        return [f for f in self.result.findings if f.rule == finding.rule and f.path == finding.path]
 
     # -- answers for [tool.prodready] -----------------------------------------------------
 

@@ -156,7 +156,7 @@ class StepScreen(Screen):
             self._ask(finding)
             return
         same = self.app.session.same_rule_in_file(finding)
-        scope = "this finding" if same == 1 else f"all {same} {finding.rule} findings in this file"
+        scope = "this finding" if len(same) == 1 else f"all {len(same)} {finding.rule} findings in this file"
         body = (
             f"prodready will stop reporting {finding.rule} ({finding.name}) in {finding.path}: {scope}.\n"
             "This is recorded under [tool.prodready] per-file-ignores when you apply."
@@ -164,6 +164,8 @@ class StepScreen(Screen):
 
         def answered(yes: bool | None) -> None:
             if yes:
+                for other in same:
+                    self.app.session.decide(other, Decision.NOT_A_PROBLEM)
                 self._decided(finding, Decision.NOT_A_PROBLEM)
 
         self.app.push_screen(ConfirmScreen("Not a problem here?", body, yes="Not a problem", no="Keep it"), answered)

@@ -65,6 +65,16 @@ def test_registry_answers_each_code_once_and_declares_safety():
         assert spec.description and spec.load().spec is spec
 
 
+def test_rule_docs_state_the_safety_of_their_fix():
+    from auditor.rules.base import all_rules
+
+    for code, rule in all_rules().items():
+        safety = safety_for(code)
+        if safety is not None:
+            section = rule.doc.split("## Fix safety", 1)[1].strip().lower()
+            assert section.startswith(safety.value), f"{code}: the doc's Fix safety section disagrees with the fixer ({safety.value})"
+
+
 def test_scanning_never_imports_libcst(tmp_path):
     root = write_project(tmp_path, {"app.py": APP})
     code = (
@@ -78,6 +88,15 @@ def test_scanning_never_imports_libcst(tmp_path):
 
 def only(result, code):
     return [f for f in result.findings if f.rule == code]
+
+
+def prints_plan(result):
+    """The plan of the print fixes alone: one file, whatever other fixers exist."""
+    return plan_fixes(result, only(result, "PR502"))
+
+
+def edit_of(plan, relpath):
+    return next(e for e in plan.edits if e.relpath == relpath)
 
 
 def test_plan_lists_edits_fixes_and_a_git_style_diff(tmp_path):
@@ -124,7 +143,7 @@ def test_a_finding_after_lines_moved_by_an_earlier_fix_is_still_found(tmp_path):
 def test_dry_run_writes_nothing_and_apply_writes_exactly_the_plan(tmp_path):
     root, result = project(tmp_path)
     before = digest(root)
-    plan = plan_fixes(result)
+    plan = prints_plan(result)
     plan.diff()
     assert digest(root) == before
     report = apply_plan(plan)
@@ -138,7 +157,7 @@ def test_apply_then_undo_restores_every_byte_and_deletes_created_files(tmp_path)
     root, result = project(tmp_path, {"app.py": APP, "requirements.txt": "fastapi\n"})
     (root / "app.py").chmod(0o640)
     before = digest(root)
-    plan = plan_fixes(result, [finding("PR501", "app.py", 1)] + result.findings)
+    plan = plan_fixes(result, [finding("PR501", "app.py", 1)] + only(result, "PR502"))
     assert "logging_setup.py" in plan.files_changed
     report = apply_plan(plan)
     assert report.created == ["logging_setup.py"]
@@ -156,8 +175,10 @@ def test_apply_then_undo_restores_every_byte_and_deletes_created_files(tmp_path)
 
 def test_second_plan_after_apply_proposes_nothing(tmp_path):
     root, result = project(tmp_path)
-    apply_plan(plan_fixes(result))
-    again = plan_fixes(scan_project(root))
+    line, col = at(APP, "asyncio.create_task")
+    apply_plan(plan_fixes(result, only(result, "PR502") + [finding("PR501", "app.py", 1), finding("PR340", "app.py", line, col)]))
+    after = scan_project(root)
+    again = plan_fixes(after, [f for f in after.findings if f.rule in {"PR340", "PR501", "PR502"}])
     assert again.is_empty, again.diff()
 
 
@@ -193,7 +214,7 @@ def test_review_fixes_need_include_review(tmp_path):
 
 def test_stale_file_is_refused(tmp_path):
     root, result = project(tmp_path)
-    plan = plan_fixes(result)
+    plan = prints_plan(result)
     (root / "app.py").write_text(APP + "\n# edited after the scan\n")
     before = digest(root)
     with pytest.raises(StaleFileError, match="app.py changed on disk since the scan"):
@@ -205,12 +226,12 @@ def test_file_changed_between_scan_and_plan_is_refused(tmp_path):
     root, result = project(tmp_path)
     (root / "app.py").write_text(APP.replace("new signup", "edited"))
     with pytest.raises(StaleFileError):
-        plan_fixes(result)
+        prints_plan(result)
 
 
 def test_unparsable_result_is_refused(tmp_path):
     root, result = project(tmp_path)
-    plan = plan_fixes(result)
+    plan = prints_plan(result)
     good = plan.edits[0]
     bad = "def broken(:\n"
     plan.edits[0] = FileEdit(good.relpath, good.old, bad, good.base, bad.encode())
@@ -249,7 +270,7 @@ def test_a_crashing_fixer_is_reported_and_the_others_still_run(tmp_path, monkeyp
 
 def test_read_only_file_is_refused(tmp_path):
     root, result = project(tmp_path)
-    plan = plan_fixes(result)
+    plan = prints_plan(result)
     (root / "app.py").chmod(0o444)
     try:
         with pytest.raises(ReadOnlyFileError, match="app.py is read-only"):
@@ -261,7 +282,7 @@ def test_read_only_file_is_refused(tmp_path):
 
 def test_path_outside_the_project_is_refused(tmp_path):
     root, result = project(tmp_path)
-    plan = plan_fixes(result)
+    plan = prints_plan(result)
     plan.edits.append(FileEdit("../outside.py", None, "x = 1\n", None, b"x = 1\n"))
     with pytest.raises(OutsideProjectError, match="outside the project"):
         apply_plan(plan)
@@ -274,7 +295,7 @@ def test_symlink_leaving_the_project_is_refused(tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (root / "link").symlink_to(outside)
-    plan = plan_fixes(result)
+    plan = prints_plan(result)
     plan.edits.append(FileEdit("link/new.py", None, "x = 1\n", None, b"x = 1\n"))
     with pytest.raises(OutsideProjectError):
         apply_plan(plan)
@@ -306,7 +327,7 @@ def test_a_failed_write_puts_back_every_file(tmp_path, monkeypatch):
 
 def test_a_second_apply_waits_for_the_lock(tmp_path):
     root, result = project(tmp_path)
-    plan = plan_fixes(result)
+    plan = prints_plan(result)
     with project_lock(root):
         with pytest.raises(LockedError, match=f"pid {os.getpid()}"):
             apply_plan(plan)
@@ -316,7 +337,7 @@ def test_a_second_apply_waits_for_the_lock(tmp_path):
 
 def test_concurrent_applies_do_not_interleave(tmp_path):
     root, result = project(tmp_path)
-    plans = [plan_fixes(result), plan_fixes(result)]
+    plans = [prints_plan(result), prints_plan(result)]
     outcomes = []
 
     def run(plan):
@@ -333,20 +354,20 @@ def test_concurrent_applies_do_not_interleave(tmp_path):
         thread.join()
     # One writes; the other finds the lock taken, or (when it came second) a file changed under it.
     assert sorted(outcomes) in (["LockedError", "applied"], ["StaleFileError", "applied"])
-    assert (root / "app.py").read_text() == plans[0].edits[0].new
+    assert (root / "app.py").read_text() == edit_of(plans[0], "app.py").new
 
 
 def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
     root, result = project(tmp_path)
     (root / ".prodready").mkdir()
     (root / ".prodready" / "lock").write_text("999999999")
-    apply_plan(plan_fixes(result))
+    apply_plan(prints_plan(result))
     assert not (root / ".prodready" / "lock").exists()
 
 
 def test_undo_refuses_when_files_changed_since(tmp_path):
     root, result = project(tmp_path)
-    apply_plan(plan_fixes(result))
+    apply_plan(prints_plan(result))
     (root / "app.py").write_text("edited by hand\n")
     with pytest.raises(UndoConflictError, match="app.py changed since the fix was applied"):
         undo(root)
@@ -370,14 +391,14 @@ def test_undo_goes_back_one_apply_at_a_time(tmp_path):
 
 def test_backups_stay_out_of_git_and_out_of_the_scan(tmp_path):
     root, result = project(tmp_path)
-    apply_plan(plan_fixes(result))
+    apply_plan(prints_plan(result))
     assert (root / ".prodready" / ".gitignore").read_text() == "*\n"
     assert not any(f.path.startswith(".prodready") for f in scan_project(root).findings)
 
 
 def test_nothing_to_apply(tmp_path):
     root, result = project(tmp_path, {"app.py": "x = 1\n"})
-    plan = plan_fixes(result)
+    plan = prints_plan(result)
     assert plan.is_empty and plan.diff() == ""
     assert apply_plan(plan).backup_dir is None
 
@@ -386,11 +407,11 @@ def test_diff_applies_with_git(tmp_path):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     root, result = project(tmp_path, {"app.py": APP, "requirements.txt": "fastapi"})
-    plan = plan_fixes(result, [finding("PR501", "app.py", 1)] + result.findings)
+    plan = plan_fixes(result, [finding("PR501", "app.py", 1)] + only(result, "PR502"))
     patch = tmp_path / "fix.patch"
     patch.write_text(plan.diff())
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run(["git", "apply", "--check", str(patch)], cwd=root, check=True)
     subprocess.run(["git", "apply", str(patch)], cwd=root, check=True)
-    assert (root / "app.py").read_text() == plan.edits[0].new
-    assert (root / "logging_setup.py").read_text() == next(e.new for e in plan.edits if e.is_new)
+    assert (root / "app.py").read_text() == edit_of(plan, "app.py").new
+    assert (root / "logging_setup.py").read_text() == edit_of(plan, "logging_setup.py").new

@@ -122,3 +122,8 @@ def test_request_id_from_a_middleware_class(tmp_path):
 def test_secret_names(tmp_path, call, expected):
     source = f"import logging\nfrom fastapi import FastAPI\nlogger = logging.getLogger(__name__)\ndef f(request, user, settings, token_type, reset_token, email, password, creds, name, token):\n    {call}\n"
     assert len(findings(tmp_path, source, "PR530")) == expected
+
+
+def test_logging_config_file_counts_as_setup(tmp_path):
+    project = {"logging.ini": "[loggers]\nkeys=root\n", "app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n"}
+    assert findings(tmp_path, project, "PR501") == []

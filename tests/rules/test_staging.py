@@ -43,12 +43,23 @@ def test_hand_parsed_setting_in_one_module_is_reported(tmp_path):
 
 def test_required_settings_read_at_startup_are_fine(tmp_path):
     source = APP + (
-        "import os\n"
+        "import os\nfrom functools import lru_cache\n"
         "def get_settings():\n    return {'secret': os.environ['SECRET_KEY']}\n"
+        "@lru_cache\ndef database_url():\n    return os.environ['DATABASE_URL']\n"
         "def verify(sig):\n    return sig == os.environ['WEBHOOK_SECRET']\n"
+        "@app.post('/hook')\ndef hook(sig: str):\n    return verify(sig)\n"
     )
     found = findings(tmp_path, source, "PR402")
-    assert [f.line for f in found] == [7] and "WEBHOOK_SECRET" in found[0].message
+    assert [f.line for f in found] == [11] and "WEBHOOK_SECRET" in found[0].message
+
+
+def test_env_reads_in_helper_modules_without_routes_are_left_to_startup(tmp_path):
+    project = {
+        "app/__init__.py": "",
+        "app/db.py": "import os\ndef database_url():\n    return os.environ['DATABASE_URL']\n",
+        "app/main.py": APP + "@app.get('/')\ndef index():\n    return {}\n",
+    }
+    assert findings(tmp_path, project, "PR402") == []
 
 
 def test_database_url_message_masks_the_password(tmp_path):
@@ -119,3 +130,8 @@ def test_health_route_under_a_prefix(tmp_path):
         "app/__init__.py": "",
     }
     assert findings(tmp_path, project, "PR430") == []
+
+
+def test_database_settings_that_are_not_locations(tmp_path):
+    source = APP + "import os\nPORT = os.getenv('DB_PORT', '5432')\nNAME = os.getenv('DB_NAME', 'app')\nURL = os.getenv('DATABASE_URL', 'sqlite:///app.db')\n"
+    assert [f.line for f in findings(tmp_path, source, "PR410")] == [6]

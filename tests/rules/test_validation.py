@@ -331,3 +331,44 @@ def test_global_exception_handler_forms_flask(tmp_path, setup):
 def test_global_exception_handler_in_fastapi_constructor(tmp_path):
     source = "from fastapi import FastAPI\nasync def oops(request, exc):\n    return None\napp = FastAPI(exception_handlers={Exception: oops})\n"
     assert findings(tmp_path, source, "PR344") == []
+
+
+def test_enum_and_typed_query_values_are_whitelists_or_numbers(tmp_path):
+    project = {
+        "app/__init__.py": "",
+        "app/enums.py": "from enum import Enum\nclass Sort(str, Enum):\n    name = 'name'\n    price = 'price'\n",
+        "app/main.py": FASTAPI + "from app.enums import Sort\n@app.get('/t')\ndef view(sort: Sort = Sort.name, db=None):\n    return db.execute(text(f'SELECT * FROM t ORDER BY {sort.value}')).all()\n",
+        "app/shop.py": FLASK + "@app.get('/p')\ndef page():\n    n = request.args.get('n', 10, type=int)\n    return get_db().execute(f'SELECT * FROM t LIMIT {n}').fetchall()\n",
+    }
+    found = findings(tmp_path, project, "PR310")
+    assert [(f.path, f.severity) for f in found] == [("app/shop.py", Severity.LOW)]
+
+
+def test_all_on_something_other_than_a_query(tmp_path):
+    source = FASTAPI + "@app.get('/ok')\ndef ok(flags=None):\n    return {'ok': flags.all()}\n"
+    assert findings(tmp_path, source, "PR320") == []
+
+
+def test_check_functions_answering_false_do_not_swallow(tmp_path):
+    source = "from fastapi import FastAPI\ndef token_ok(t):\n    try:\n        decode(t)\n        return True\n    except Exception:\n        return False\n"
+    assert findings(tmp_path, source, "PR510") == []
+
+
+def test_streaming_generators_are_not_background_loops(tmp_path):
+    source = (
+        "import asyncio\nfrom fastapi import FastAPI\napp = FastAPI()\n"
+        "async def events():\n    while True:\n        yield await next_event()\n        await asyncio.sleep(1)\n"
+    )
+    assert findings(tmp_path, source, "PR341") == []
+
+
+def test_deeply_nested_sql_building_does_not_break_the_rule(tmp_path):
+    """A huge concatenation in one handler is skipped; the other handlers are still analysed."""
+    huge = " + ".join(["q"] * 3000)
+    source = FLASK + (
+        f"@app.get('/a')\ndef a():\n    q = request.args['q']\n    return get_db().execute('SELECT ' + {huge}).fetchall()\n"
+        "@app.get('/b')\ndef b():\n    return get_db().execute('SELECT ' + request.args['q']).fetchall()\n"
+    )
+    result = scan_example(tmp_path, source, select=["PR310"])
+    assert not [d for d in result.diagnostics if d.kind == "rule-error"]
+    assert [f.line for f in result.findings] == [9]

@@ -57,9 +57,12 @@ async def test_full_walk_accepts_skips_applies_and_undo_restores(tmp_path: Path)
         assert isinstance(app.screen, StepScreen) and app.screen.step == Step.DATA_MODEL
         dismissed = app.screen.current
         await press(pilot, "x", "y")
-        skipped = app.screen.current
+        skipped = next(f for f in app.screen.findings if app.session.decision(f) == Decision.PENDING)
+        app.screen.query_one("#findings").highlighted = app.screen.findings.index(skipped)
         await press(pilot, "s")
         assert app.session.decision(dismissed) == Decision.NOT_A_PROBLEM
+        same_file = [f for f in app.session.result.findings if (f.rule, f.path) == (dismissed.rule, dismissed.path)]
+        assert all(app.session.decision(f) == Decision.NOT_A_PROBLEM for f in same_file), "the answer covers the file"
         assert app.session.decision(skipped) == Decision.SKIP
 
         await press(pilot, "n", "n", "n", "n")  # through infrastructure, validation, staging

@@ -4,6 +4,7 @@ import tempfile
 _tmpdir = tempfile.mkdtemp(prefix="taskflow-tests-")
 os.environ["DATABASE_URL"] = f"sqlite:///{os.path.join(_tmpdir, 'test.db')}"
 os.environ.setdefault("SECRET_KEY", "test-secret")
+os.environ.setdefault("RATE_LIMIT_ENABLED", "0")  # the tests log in more often than a rate limit allows
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402

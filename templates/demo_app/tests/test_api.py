@@ -1,5 +1,8 @@
 from conftest import signup_and_login
 
+from app.database import SessionLocal
+from app.models import User
+
 
 def make_project(client, headers, name="Launch"):
     ws = client.post("/workspaces", json={"name": "Acme"}, headers=headers).json()
@@ -45,7 +48,7 @@ def test_task_crud(client, auth_headers):
     assert r.status_code == 200
     task_id = r.json()["id"]
 
-    assert client.get(f"/tasks/{task_id}").json()["title"] == "Write landing page"
+    assert client.get(f"/tasks/{task_id}", headers=auth_headers).json()["title"] == "Write landing page"
 
     r = client.put(f"/tasks/{task_id}", json={"status": "doing"}, headers=auth_headers)
     assert r.json()["status"] == "doing"
@@ -56,8 +59,8 @@ def test_task_crud(client, auth_headers):
     assert len(client.get("/tasks/", headers=auth_headers).json()) == 1
     assert client.get(f"/projects/{project['id']}/tasks", headers=auth_headers).json()[0]["id"] == task_id
 
-    assert client.delete(f"/tasks/{task_id}").json() == {"ok": True}
-    assert client.get(f"/tasks/{task_id}").status_code == 404
+    assert client.delete(f"/tasks/{task_id}", headers=auth_headers).json() == {"ok": True}
+    assert client.get(f"/tasks/{task_id}", headers=auth_headers).status_code == 404
 
 
 def test_task_search(client, auth_headers):
@@ -105,6 +108,9 @@ def test_workspace_report(client, auth_headers):
 
 
 def test_admin_list_users(client, auth_headers):
+    with SessionLocal() as db:  # the admin pages are for administrators
+        db.query(User).filter(User.email == "alice@example.com").update({"is_admin": True})
+        db.commit()
     r = client.get("/admin/users", headers=auth_headers)
     assert r.status_code == 200
     assert r.json()[0]["email"] == "alice@example.com"

@@ -1,0 +1,578 @@
+"""Data-model fixes: column constraints and types (PR101-PR106, PR130) on ORM models and SQL
+schema files, eager loading for lazy relationships read in a loop (PR121), and Alembic in place
+of tables created at start-up (PR110).
+
+Column changes only edit the model or the schema file; the database itself changes through a
+migration, which is why most of them are review fixes.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import PurePosixPath
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod.visitors import AddImportsVisitor
+
+from auditor.index.extract import module_name_for
+from auditor.models import Finding
+from fixers.base import Fixer, Outcomes
+from fixers.cst import FixCommand, Target, dotted_name, fix_with, locate, names_in, run_codemod
+from fixers.rewrite import code_of, set_keyword, statements, tail
+from fixers.templates import render
+from fixers.workspace import Skip, Workspace
+
+COLUMN_CALLS = {"Column", "mapped_column"}
+FLOAT_TYPES = {"Float", "REAL", "Double", "DOUBLE", "FLOAT", "DOUBLE_PRECISION"}
+NAIVE_NOW = {"datetime.utcnow", "datetime.now", "datetime.datetime.utcnow", "datetime.datetime.now"}
+DATETIME_TYPES = {"DateTime", "DATETIME", "TIMESTAMP"}
+
+
+def _name_like(reference: cst.BaseExpression, name: str) -> cst.BaseExpression:
+    """`name` spelled like `reference` (`sa.Float` -> `sa.Numeric`, `Float` -> `Numeric`)."""
+    if isinstance(reference, cst.Attribute):
+        return reference.with_changes(attr=cst.Name(name))
+    return cst.Name(name)
+
+
+def _type_arg(call: cst.Call, names: set[str]) -> int | None:
+    """Position of the column type among the positional arguments (bare or called)."""
+    for index, arg in enumerate(call.args):
+        if arg.keyword is not None or arg.star:
+            continue
+        node = arg.value.func if isinstance(arg.value, cst.Call) else arg.value
+        if tail(dotted_name(node) or "") in names:
+            return index
+    return None
+
+
+def _annotation_inner(annotation: cst.Annotation | None) -> str:
+    """`Mapped[datetime]` -> "datetime" (the source of the subscript), else ''."""
+    if annotation is None:
+        return ""
+    node = annotation.annotation
+    if isinstance(node, cst.Subscript) and tail(dotted_name(node.value) or "") == "Mapped":
+        return code_of(node.slice[0].slice.value) if isinstance(node.slice[0].slice, cst.Index) else ""
+    return ""
+
+
+class ColumnConstraints(FixCommand):
+    """Edits the Column/mapped_column call a finding points at (or the Table for PR106)."""
+
+    DESCRIPTION = "Add indexes, unique constraints, exact money types and time zones to columns."
+
+    def __init__(self, context, targets=()) -> None:
+        super().__init__(context, targets)
+        self.annotation: cst.Annotation | None = None
+        self.datetime_class: str | None = None  # how `datetime.now` is spelled in this module
+
+    def visit_Module(self, node: cst.Module) -> None:
+        super().visit_Module(node)
+        for statement in node.body:
+            if m.matches(statement, m.SimpleStatementLine(body=[m.ImportFrom(module=m.Name("datetime"))])):
+                names = statement.body[0].names
+                if not isinstance(names, cst.ImportStar) and any(a.evaluated_name == "datetime" for a in names):
+                    self.datetime_class = "datetime"
+            elif m.matches(statement, m.SimpleStatementLine(body=[m.Import()])):
+                if any(a.evaluated_name == "datetime" for a in statement.body[0].names):
+                    self.datetime_class = self.datetime_class or "datetime.datetime"
+
+    def _on_line(self, node: cst.CSTNode) -> list[Target]:
+        start = self.span(node).start
+        return [t for t in self.targets if t.finding not in self.outcomes and t.line == start.line]
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.annotation = node.annotation
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign, updated_node: cst.AnnAssign) -> cst.AnnAssign:
+        self.annotation = None
+        targets = self._on_line(original_node)
+        if not targets or original_node.value is not None:
+            return updated_node
+        # SQLModel `username: str` without Field(): only the unique/index flags apply.
+        fields = []
+        for target in targets:
+            if target.finding.rule in {"PR102", "PR101", "PR130"}:
+                fields.append("unique=True" if target.finding.rule == "PR102" else "index=True")
+            else:
+                self.skipped([target], "a SQLModel field: change it with Field(sa_column=...) by hand")
+        if not fields:
+            return updated_node
+        AddImportsVisitor.add_needed_import(self.context, "sqlmodel", "Field")
+        self.fixed([t for t in targets if t.finding.rule in {"PR102", "PR101", "PR130"}])
+        return updated_node.with_changes(value=cst.parse_expression(f"Field({', '.join(dict.fromkeys(fields))})"), equal=cst.AssignEqual())
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        name = tail(dotted_name(original_node.func) or "")
+        if name not in COLUMN_CALLS | {"Table", "Field"}:
+            return updated_node
+        targets = self._on_line(original_node)
+        if name == "Table":
+            return self._table(updated_node, [t for t in targets if t.finding.rule == "PR106"])
+        targets = [t for t in targets if t.finding.rule != "PR106"]
+        if not targets:
+            return updated_node
+        call = updated_node
+        for target in sorted(targets, key=lambda t: t.finding.rule):
+            try:
+                call = self._apply(target.finding.rule, call, name)
+            except Skip as exc:
+                self.skipped([target], str(exc))
+            else:
+                self.fixed([target])
+        return call
+
+    def _apply(self, rule: str, call: cst.Call, name: str) -> cst.Call:
+        if name == "Field" and rule not in {"PR101", "PR102", "PR105", "PR130"}:
+            raise Skip("a SQLModel field: change its column type with Field(sa_type=...) by hand")
+        if rule in {"PR101", "PR130"}:
+            return set_keyword(call, "index", "True")
+        if rule == "PR102":
+            return set_keyword(call, "unique", "True")
+        if rule == "PR105":
+            return set_keyword(call, "nullable", "False")
+        if rule == "PR103":
+            return self._money(call)
+        if rule == "PR104":
+            return self._aware(call)
+        raise Skip(f"{rule} is not a column fix")
+
+    def _money(self, call: cst.Call) -> cst.Call:
+        position = _type_arg(call, FLOAT_TYPES)
+        args = list(call.args)
+        if position is None:
+            if _annotation_inner(self.annotation) != "float":
+                raise Skip("no Float type found on this column")
+            AddImportsVisitor.add_needed_import(self.context, "sqlalchemy", "Numeric")
+            new = cst.Arg(cst.parse_expression("Numeric(12, 2)"), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            args.insert(0 if not args or args[0].keyword is not None else 0, new)
+        else:
+            old = args[position].value
+            reference = old.func if isinstance(old, cst.Call) else old
+            numeric = cst.Call(_name_like(reference, "Numeric"), args=[cst.Arg(cst.Integer("12"), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))), cst.Arg(cst.Integer("2"))])
+            if isinstance(reference, cst.Name):
+                AddImportsVisitor.add_needed_import(self.context, "sqlalchemy", "Numeric")
+            args[position] = args[position].with_changes(value=numeric)
+        if _annotation_inner(self.annotation) == "float":
+            AddImportsVisitor.add_needed_import(self.context, "decimal", "Decimal")
+        return call.with_changes(args=args)
+
+    def _aware(self, call: cst.Call) -> cst.Call:
+        args = list(call.args)
+        position = _type_arg(call, DATETIME_TYPES)
+        if position is not None:
+            old = args[position].value
+            reference = old.func if isinstance(old, cst.Call) else old
+            if tail(dotted_name(reference) or "") != "TIMESTAMP":
+                typed = cst.Call(reference, args=[cst.Arg(cst.Name("True"), keyword=cst.Name("timezone"), equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
+                if isinstance(old, cst.Call):
+                    typed = set_keyword(old, "timezone", "True")
+                args[position] = args[position].with_changes(value=typed)
+            else:
+                args[position] = args[position].with_changes(value=set_keyword(old if isinstance(old, cst.Call) else cst.Call(old), "timezone", "True"))
+        elif _annotation_inner(self.annotation) in {"datetime", "datetime.datetime", "Optional[datetime]", "datetime | None"}:
+            AddImportsVisitor.add_needed_import(self.context, "sqlalchemy", "DateTime")
+            args.insert(0, cst.Arg(cst.parse_expression("DateTime(timezone=True)"), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if args else cst.MaybeSentinel.DEFAULT))
+        call = call.with_changes(args=args)
+        for option in ("default", "onupdate"):
+            arg = next((a for a in call.args if a.keyword is not None and a.keyword.value == option), None)
+            if arg is None:
+                continue
+            value = arg.value.func if isinstance(arg.value, cst.Call) and not arg.value.args else arg.value
+            if (dotted_name(value) or "") in NAIVE_NOW:
+                call = set_keyword(call, option, self._aware_now(dotted_name(value)))
+        return call
+
+    def _aware_now(self, naive: str) -> str:
+        if naive.startswith("datetime.datetime."):
+            return "lambda: datetime.datetime.now(datetime.timezone.utc)"
+        if "timezone" in self.names and not self._imports_timezone():
+            raise Skip("`timezone` means something else in this module; write the aware default by hand")
+        AddImportsVisitor.add_needed_import(self.context, "datetime", "timezone")
+        return "lambda: datetime.now(timezone.utc)"
+
+    def _imports_timezone(self) -> bool:
+        for statement in self._module.body:
+            if m.matches(statement, m.SimpleStatementLine(body=[m.ImportFrom(module=m.Name("datetime"))])):
+                names = statement.body[0].names
+                if not isinstance(names, cst.ImportStar) and any(a.evaluated_name == "timezone" for a in names):
+                    return True
+        return False
+
+    def _table(self, call: cst.Call, targets: list[Target]) -> cst.Call:
+        """PR106 on `Table(...)`: a link table gets the composite key of its foreign keys."""
+        if not targets:
+            return call
+        columns = [a for a in call.args if isinstance(a.value, cst.Call) and tail(dotted_name(a.value.func) or "") == "Column"]
+        linked = [a for a in columns if any(isinstance(x.value, cst.Call) and tail(dotted_name(x.value.func) or "") == "ForeignKey" for x in a.value.args)]
+        if not columns or len(linked) != len(columns) or len(linked) < 2:
+            self.skipped(targets, "only a link table (every column a foreign key) gets its key automatically; choose this table's primary key by hand")
+            return call
+        args = [a.with_changes(value=set_keyword(a.value, "primary_key", "True")) if a in linked else a for a in call.args]
+        self.fixed(targets)
+        return call.with_changes(args=args)
+
+
+class ColumnFixer(Fixer):
+    """Column constraints and types, in models (libcst) or in SQL schema files (text)."""
+
+    def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
+        if relpath.endswith(".sql"):
+            return fix_sql_schema(relpath, findings, ws)
+        outcomes = fix_with(ColumnConstraints, relpath, findings, ws)
+        money = [f for f in findings if f.rule == "PR103" and outcomes.get(f) is None]
+        if money:
+            _decimal_annotations(ws, relpath, [ws.position(f)[0] for f in money])
+        return outcomes
+
+
+def _decimal_annotations(ws: Workspace, relpath: str, lines: list[int]) -> None:
+    """`x: Mapped[float] = mapped_column(Numeric(12, 2))` reads Decimal values: say so."""
+    text = ws.read(relpath)
+    new_lines = text.splitlines(keepends=True)
+    for line in lines:
+        if 0 < line <= len(new_lines):
+            new_lines[line - 1] = re.sub(r"Mapped\[float\]", "Mapped[Decimal]", new_lines[line - 1], count=1)
+    ws.write(relpath, "".join(new_lines))
+
+
+# -- SQL schema files -----------------------------------------------------------------------------
+
+SQL_FLOAT = re.compile(r"\b(DOUBLE\s+PRECISION|REAL|FLOAT|DOUBLE)\b", re.I)
+SQL_NAIVE = re.compile(r"\b(TIMESTAMP|DATETIME)\b(?!\s+WITH)", re.I)
+
+
+def _sql_column(ws: Workspace, relpath: str, line: int):
+    for table in ws.index.sql_tables if ws.index is not None else []:
+        if table.path == relpath:
+            for column in table.columns:
+                if column.span.line == line:
+                    return table, column
+    return None, None
+
+
+def _statement_end(lines: list[str], start: int) -> int:
+    """0-based index of the line that ends the SQL statement containing line `start` (0-based)."""
+    for index in range(start, len(lines)):
+        if ";" in lines[index].split("--", 1)[0]:
+            return index
+    return len(lines) - 1
+
+
+def fix_sql_schema(relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
+    text = ws.read(relpath)
+    if text is None:
+        raise Skip(f"{relpath} does not exist")
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    outcomes: Outcomes = {}
+    after: dict[int, list[str]] = {}
+    for finding in findings:
+        table, column = _sql_column(ws, relpath, finding.line)
+        line, _ = ws.position(finding)
+        if table is None or not 0 < line <= len(lines):
+            outcomes[finding] = "the column was not found in the schema"
+            continue
+        index = line - 1
+        if finding.rule in {"PR101", "PR130", "PR102"}:
+            unique = finding.rule == "PR102"
+            name = f"{'ux' if unique else 'ix'}_{table.name}_{column.name}"
+            statement = f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {name} ON {table.name} ({column.name});\n"
+            after.setdefault(_statement_end(lines, index), []).append(statement)
+        elif finding.rule == "PR103":
+            new = SQL_FLOAT.sub("NUMERIC(12, 2)", lines[index], count=1)
+            if new == lines[index]:
+                outcomes[finding] = "no REAL/FLOAT type found on this line"
+                continue
+            lines[index] = new
+        elif finding.rule == "PR104":
+            if ws.index is not None and "mysql" in ws.index.databases:
+                outcomes[finding] = "MySQL has no TIMESTAMP WITH TIME ZONE; store UTC and convert in the app"
+                continue
+            new = SQL_NAIVE.sub("TIMESTAMP WITH TIME ZONE", lines[index], count=1)
+            if new == lines[index]:
+                outcomes[finding] = "no TIMESTAMP/DATETIME type found on this line"
+                continue
+            lines[index] = new
+        else:
+            outcomes[finding] = "add a primary key to this table by hand: it needs a choice of columns"
+            continue
+        outcomes[finding] = None
+    for end in sorted(after, reverse=True):
+        lines[end + 1 : end + 1] = after[end]
+    ws.write(relpath, "".join(lines))
+    return outcomes
+
+
+# -- PR121: eager loading -------------------------------------------------------------------------
+
+
+class EagerLoad(FixCommand):
+    """`rows = db.query(Model)...all()` then `row.rel` in a loop -> `.options(selectinload(Model.rel))`."""
+
+    DESCRIPTION = "Load relationships read in a loop together with the rows."
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        for target in self.targets_within(node):
+            if target.finding in self.outcomes:
+                continue
+            if any(t is not node and self.span(t).start.line <= target.line <= self.span(t).end.line for t in _nested_functions(node)):
+                continue  # a nested function handles it
+            self.pending.setdefault(id(node), []).append(target)
+
+    def __init__(self, context, targets=()) -> None:
+        super().__init__(context, targets)
+        self.pending: dict[int, list[Target]] = {}
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        targets = self.pending.pop(id(original_node), [])
+        function = updated_node
+        for target in targets:
+            try:
+                function = self._eager(original_node, function, target)
+            except Skip as exc:
+                self.skipped([target], str(exc))
+            else:
+                self.fixed([target])
+        return function
+
+    def _eager(self, original: cst.FunctionDef, function: cst.FunctionDef, target: Target) -> cst.FunctionDef:
+        access = self._access(original, target)
+        if access is None:
+            raise Skip("the relationship read was not found at this place")
+        row, relation = access.value.value, access.attr.value
+        iterable = self._loop_iterable(original, row, target.line)
+        if iterable is None:
+            raise Skip(f"`{row}` is not the variable of a loop over query results here (read in a helper?)")
+        query = self._query_of(original, iterable, target.line)
+        if query is None:
+            raise Skip("the rows do not come from a query in this function; add selectinload() where they are loaded")
+        model = query.args[0].value if query.args else None
+        if not isinstance(model, (cst.Name, cst.Attribute)):
+            raise Skip("the query does not select one model")
+        current = _find_equal(function, query)
+        if current is None:
+            raise Skip("the query changed under an earlier fix")
+        option = cst.parse_expression(f"selectinload({code_of(model)}.{relation})")
+        loaded = cst.Call(func=cst.Attribute(current, cst.Name("options")), args=[cst.Arg(option)])
+        AddImportsVisitor.add_needed_import(self.context, "sqlalchemy.orm", "selectinload")
+        return function.deep_replace(current, loaded)
+
+    def _access(self, function: cst.FunctionDef, target: Target) -> cst.Attribute | None:
+        found: list[cst.Attribute] = []
+        outer = self
+
+        class Find(cst.CSTVisitor):
+            def visit_Attribute(self, node: cst.Attribute) -> None:
+                start = outer.span(node).start
+                if start.line == target.line and (target.col is None or start.column == target.col) and isinstance(node.value, cst.Name):
+                    found.append(node)
+
+        function.visit(Find())
+        return found[0] if found else None
+
+    def _loop_iterable(self, function: cst.FunctionDef, row: str, line: int) -> cst.BaseExpression | None:
+        best: list[tuple[int, cst.BaseExpression]] = []
+        outer = self
+
+        class Find(cst.CSTVisitor):
+            def visit_For(self, node: cst.For) -> None:
+                span = outer.span(node)
+                if span.start.line <= line <= span.end.line and m.matches(node.target, m.Name(row)):
+                    best.append((span.start.line, node.iter))
+
+            def visit_CompFor(self, node: cst.CompFor) -> None:
+                if m.matches(node.target, m.Name(row)):
+                    best.append((outer.span(node).start.line, node.iter))
+
+        function.visit(Find())
+        return max(best, key=lambda b: b[0])[1] if best else None
+
+    def _query_of(self, function: cst.FunctionDef, iterable: cst.BaseExpression, line: int) -> cst.Call | None:
+        if isinstance(iterable, cst.Name):
+            assigned = None
+            outer = self
+
+            class Find(cst.CSTVisitor):
+                def visit_Assign(self, node: cst.Assign) -> None:
+                    nonlocal assigned
+                    if outer.span(node).start.line < line and any(m.matches(t.target, m.Name(iterable.value)) for t in node.targets):
+                        assigned = node.value
+
+            function.visit(Find())
+            iterable = assigned
+        if iterable is None:
+            return None
+        return _entity_query(iterable)
+
+
+def _entity_query(expr: cst.CSTNode) -> cst.Call | None:
+    """The `db.query(Model)` / `select(Model)` call at the root of a query chain."""
+    node = expr
+    while True:
+        if isinstance(node, cst.Await):
+            node = node.expression
+        elif isinstance(node, cst.Call):
+            name = tail(dotted_name(node.func) or "")
+            if name in {"query", "select"} and node.args:
+                return node
+            if name in {"scalars", "execute"} and node.args:
+                inner = _entity_query(node.args[0].value)
+                if inner is not None:
+                    return inner
+            node = node.func
+        elif isinstance(node, cst.Attribute):
+            node = node.value
+        else:
+            return None
+
+
+def _find_equal(tree: cst.CSTNode, wanted: cst.CSTNode) -> cst.CSTNode | None:
+    found: list[cst.CSTNode] = []
+
+    class Find(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if not found and type(node) is type(wanted) and node.deep_equals(wanted):
+                found.append(node)
+                return False
+            return True
+
+    tree.visit(Find())
+    return found[0] if found else None
+
+
+def _nested_functions(node: cst.FunctionDef) -> list[cst.FunctionDef]:
+    found: list[cst.FunctionDef] = []
+
+    class Find(cst.CSTVisitor):
+        def visit_FunctionDef(self, inner: cst.FunctionDef) -> None:
+            found.append(inner)
+
+    node.visit(Find())
+    return found
+
+
+class EagerLoadFixer(Fixer):
+    def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
+        return fix_with(EagerLoad, relpath, findings, ws)
+
+
+# -- PR110: migrations ----------------------------------------------------------------------------
+
+
+class GuardToDevelopment(FixCommand):
+    """Run the schema set-up statement only when APP_ENV is development (tests included)."""
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node):
+        targets = [t for t in self.targets if t.finding not in self.outcomes and self.span(original_node).start.line == t.line]
+        if not targets:
+            return updated_node
+        AddImportsVisitor.add_needed_import(self.context, "os")
+        guarded = cst.If(
+            test=cst.parse_expression('os.getenv("APP_ENV", "development") == "development"'),
+            body=cst.IndentedBlock([updated_node.with_changes(leading_lines=[])]),
+            leading_lines=[
+                *updated_node.leading_lines,
+                cst.EmptyLine(comment=cst.Comment("# Production schemas change through migrations (alembic upgrade head).")),
+            ],
+        )
+        self.fixed(targets)
+        return cst.FlattenSentinel([guarded])
+
+
+class MigrationsFixer(Fixer):
+    """Alembic scaffolding wired to the app's engine and metadata; create_all kept for development."""
+
+    def fix(self, findings, ws: Workspace) -> Outcomes:
+        findings = list(findings)
+        return self.guarded(findings, ws, lambda: self.scaffold(findings, ws))
+
+    def scaffold(self, findings: list[Finding], ws: Workspace) -> Outcomes:
+        index = ws.index
+        if index is None:
+            raise Skip("no project index")
+        if ws.exists("alembic.ini") or ws.exists("migrations/env.py"):
+            raise Skip("alembic.ini or migrations/ exists already; run `alembic revision --autogenerate` there")
+        site = self._site(index, findings[0])
+        context = self._context(ws, index, site)
+        ws.write("alembic.ini", render("alembic/alembic.ini.j2"))
+        ws.write("migrations/env.py", render("alembic/env.py.j2", **context))
+        ws.write("migrations/script.py.mako", render("alembic/script.py.mako.j2"))
+        ws.write("migrations/README", render("alembic/README.j2", **context))
+        if context["schema_file"]:
+            ws.write("migrations/versions/0001_initial_schema.py", render("alembic/initial_sql.py.j2", **context))
+        else:
+            ws.write("migrations/versions/.gitkeep", "")
+        ws.require("alembic>=1.13", by=self.name)
+        outcomes: Outcomes = {}
+        for relpath in sorted({f.path for f in findings}):
+            group = [f for f in findings if f.path == relpath]
+            command = run_codemod(ws, relpath, GuardToDevelopment, locate(ws, group))
+            outcomes.update({f: command.outcomes.get(f, "the schema set-up call was not found") for f in group})
+        return outcomes
+
+    @staticmethod
+    def _site(index, finding: Finding):
+        for site in index.modules[finding.path].schema_setup if finding.path in index.modules else []:
+            if site.span.line == finding.line:
+                return site
+        raise Skip("the create_all()/executescript() call was not found")
+
+    def _context(self, ws: Workspace, index, site) -> dict:
+        if site.func.endswith("executescript"):
+            schema = next((t.path for t in index.sql_tables), None)
+            if schema is None:
+                raise Skip("no SQL schema file found for the first migration")
+            text = ws.read(schema) or ""
+            statements = [s.strip() for s in re.sub(r"--[^\n]*", "", text).split(";") if s.strip()]
+            return {"schema_file": schema, "statements": statements, "metadata_import": None, "metadata": "None", "models": [], "engine_import": None}
+        receiver = site.func.rpartition(".create_all")[0]  # app.database.Base.metadata / db / metadata
+        parts = receiver.split(".")
+        module = next((".".join(parts[:cut]) for cut in range(len(parts) - 1, 0, -1) if ".".join(parts[:cut]) in index.by_module), None)
+        if module is None:
+            module = index.modules[site_relpath(index, site)].module
+            owner = receiver
+        else:
+            owner = receiver[len(module) + 1 :]
+        name = owner.split(".")[0]
+        metadata = owner if owner.endswith("metadata") else f"{owner}.metadata"
+        models = sorted({module_name_for(relpath) for relpath, _ in index.models if not relpath.startswith("tests/")})
+        engine_import = self._engine(ws, index)
+        return {
+            "schema_file": None,
+            "metadata_import": f"from {module} import {name}",
+            "metadata": metadata,
+            "models": models,
+            "engine_import": engine_import,
+        }
+
+    @staticmethod
+    def _engine(ws: Workspace, index) -> str | None:
+        """`from app.database import engine` when the app creates one engine at module level."""
+        for relpath, site in index.connections:
+            if site.function is None and site.func.endswith("create_engine"):
+                text = ws.read(relpath) or ""
+                try:
+                    tree = ast.parse(text)
+                except SyntaxError:
+                    continue
+                for statement in tree.body:
+                    if (
+                        isinstance(statement, ast.Assign)
+                        and isinstance(statement.value, ast.Call)
+                        and (getattr(statement.value.func, "id", None) or getattr(statement.value.func, "attr", None)) == "create_engine"
+                        and isinstance(statement.targets[0], ast.Name)
+                    ):
+                        name = statement.targets[0].id
+                        return f"from {module_name_for(relpath)} import {name}" + ("" if name == "engine" else f" as engine")
+        return None
+
+
+def site_relpath(index, site) -> str:
+    for relpath, facts in index.modules.items():
+        if site in facts.schema_setup:
+            return relpath
+    raise Skip("the schema set-up call was not found")

@@ -1,0 +1,106 @@
+"""Browser-facing hardening: CORS limited to the configured origins (PR223) and session cookies
+marked Secure/HttpOnly/SameSite outside development (PR224)."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod.visitors import AddImportsVisitor
+
+from auditor.models import Finding
+from fixers.base import Fixer, Outcomes
+from fixers.cst import FixCommand, dotted_name, fix_with
+from fixers.rewrite import keyword, set_keyword, statements, tail
+
+ORIGINS = '[origin for origin in os.getenv("CORS_ORIGINS", "").split(",") if origin]'
+SECURE = 'os.getenv("APP_ENV", "development") != "development"'
+WILDCARD_REGEX = {".*", "^.*$", ".+", "https?://.*"}
+
+
+def _is_wildcard(node: cst.BaseExpression | None) -> bool:
+    if isinstance(node, cst.SimpleString):
+        return node.evaluated_value == "*"
+    return isinstance(node, (cst.List, cst.Tuple, cst.Set)) and any(
+        isinstance(e.value, cst.SimpleString) and e.value.evaluated_value == "*" for e in node.elements
+    )
+
+
+class CorsOrigins(FixCommand):
+    """`allow_origins=["*"]` with credentials -> the origins listed in CORS_ORIGINS."""
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        targets = self.targets_at(original_node) or [t for t in self.targets if t.finding not in self.outcomes and t.line == self.span(original_node).start.line and t.col is None]
+        if not targets:
+            return updated_node
+        name = tail(dotted_name(original_node.func) or "")
+        call = updated_node
+        if name == "CORS":
+            call = set_keyword(call, "origins", ORIGINS)
+        else:
+            origins, regex = keyword(call, "allow_origins"), keyword(call, "allow_origin_regex")
+            if regex is not None and isinstance(regex.value, cst.SimpleString) and regex.value.evaluated_value in WILDCARD_REGEX:
+                call = call.with_changes(args=[a for a in call.args if a is not regex])
+                call = call.with_changes(args=[*call.args[:-1], call.args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)]) if call.args else call
+            if origins is None or _is_wildcard(origins.value):
+                call = set_keyword(call, "allow_origins", ORIGINS)
+        AddImportsVisitor.add_needed_import(self.context, "os")
+        self.fixed(targets)
+        return call
+
+
+class SecureCookies(FixCommand):
+    """Session cookies Secure outside development, HttpOnly and SameSite=Lax."""
+
+    def _targets(self, node: cst.CSTNode) -> list:
+        line = self.span(node).start.line
+        return [t for t in self.targets if t.finding not in self.outcomes and t.line == line]
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        targets = self._targets(original_node)
+        if not targets:
+            return updated_node
+        name = tail(dotted_name(original_node.func) or "")
+        call = updated_node
+        if name == "set_cookie":
+            for flag, value in (("secure", SECURE), ("httponly", "True"), ("samesite", '"lax"')):
+                current = keyword(call, flag)
+                if current is None or m.matches(current.value, m.Name("False")):
+                    call = set_keyword(call, flag, value)
+        elif name == "update":
+            call = set_keyword(call, "SESSION_COOKIE_SECURE", SECURE)
+        elif name in {"add_middleware", "Middleware"}:
+            call = set_keyword(call, "https_only", SECURE)
+        else:
+            return updated_node
+        AddImportsVisitor.add_needed_import(self.context, "os")
+        self.fixed(targets)
+        return call
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):
+        targets = self._targets(original_node)
+        if not targets or not m.matches(updated_node, m.SimpleStatementLine(body=[m.Assign()])):
+            return updated_node
+        assign = updated_node.body[0]
+        target = assign.targets[0].target
+        AddImportsVisitor.add_needed_import(self.context, "os")
+        if isinstance(target, cst.Attribute) and target.attr.value == "secret_key":
+            owner = dotted_name(target.value) or "app"
+            added = statements(
+                f'{owner}.config.update(SESSION_COOKIE_SECURE={SECURE}, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")\n'
+            )
+            self.fixed(targets)
+            return cst.FlattenSentinel([updated_node, *added])
+        if m.matches(assign.value, m.Name("False")):
+            self.fixed(targets)
+            return updated_node.with_changes(body=[assign.with_changes(value=cst.parse_expression(SECURE))])
+        return updated_node
+
+
+class CorsFixer(Fixer):
+    def fix_file(self, relpath: str, findings: list[Finding], ws) -> Outcomes:
+        return fix_with(CorsOrigins, relpath, findings, ws)
+
+
+class CookieFixer(Fixer):
+    def fix_file(self, relpath: str, findings: list[Finding], ws) -> Outcomes:
+        return fix_with(SecureCookies, relpath, findings, ws)

@@ -1,0 +1,249 @@
+"""Secrets and debug switches: hard-coded secrets and literal fallbacks become settings read from
+the environment that fail closed outside development (PR220, PR221); debug and reload flags
+come from the environment, off unless asked for (PR222)."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod.visitors import AddImportsVisitor
+
+from auditor.models import Finding
+from fixers.base import Fixer, Outcomes
+from fixers.cst import FixCommand, dotted_name, fix_with, locate
+from fixers.rewrite import set_keyword, tail, transform
+from fixers.settings import (
+    SettingField,
+    ensure_settings,
+    field_name,
+    import_settings,
+    literal,
+    project_settings_class,
+    settings_access,
+    settings_path,
+)
+from auditor.index.extract import module_name_for
+from fixers.workspace import Skip, Workspace
+
+ENV_CALLS = {"os.getenv", "os.environ.get", "getenv", "environ.get"}
+DSN = re.compile(r"^[a-z][\w+.-]*://[^:/@\s]+:[^@/\s]+@", re.I)
+STRINGS = (cst.SimpleString, cst.ConcatenatedString)
+
+
+def variable_for(name: str) -> str:
+    name = re.sub(r"\W", "_", name).strip("_")
+    return name.upper()
+
+
+def secret_field(variable: str, value: object) -> SettingField:
+    name = field_name(variable)
+    if name is None:
+        raise Skip(f"{variable} cannot be a setting name")
+    if isinstance(value, str) and DSN.match(value):
+        return SettingField(name, "str", None)  # a database URL with its password: required everywhere
+    return SettingField(name, "str", None, dev_only=True, random_secret=True)
+
+
+def _string(node: cst.BaseExpression | None) -> str | None:
+    if isinstance(node, STRINGS):
+        value = literal(node)
+        return value if isinstance(value, str) else None
+    return None
+
+
+class SecretToSetting(FixCommand):
+    """Replaces the secret literal (or the env read with a literal fallback) on a finding's line."""
+
+    DESCRIPTION = "Read secrets from the settings instead of the code."
+
+    def __init__(self, context, targets=(), module: str = "", foreign: bool = False) -> None:
+        super().__init__(context, targets)
+        self.settings_module = module
+        self.foreign = foreign  # the project has its own settings class: only its defaults are fixed
+        self.fields: list[SettingField] = []
+        self.class_stack: list[cst.ClassDef] = []
+
+    def _at(self, node: cst.CSTNode, rule: str) -> list:
+        line = self.span(node).start.line
+        return [t for t in self.targets if t.finding not in self.outcomes and t.finding.rule == rule and t.line == line]
+
+    def _replace(self, targets, variable: str, value: object) -> cst.BaseExpression | None:
+        if self.foreign:
+            self.skipped(targets, "the project has its own settings class: add this secret to it and read it from there")
+            return None
+        try:
+            setting = secret_field(variable, value)
+        except Skip as exc:
+            self.skipped(targets, str(exc))
+            return None
+        self.fields.append(setting)
+        import_settings(self.context, self.settings_module)
+        self.fixed(targets)
+        return settings_access(setting.name)
+
+    # -- PR220: literals ---------------------------------------------------------------------------
+
+    def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
+        targets = self._at(original_node, "PR220")
+        value = _string(original_node.value)
+        if not targets or value is None or len(original_node.targets) != 1:
+            return updated_node
+        name = self._target_name(original_node.targets[0].target)
+        if name is None:
+            return updated_node
+        new = self._replace(targets, variable_for(name), value)
+        return updated_node.with_changes(value=new) if new is not None else updated_node
+
+    @staticmethod
+    def _target_name(target: cst.BaseExpression) -> str | None:
+        if isinstance(target, cst.Name):
+            return target.value
+        if isinstance(target, cst.Attribute):
+            return target.attr.value
+        if isinstance(target, cst.Subscript) and len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
+            key = _string(target.slice[0].slice.value)
+            return key
+        return None
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.class_stack.append(node)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        self.class_stack.pop()
+        return updated_node
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign, updated_node: cst.AnnAssign) -> cst.AnnAssign:
+        settings_class = bool(self.class_stack) and any(
+            (dotted_name(b.value) or "").endswith("BaseSettings") for b in self.class_stack[-1].bases
+        )
+        if settings_class:
+            targets = self._at(original_node, "PR221")
+            if targets:  # `jwt_secret: str = "change-me"` -> required: no start without it
+                self.fixed(targets)
+                return updated_node.with_changes(value=None, equal=cst.MaybeSentinel.DEFAULT)
+            return updated_node
+        targets = self._at(original_node, "PR220")
+        value = _string(original_node.value)
+        if targets and value is not None and isinstance(original_node.target, cst.Name):
+            new = self._replace(targets, variable_for(original_node.target.value), value)
+            if new is not None:
+                return updated_node.with_changes(value=new)
+        return updated_node
+
+    def leave_Arg(self, original_node: cst.Arg, updated_node: cst.Arg) -> cst.Arg:
+        value = _string(original_node.value)
+        if value is None or original_node.keyword is None:
+            return updated_node
+        targets = self._at(original_node.value, "PR220")
+        if not targets:
+            return updated_node
+        new = self._replace(targets, variable_for(original_node.keyword.value), value)
+        return updated_node.with_changes(value=new) if new is not None else updated_node
+
+    def leave_DictElement(self, original_node: cst.DictElement, updated_node: cst.DictElement) -> cst.DictElement:
+        key, value = _string(original_node.key), _string(original_node.value)
+        if key is None or value is None:
+            return updated_node
+        targets = self._at(original_node.value, "PR220")
+        if not targets:
+            return updated_node
+        new = self._replace(targets, variable_for(key), value)
+        return updated_node.with_changes(value=new) if new is not None else updated_node
+
+    # -- PR220 on jwt.encode(claims, "key"), PR221 on env reads ----------------------------------------
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        name = dotted_name(original_node.func) or ""
+        if tail(name) in {"encode", "decode"} and "jwt" in name and len(original_node.args) > 1:
+            value = _string(original_node.args[1].value)
+            targets = self._at(original_node, "PR220")
+            if targets and value is not None:
+                new = self._replace(targets, "JWT_SECRET_KEY", value)
+                if new is not None:
+                    args = list(updated_node.args)
+                    args[1] = args[1].with_changes(value=new)
+                    return updated_node.with_changes(args=args)
+            return updated_node
+        if name in ENV_CALLS and original_node.args:
+            targets = self._at(original_node, "PR221")
+            variable = _string(original_node.args[0].value)
+            if targets and variable:
+                new = self._replace(targets, variable, None)
+                return new if new is not None else updated_node
+        return updated_node
+
+    def leave_BooleanOperation(self, original_node: cst.BooleanOperation, updated_node: cst.BooleanOperation) -> cst.BaseExpression:
+        left = original_node.left
+        if not (isinstance(original_node.operator, cst.Or) and isinstance(left, cst.Call)):
+            return updated_node
+        if (dotted_name(left.func) or "") not in ENV_CALLS or not left.args or _string(original_node.right) is None:
+            return updated_node
+        targets = self._at(original_node, "PR221")
+        variable = _string(left.args[0].value)
+        if not targets or not variable:
+            return updated_node
+        new = self._replace(targets, variable, None)
+        return new if new is not None else updated_node
+
+
+class SecretsFixer(Fixer):
+    def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
+        foreign = project_settings_class(ws) is not None
+        module = "" if foreign else module_name_for(settings_path(ws))
+        command = transform(ws, relpath, SecretToSetting, locate(ws, findings), module=module, foreign=foreign)
+        if command.fields:
+            ensure_settings(ws, command.fields, self.name)
+        return {f: command.outcomes.get(f, "no secret literal found at this place any more") for f in findings}
+
+
+# -- PR222: debug and reload ----------------------------------------------------------------------
+
+APP_FACTORIES = {"FastAPI", "Starlette"}
+
+
+class DebugFromEnvironment(FixCommand):
+    """`debug=True` / `reload=True` / `DEBUG = True` -> read from the environment, off by default."""
+
+    DESCRIPTION = "Read debug and reload switches from the environment."
+
+    def _targets(self, node: cst.CSTNode) -> list:
+        line = self.span(node).start.line
+        return [t for t in self.targets if t.finding not in self.outcomes and t.line == line]
+
+    def _switch(self, variable: str) -> cst.BaseExpression:
+        AddImportsVisitor.add_needed_import(self.context, "os")
+        return cst.parse_expression(f'os.getenv("{variable}") == "1"')
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        targets = self._targets(original_node)
+        if not targets:
+            return updated_node
+        name = dotted_name(original_node.func) or ""
+        changed = updated_node
+        on = lambda arg: arg is not None and m.matches(arg.value, m.Name("True"))  # noqa: E731
+        by_name = {a.keyword.value: a for a in original_node.args if a.keyword is not None}
+        if tail(name) in APP_FACTORIES and on(by_name.get("debug")):
+            changed = set_keyword(changed, "debug", self._switch("DEBUG"))
+        elif tail(name) == "run" and on(by_name.get("reload")):
+            changed = set_keyword(changed, "reload", self._switch("RELOAD"))
+        elif tail(name) == "run" and on(by_name.get("debug")):
+            changed = set_keyword(changed, "debug", self._switch("FLASK_DEBUG"))
+        elif name.endswith("config.update") and on(by_name.get("DEBUG")):
+            changed = set_keyword(changed, "DEBUG", self._switch("FLASK_DEBUG"))
+        if changed is not updated_node:
+            self.fixed(targets)
+        return changed
+
+    def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
+        targets = self._targets(original_node)
+        if not targets or not m.matches(original_node.value, m.Name("True")):
+            return updated_node
+        self.fixed(targets)
+        return updated_node.with_changes(value=self._switch("FLASK_DEBUG"))
+
+
+class DebugFlagsFixer(Fixer):
+    def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
+        return fix_with(DebugFromEnvironment, relpath, findings, ws)

@@ -1,0 +1,421 @@
+"""One settings object instead of environment reads scattered over the app (PR401, PR402, PR410).
+
+A `Settings` class (pydantic-settings) is generated next to the app from the reads found in
+the app's modules: the variable names, their types (`int(os.getenv(...))` gives `int`), their
+defaults, and which are required (`os.environ[...]`). Every read is then replaced by
+`get_settings().<name>`. Defaults that only make sense on a developer's machine (local
+addresses, database paths, secrets) become development-only: outside development the app
+refuses to start without the variable. Database URLs written in the code leave it altogether
+(they go to `.env.example`).
+
+The secrets fixer and the staging fixers share the settings module through `ensure_settings`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import keyword
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
+from auditor.index.extract import module_name_for
+from auditor.models import Finding
+from auditor.rules.hardening import secret_name
+from auditor.rules.webapp import is_test_or_script
+from fixers.base import Fixer, Outcomes
+from fixers.cst import FixCommand, dotted_name
+from fixers.rewrite import code_of, transform
+from fixers.templates import render
+from fixers.workspace import Skip, Workspace
+
+MARKER = "def dev_default("
+SETTINGS_REQUIREMENT = "pydantic-settings>=2"
+ENV_CALLS = {"os.getenv", "os.environ.get"}
+CASTS = {"int": int, "float": float}
+DB_NAME = re.compile(r"DATABASE|^DB_|_DB$|DSN|SQLALCHEMY", re.I)
+LOCAL = re.compile(r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0)\b")
+RESERVED = {"app_env", "model_config", "model_fields", "is_development", "settings", "dict", "json", "copy"}
+
+
+# -- the settings module --------------------------------------------------------------------------
+
+
+@dataclass
+class SettingField:
+    name: str  # the field (the variable's name in lower case)
+    annotation: str
+    default: str | None  # Python source of the default; None: the variable is required
+    dev_only: bool = False  # the default applies in development only
+    random_secret: bool = False  # development gets a fresh random value
+
+    @property
+    def variable(self) -> str:
+        return self.name.upper()
+
+    def source(self) -> str:
+        if self.random_secret:
+            return f"{self.name}: {self.annotation} = dev_default(random_secret=True)"
+        if self.dev_only:
+            return f"{self.name}: {self.annotation} = dev_default({self.default})"
+        if self.default is None:
+            return f"{self.name}: {self.annotation}"
+        return f"{self.name}: {self.annotation} = {self.default}"
+
+    def strictness(self) -> int:
+        return 2 if self.random_secret else 1 if self.dev_only or self.default is None else 0
+
+
+def field_name(variable: str | None) -> str | None:
+    """The settings field for an environment variable, None when it cannot be one."""
+    if not variable:
+        return None
+    name = variable.lower()
+    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_") or name in RESERVED - {"app_env"}:
+        return None
+    return name
+
+
+def project_settings_class(ws: Workspace) -> tuple[str, str] | None:
+    """A settings class the project wrote itself (not ours): (relpath, class name)."""
+    index = ws.index
+    for relpath, facts in sorted(index.modules.items()) if index is not None else []:
+        if is_test_or_script(relpath):
+            continue
+        for name, bases in facts.classes.items():
+            if any(b.endswith("BaseSettings") for b in bases) and MARKER not in (ws.read(relpath) or ""):
+                return relpath, name
+    return None
+
+
+def app_folder(ws: Workspace) -> str:
+    """Where new app modules go: the folder of the module that creates the app."""
+    index = ws.index
+    apps = sorted(
+        (relpath, decl.span.line)
+        for relpath, decl in (index.routers.values() if index is not None else [])
+        if decl.kind.endswith("-app") and not is_test_or_script(relpath)
+    )
+    if apps:
+        folder = str(PurePosixPath(apps[0][0]).parent)
+        return "" if folder == "." else folder
+    modules = sorted(r for r in (index.modules if index is not None else {}) if not is_test_or_script(r))
+    if modules:
+        folder = str(PurePosixPath(modules[0]).parent)
+        return "" if folder == "." else folder
+    return ""
+
+
+def settings_path(ws: Workspace) -> str:
+    """Our settings module: the one generated earlier, else `settings.py` next to the app."""
+    candidates = sorted(ws.index.modules) if ws.index is not None else []
+    candidates += sorted(r for r, s in ws.files.items() if s.original is None and r.endswith(".py"))
+    for relpath in candidates:
+        if MARKER in (ws.read(relpath) or "") and "class Settings(BaseSettings)" in (ws.read(relpath) or ""):
+            return relpath
+    folder = app_folder(ws)
+    for name in ("settings.py", "app_settings.py", "env_settings.py"):
+        relpath = f"{folder}/{name}" if folder else name
+        if not ws.exists(relpath):
+            return relpath
+    raise Skip("settings.py, app_settings.py and env_settings.py all exist; create the settings module by hand")
+
+
+def existing_fields(text: str) -> dict[str, str]:
+    """Field name -> source line of the fields of our Settings class."""
+    tree = ast.parse(text)
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "Settings":
+            return {
+                stmt.target.id: ast.get_source_segment(text, stmt) or ""
+                for stmt in node.body
+                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+            }
+    return {}
+
+
+def ensure_settings(ws: Workspace, fields: list[SettingField], by: str) -> str:
+    """Create our settings module, or add the missing fields to it; returns its module name.
+    A field that exists with another type or default raises Skip."""
+    if project_settings_class(ws) is not None:
+        relpath, name = project_settings_class(ws)
+        raise Skip(f"the project has its own settings class ({name} in {relpath}); add these variables to it")
+    relpath = settings_path(ws)
+    ws.require(SETTINGS_REQUIREMENT, by)
+    text = ws.read(relpath)
+    unique: dict[str, SettingField] = {}
+    for f in fields:
+        unique[f.name] = f if f.name not in unique or f.strictness() > unique[f.name].strictness() else unique[f.name]
+    if text is None:
+        ws.write(relpath, render("settings/settings.py.j2", fields=[f.source() for f in unique.values() if f.name != "app_env"]))
+        return module_name_for(relpath)
+    present = existing_fields(text)
+    lines = text.splitlines(keepends=True)
+    added: list[str] = []
+    for f in unique.values():
+        if f.name not in present:
+            added.append(f"    {f.source()}\n")
+        elif present[f.name] != f.source():
+            current = present[f.name]
+            stricter = f.strictness() > 0 and f.annotation in current and "dev_default" not in current
+            if not stricter:
+                raise Skip(f"{f.variable} is already a setting declared differently ({current.strip()})")
+            lines = [f"    {f.source()}\n" if line.strip() == current.strip() else line for line in lines]
+    if added:
+        anchor = max(i for i, line in enumerate(lines) if re.match(r"    \w+: ", line))
+        lines[anchor + 1 : anchor + 1] = added
+    ws.write(relpath, "".join(lines))
+    return module_name_for(relpath)
+
+
+def settings_access(name: str) -> cst.BaseExpression:
+    return cst.parse_expression(f"get_settings().{name}")
+
+
+def import_settings(context, module: str) -> None:
+    AddImportsVisitor.add_needed_import(context, module, "get_settings")
+
+
+# -- environment reads ----------------------------------------------------------------------------
+
+
+@dataclass
+class EnvRead:
+    relpath: str
+    variable: str | None
+    form: str  # getenv | environ[]
+    default: object  # the literal default; NO_DEFAULT; NOT_LITERAL
+    cast: str | None
+    line: int
+    field: SettingField | None = None
+    problem: str | None = None
+
+
+NO_DEFAULT = object()
+NOT_LITERAL = object()
+
+
+def py_literal(value: object) -> str:
+    """Source of a literal default, strings in double quotes."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def literal(node: cst.BaseExpression | None):
+    if node is None:
+        return NO_DEFAULT
+    try:
+        value = ast.literal_eval(code_of(node))
+    except (ValueError, SyntaxError):
+        return NOT_LITERAL
+    return value if isinstance(value, (str, int, float, bool)) or value is None else NOT_LITERAL
+
+
+def field_for(read: EnvRead) -> SettingField | str:
+    """The settings field a read asks for, or why it cannot have one."""
+    name = field_name(read.variable)
+    if name is None:
+        return "the variable name is computed or is not a valid setting name"
+    annotation = read.cast or "str"
+    default = read.default
+    if default is NOT_LITERAL:
+        return f"{read.variable} falls back to a computed value; move it into the settings by hand"
+    if read.form == "environ[]" or (default is NO_DEFAULT and read.cast):
+        return SettingField(name, annotation, None)
+    if default is NO_DEFAULT or default is None:
+        return SettingField(name, f"{annotation} | None", "None")
+    if read.cast:
+        try:
+            value = CASTS[read.cast](default)
+        except (TypeError, ValueError):
+            return f"{read.variable}'s default {default!r} is not a valid {read.cast}"
+        return SettingField(name, annotation, py_literal(value))
+    text = str(default)
+    if secret_name(read.variable) and text:
+        return SettingField(name, "str", None, dev_only=True, random_secret=True)
+    if DB_NAME.search(read.variable) or LOCAL.search(text):
+        if "://" in text and DB_NAME.search(read.variable):
+            return SettingField(name, "str", None)  # a database URL stays out of the code: .env
+        return SettingField(name, "str", py_literal(text), dev_only=True)
+    return SettingField(name, "str", py_literal(text))
+
+
+def _aliases(module: cst.Module) -> dict[str, str]:
+    """Local name -> qualified name for `import os`, `from os import getenv, environ`."""
+    names: dict[str, str] = {}
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    names[alias.evaluated_alias or alias.evaluated_name] = alias.evaluated_name
+            elif isinstance(small, cst.ImportFrom) and small.module is not None and not isinstance(small.names, cst.ImportStar):
+                base = dotted_name(small.module) or ""
+                for alias in small.names:
+                    names[alias.evaluated_alias or alias.evaluated_name] = f"{base}.{alias.evaluated_name}"
+    return names
+
+
+class EnvReadCodemod(FixCommand):
+    """Collects environment reads (`plan` None) or replaces them with settings fields."""
+
+    def __init__(self, context, targets=(), relpath: str = "", plan: dict | None = None, module: str = "") -> None:
+        super().__init__(context, targets)
+        self.relpath = relpath
+        self.plan = plan  # variable -> SettingField to replace with; None: only collect
+        self.settings_module = module
+        self.reads: list[EnvRead] = []
+        self.replaced = 0
+        self.stores: set[int] = set()
+        self.casted: set[int] = set()
+
+    def visit_Module(self, node: cst.Module) -> None:
+        super().visit_Module(node)
+        self.alias = _aliases(node)
+
+    def _qualified(self, node: cst.BaseExpression) -> str:
+        name = dotted_name(node) or ""
+        head, _, rest = name.partition(".")
+        target = self.alias.get(head)
+        return (f"{target}.{rest}" if rest else target) if target else name
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self.stores.add(id(node.target))
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self.stores.add(id(node.target))
+
+    def _read(self, node: cst.BaseExpression) -> tuple[str | None, str, object] | None:
+        """(variable, form, default) when node reads the environment."""
+        if isinstance(node, cst.Call) and self._qualified(node.func) in ENV_CALLS:
+            if not node.args or any(a.star for a in node.args):
+                return None
+            variable = literal(node.args[0].value)
+            default = node.args[1].value if len(node.args) > 1 else next((a.value for a in node.args if a.keyword and a.keyword.value == "default"), None)
+            return (variable if isinstance(variable, str) else None), "getenv", literal(default)
+        if isinstance(node, cst.Subscript) and id(node) not in self.stores and self._qualified(node.value) == "os.environ":
+            if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+                variable = literal(node.slice[0].slice.value)
+                return (variable if isinstance(variable, str) else None), "environ[]", NO_DEFAULT
+        return None
+
+    def _handle(self, original: cst.BaseExpression, updated: cst.BaseExpression, cast: str | None) -> cst.BaseExpression:
+        found = self._read(original)
+        if found is None:
+            return updated
+        variable, form, default = found
+        line = self.span(original).start.line
+        if self.plan is None:
+            self.reads.append(EnvRead(self.relpath, variable, form, default, cast, line))
+            return updated
+        setting = self.plan.get((self.relpath, line, variable))
+        if setting is None:
+            return updated
+        self.replaced += 1
+        import_settings(self.context, self.settings_module)
+        RemoveImportsVisitor.remove_unused_import(self.context, "os")
+        return settings_access(setting.name)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self._cast_of(node):
+            self.casted.add(id(node.args[0].value))
+
+    def _cast_of(self, node: cst.Call) -> str | None:
+        """`int(<env read>)`: the read is typed by the cast and replaced together with it."""
+        name = dotted_name(node.func)
+        if name in CASTS and len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star:
+            if self._read(node.args[0].value) is not None:
+                return name
+        return None
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        if id(original_node) in self.casted:
+            return updated_node
+        cast = self._cast_of(original_node)
+        if cast:
+            return self._handle(original_node.args[0].value, updated_node, cast)
+        return self._handle(original_node, updated_node, None)
+
+    def leave_Subscript(self, original_node: cst.Subscript, updated_node: cst.Subscript) -> cst.BaseExpression:
+        if id(original_node) in self.casted:
+            return updated_node
+        return self._handle(original_node, updated_node, None)
+
+
+def app_python_files(ws: Workspace) -> list[str]:
+    """The app's own modules: as scanned, and those earlier fixes of this plan created."""
+    index = ws.index
+    scanned = set(index.modules if index is not None else {})
+    created = {r for r, state in ws.files.items() if state.original is None and state.text is not None and r.endswith(".py")}
+    return sorted(r for r in scanned | created if not is_test_or_script(r))
+
+
+def collect_reads(ws: Workspace, relpaths: list[str]) -> list[EnvRead]:
+    reads: list[EnvRead] = []
+    for relpath in relpaths:
+        text = ws.read(relpath)
+        if text is None or ("environ" not in text and "getenv" not in text):
+            continue
+        command = transform(ws, relpath, EnvReadCodemod, [], relpath=relpath)
+        reads.extend(command.reads)
+    return reads
+
+
+def plan_fields(reads: list[EnvRead]) -> None:
+    """Give each read its field; one field per variable (the most common default wins)."""
+    by_variable: dict[str, list[EnvRead]] = {}
+    for read in reads:
+        result = field_for(read)
+        if isinstance(result, str):
+            read.problem = result
+        else:
+            read.field = result
+            by_variable.setdefault(result.name, []).append(read)
+    for name, group in by_variable.items():
+        annotations = {r.field.annotation.replace(" | None", "") for r in group}
+        if len(annotations) > 1:
+            for read in group:
+                read.field, read.problem = None, f"{read.variable} is read as {' and as '.join(sorted(annotations))}; give it one type by hand"
+            continue
+        chosen = Counter(r.field.source() for r in group).most_common(1)[0][0]
+        strictest = max((r.field for r in group), key=lambda f: (f.strictness(), f.source() == chosen))
+        if strictest.strictness() == 0:
+            strictest = next(r.field for r in group if r.field.source() == chosen)
+        for read in group:
+            read.field = strictest
+
+
+class SettingsFixer(Fixer):
+    """Generates the settings class and replaces every environment read of the app with it."""
+
+    def fix(self, findings, ws: Workspace) -> Outcomes:
+        findings = list(findings)
+        return self.guarded(findings, ws, lambda: self.move_reads(findings, ws))
+
+    def move_reads(self, findings: list[Finding], ws: Workspace) -> Outcomes:
+        reads = collect_reads(ws, app_python_files(ws))
+        plan_fields(reads)
+        usable = [r for r in reads if r.field is not None]
+        if not usable:
+            raise Skip("no environment read could become a setting")
+        module = ensure_settings(ws, [r.field for r in usable], self.name)
+        settings_file = settings_path(ws)
+        plan = {(r.relpath, r.line, r.variable): r.field for r in usable}
+
+        for relpath in sorted({r.relpath for r in usable}):
+            if relpath != settings_file:
+                transform(ws, relpath, EnvReadCodemod, [], relpath=relpath, plan=plan, module=module)
+        left = {r.relpath: r.problem for r in reads if r.field is None}
+        outcomes: Outcomes = {}
+        for finding in findings:
+            problem = left.get(finding.path)
+            if finding.rule == "PR410" and finding.path in left:
+                problem = next((r.problem for r in reads if r.relpath == finding.path and r.line == finding.line and r.problem), None)
+            outcomes[finding] = problem
+        return outcomes

@@ -1,0 +1,254 @@
+"""Staging fixes: API docs only in development (PR422), a `/health` route that checks the
+database (PR430), and `.env.example` / `.env.staging` listing every setting (PR420, PR421)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.codemod.visitors import AddImportsVisitor
+
+from auditor.models import Finding
+from auditor.rules.hardening import secret_name
+from auditor.rules.webapp import is_test_or_script
+from fixers.apps import WireApp, Wiring, find_app, is_app_creation
+from fixers.base import Fixer, Outcomes
+from fixers.cst import FixCommand, Target, dotted_name, insert_at, run_codemod
+from fixers.rewrite import set_keyword, tail
+from fixers.settings import MARKER, app_python_files, collect_reads, plan_fields, settings_path
+from fixers.templates import render
+from fixers.workspace import Skip, Workspace
+
+DOCS = (("docs_url", "/docs"), ("redoc_url", "/redoc"), ("openapi_url", "/openapi.json"))
+DB_HANDLE = re.compile(r"(^|_)(db|session|conn|connection|database)$", re.I)
+
+
+def at_app(findings: list[Finding], line: int) -> list[Target]:
+    return [Target(f, line, None) for f in findings]
+
+
+# -- PR422: docs in development only --------------------------------------------------------------
+
+
+class DocsInDevelopment(FixCommand):
+    """`app = FastAPI(...)` gets docs_url/redoc_url/openapi_url that are None outside development."""
+
+    def __init__(self, context, targets=(), var: str = "app") -> None:
+        super().__init__(context, targets)
+        self.var = var
+        self.done = False
+
+    def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
+        statement = cst.SimpleStatementLine([original_node])
+        if self.done or not is_app_creation(statement, self.var) or tail(dotted_name(original_node.value.func) or "") != "FastAPI":
+            return updated_node
+        call = updated_node.value
+        if any(a.star == "**" for a in call.args):
+            self.skipped(self.targets, "the app takes **options: set docs_url/openapi_url where they are built")
+            return updated_node
+        for keyword, path in DOCS:
+            call = set_keyword(call, keyword, f'"{path}" if DOCS_ENABLED else None')
+        self.done = True
+        return updated_node.with_changes(value=call)
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        if not self.done:
+            return super().leave_Module(original_node, updated_node)
+        AddImportsVisitor.add_needed_import(self.context, "os")
+        definition = cst.parse_statement(
+            '# Interactive docs and the OpenAPI schema are a map of the API: development only.\n'
+            'DOCS_ENABLED = os.getenv("APP_ENV", "development") == "development"\n'
+        )
+        index = next(i for i, s in enumerate(updated_node.body) if "FastAPI(" in cst.Module([s]).code)
+        self.fixed(self.targets)
+        body = insert_at(updated_node.body, index, [definition])
+        return super().leave_Module(original_node, updated_node.with_changes(body=body))
+
+
+class DocsFixer(Fixer):
+    def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
+        outcomes: Outcomes = {}
+        app_findings = []
+        for finding in findings:
+            if "debug route" in finding.message:
+                outcomes[finding] = "a debug route: delete it, or register it only when APP_ENV is development"
+            else:
+                app_findings.append(finding)
+        if app_findings:
+            app = find_app(ws, app_findings[0])
+            if "DOCS_ENABLED" in (ws.read(app.relpath) or ""):
+                raise Skip("DOCS_ENABLED is already defined in the app module")
+            command = run_codemod(ws, app.relpath, DocsInDevelopment, at_app(app_findings, app.line), var=app.var)
+            outcomes.update({f: command.outcomes.get(f, "the FastAPI() call was not found") for f in app_findings})
+        return outcomes
+
+
+# -- PR430: /health -------------------------------------------------------------------------------
+
+
+def database_check(ws: Workspace, framework: str) -> dict:
+    """How the health route reaches the database: the app's own session dependency, engine or
+    connection helper (template variables)."""
+    index = ws.index
+    if framework == "fastapi":
+        targets = Counter(
+            p.depends_on for r in index.routes for p in r.handler.params if p.depends_on and DB_HANDLE.search(tail(p.depends_on))
+        )
+        if targets:
+            qualified = targets.most_common(1)[0][0]
+            module, _, name = qualified.rpartition(".")
+            return {"kind": "dependency", "module": module, "name": name}
+    for relpath, site in index.connections:
+        if site.function is None and site.func.endswith("create_engine"):
+            name = _assigned_name(ws, relpath, site.span.line)
+            if name:
+                return {"kind": "engine", "module": index.modules[relpath].module, "name": name}
+    helpers = Counter(
+        call for r in index.routes for call in r.handler.calls if DB_HANDLE.search(tail(call).replace("get_", "")) and index.resolve_function(call)
+    )
+    if helpers:
+        qualified = helpers.most_common(1)[0][0]
+        module, _, name = qualified.rpartition(".")
+        cursor = "psycopg2" in index.imported_packages
+        return {"kind": "helper", "module": module, "name": name, "cursor": cursor}
+    return {"kind": "none"}
+
+
+def _assigned_name(ws: Workspace, relpath: str, line: int) -> str | None:
+    try:
+        tree = ast.parse(ws.read(relpath) or "")
+    except SyntaxError:
+        return None
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and statement.lineno <= line <= (statement.end_lineno or line):
+            target = statement.targets[0]
+            return target.id if isinstance(target, ast.Name) else None
+    return None
+
+
+class HealthFixer(Fixer):
+    def fix(self, findings, ws: Workspace) -> Outcomes:
+        findings = list(findings)
+        return self.guarded(findings, ws, lambda: self.add_route(findings, ws))
+
+    def add_route(self, findings: list[Finding], ws: Workspace) -> Outcomes:
+        app = find_app(ws, findings[0])
+        check = database_check(ws, app.framework)
+        code = render("health_route.py.j2", framework=app.framework, app=app.var, check=check)
+        imports = [("logging", None)]
+        if app.framework == "fastapi":
+            imports.append(("fastapi.responses", "JSONResponse"))
+            if check["kind"] == "dependency":
+                imports += [("fastapi", "Depends"), ("sqlalchemy", "text"), (check["module"], check["name"])]
+            elif check["kind"] == "engine":
+                imports += [("sqlalchemy", "text"), (check["module"], check["name"])]
+        elif check["kind"] in {"helper", "engine"}:
+            imports.append((check["module"], check["name"]))
+            if check["kind"] == "engine":
+                imports.append(("sqlalchemy", "text"))
+        wiring = Wiring(after_app=[code], imports=[(module, name) for module, name in imports])
+        command = run_codemod(ws, app.relpath, WireAppImports, at_app(findings, app.line), var=app.var, wiring=wiring)
+        return {f: command.outcomes.get(f, "the app could not be found") for f in findings}
+
+
+class WireAppImports(WireApp):
+    """WireApp, with plain `import x` lines for imports without a name."""
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        plain = [(module, name) for module, name in self.wiring.imports if name is None]
+        self.wiring.imports = [(module, name) for module, name in self.wiring.imports if name is not None]
+        for module, _ in plain:
+            AddImportsVisitor.add_needed_import(self.context, module)
+        return super().leave_Module(original_node, updated_node)
+
+
+# -- PR420 / PR421: environment files -------------------------------------------------------------
+
+
+@dataclass
+class Variable:
+    name: str
+    example: str
+    staging: str
+    comment: str = ""
+    secret: bool = False
+
+
+def _settings_variables(text: str) -> list[Variable]:
+    tree = ast.parse(text)
+    found = []
+    for node in tree.body:
+        if not (isinstance(node, ast.ClassDef) and node.name == "Settings"):
+            continue
+        for stmt in node.body:
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)) or stmt.target.id == "app_env":
+                continue
+            value = stmt.value
+            source = ast.get_source_segment(text, value) if value is not None else None
+            found.append(_variable(stmt.target.id.upper(), source))
+    return found
+
+
+def _variable(name: str, default_source: str | None) -> Variable:
+    """One line of the env files for a setting declared with `default_source`."""
+    secret = secret_name(name)
+    if default_source is None:
+        return Variable(name, "", "", "required: the app does not start without it", secret)
+    if "random_secret=True" in default_source:
+        return Variable(name, "", "", "secret: development uses a random value; set a long random one everywhere else", True)
+    dev_only = default_source.startswith("dev_default(")
+    inner = default_source[len("dev_default(") : -1] if dev_only else default_source
+    try:
+        value = ast.literal_eval(inner) if inner else None
+    except (ValueError, SyntaxError):
+        value = None
+    shown = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    if dev_only:
+        return Variable(name, shown, "", f"development default {shown!r}; required outside development", secret)
+    return Variable(name, shown, shown, "", secret)
+
+
+def project_variables(ws: Workspace) -> tuple[str, list[Variable]]:
+    """(where the settings live, the variables): our settings module, else the env reads."""
+    relpath = settings_path(ws)
+    text = ws.read(relpath)
+    if text is not None and MARKER in text:
+        return relpath, _settings_variables(text)
+    reads = collect_reads(ws, app_python_files(ws))
+    plan_fields(reads)
+    seen: dict[str, Variable] = {}
+    for read in reads:
+        if read.variable and read.variable not in seen:
+            source = None if read.field is None or read.field.default is None else read.field.default
+            if read.field is not None and read.field.random_secret:
+                source = "dev_default(random_secret=True)"
+            elif read.field is not None and read.field.dev_only:
+                source = f"dev_default({read.field.default})"
+            seen[read.variable] = _variable(read.variable, source)
+    return "the app's os.getenv() calls", list(seen.values())
+
+
+class EnvFilesFixer(Fixer):
+    def fix(self, findings, ws: Workspace) -> Outcomes:
+        findings = list(findings)
+        return self.guarded(findings, ws, lambda: self.write_files(findings, ws))
+
+    def write_files(self, findings: list[Finding], ws: Workspace) -> Outcomes:
+        where, variables = project_variables(ws)
+        outcomes: Outcomes = {}
+        for finding in findings:
+            name = ".env.example" if finding.rule == "PR420" else ".env.staging"
+            if ws.exists(name):
+                outcomes[finding] = f"{name} exists already"
+                continue
+            if finding.rule == "PR420":
+                ws.write(name, render("settings/env.example.j2", settings_path=where, variables=variables))
+            else:
+                secrets = [v.name for v in variables if v.secret or (not v.staging and "required" in v.comment)]
+                plain = [v for v in variables if v.name not in secrets and v.staging]
+                ws.write(name, render("settings/env.staging.j2", secrets=secrets, variables=plain))
+            outcomes[finding] = None
+        return outcomes
