@@ -505,7 +505,8 @@ class OwnerFilter(cst.CSTTransformer):
     # -- ORM queries -----------------------------------------------------------------------------
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        name = tail(dotted_name(original_node.func) or "")
+        func = original_node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else tail(dotted_name(func) or "")
         if name == "query" and original_node.args and "creates" not in self.message:
             return self._restrict_query(original_node, updated_node)
         if name in {"execute"} and original_node.args and "creates" not in self.message:
@@ -745,6 +746,13 @@ class JwtHandling(FixCommand):
     def visit_Try(self, node: cst.Try) -> None:
         self.try_depth += 1
 
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions = [*getattr(self, "functions", []), node.name.value]
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        self.functions.pop()
+        return updated_node
+
     def leave_Try(self, original_node: cst.Try, updated_node: cst.Try) -> cst.Try:
         self.try_depth -= 1
         return updated_node
@@ -827,7 +835,8 @@ class JwtHandling(FixCommand):
         if not call.args:
             raise Skip("jwt.encode() without claims")
         claims = call.args[0].value
-        lifetime = "timedelta(days=7)" if re.search(r"invite", code_of(call), re.I) else "timedelta(minutes=60)"
+        where = code_of(call) + " ".join(getattr(self, "functions", []))
+        lifetime = "timedelta(days=7)" if re.search(r"invit", where, re.I) else "timedelta(minutes=60)"
         if self.datetime_module:  # `import datetime`: spell it out, add no import
             expiry = f"datetime.datetime.now(datetime.timezone.utc) + datetime.{lifetime}"
         else:

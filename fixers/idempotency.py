@@ -214,6 +214,55 @@ class IdempotencyKey(cst.CSTTransformer):
         return updated_node
 
 
+IDEMPOTENCY_TABLE = """CREATE TABLE IF NOT EXISTS idempotency_keys (
+    idempotency_key TEXT PRIMARY KEY,
+    route TEXT NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP
+);
+"""
+
+
+class RawKeyGuard(cst.CSTTransformer):
+    """Before the INSERT: record the request's Idempotency-Key; a key seen before answers 409."""
+
+    def __init__(self, framework: str, mark: str, error: str, label: str) -> None:
+        self.framework = framework
+        self.mark = mark
+        self.error = error
+        self.label = label
+        self.inserted = False
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
+        if self.inserted:
+            return updated_node
+        body = list(updated_node.body)
+        for index, statement in enumerate(body):
+            code = code_of(statement)
+            match = re.search(r"([\w.()]+)\.execute\(\s*(?:\n\s*)?[\"']INSERT\s+INTO", code, re.I)
+            if not isinstance(statement, cst.SimpleStatementLine) or match is None:
+                continue
+            db = match.group(1)
+            header = 'request.headers.get("Idempotency-Key")'
+            reject = (
+                'return jsonify(error="This Idempotency-Key was already used"), 409'
+                if self.framework == "flask"
+                else 'raise HTTPException(status_code=409, detail="This Idempotency-Key was already used")'
+            )
+            guard = statements(
+                f"idempotency_key = {header}\n"
+                "if idempotency_key:\n"
+                "    try:\n"
+                f'        {db}.execute("INSERT INTO idempotency_keys (idempotency_key, route) VALUES ({self.mark}, {self.mark})", (idempotency_key, "{self.label}"))\n'
+                f"    except {self.error}:\n"
+                f"        {db}.rollback()\n"
+                f"        {reject}\n"
+            )
+            body[index:index] = guard
+            self.inserted = True
+            return updated_node.with_changes(body=body)
+        return updated_node
+
+
 class DerivedProviderKey(cst.CSTTransformer):
     """`idempotency_key=str(uuid.uuid4())` -> the client's key, else one derived from the record."""
 
@@ -287,8 +336,12 @@ class IdempotencyFixer(Fixer):
         models: set[str] = set()
 
         def rewrite(route, function):
+            if re.search(r"(^|/)(webhooks?|hooks?)(/|$)", route.path):
+                raise Skip("a webhook: de-duplicate by the provider's event id (store it with a unique index and skip repeats)")
+            if created_model(function, shape) is None and re.search(r"\bINSERT\s+INTO\b", code_of(function), re.I):
+                return self._raw_sql_key(ws, route, function, needed)
             if route.framework != "fastapi":
-                raise Skip("raw SQL writes: add an idempotency_key column with a unique index through a migration, then store the Idempotency-Key header with the row")
+                raise Skip("the created record is not an ORM model this fix can add a key column to")
             if "idempotency_key" in param_names(function):
                 raise Skip("the handler already has an idempotency_key parameter")
             created = created_model(function, shape)
@@ -306,11 +359,33 @@ class IdempotencyFixer(Fixer):
             return add_param(function, HEADER_PARAM)
 
         outcomes = handler_edit(ws, findings, rewrite)
-        if needed:
-            AuthRouteFixer._imports(ws, findings[0].path, list(dict.fromkeys(needed)), "")
+        self._add_imports(ws, findings[0].path, needed)
         for model in sorted(models):
             add_key_column(ws, shape, model)
         return outcomes
+
+    def _raw_sql_key(self, ws: Workspace, route, function: cst.FunctionDef, needed: list) -> cst.FunctionDef:
+        """Raw SQL: the key goes into an idempotency_keys table (primary key) in the same
+        transaction as the write; a repeated key answers 409."""
+        schema = next((t.path for t in ws.index.sql_tables), None)
+        if schema is None:
+            raise Skip("no SQL schema file to add the idempotency_keys table to")
+        style = paramstyle(ws, route.relpath)
+        mark = "?" if style == "qmark" else "%s"
+        error = "sqlite3.IntegrityError" if style == "qmark" else "psycopg2.IntegrityError"
+        label = f"{route.methods[0]} {route.path}"
+        editor = RawKeyGuard(route.framework, mark, error, label)
+        new = function.visit(editor)
+        if not editor.inserted:
+            raise Skip("the INSERT statement was not found in the handler")
+        text = ws.read(schema) or ""
+        if "idempotency_keys" not in text:
+            ws.write(schema, text.rstrip("\n") + "\n\n" + IDEMPOTENCY_TABLE)
+        needed.append((error.partition(".")[0], None))
+        needed.append(("flask", "request") if route.framework == "flask" else ("fastapi", "Request"))
+        if route.framework == "flask":
+            needed.append(("flask", "jsonify"))
+        return new
 
     # PR332
     def pr332(self, findings: list[Finding], ws: Workspace) -> Outcomes:
@@ -331,15 +406,20 @@ class IdempotencyFixer(Fixer):
             return new
 
         outcomes = handler_edit(ws, findings, rewrite)
-        if needed:
-            AuthRouteFixer._imports(ws, findings[0].path, [(a, b) for a, b in dict.fromkeys(needed) if b], "")
-            plain = [a for a, b in dict.fromkeys(needed) if b is None]
-            if plain:
-                from fixers.auth import add_imports
-
-                module = add_imports(cst.parse_module(ws.read(findings[0].path)), findings[0].path, [(a, None) for a in plain])
-                ws.write(findings[0].path, module.code)
+        self._add_imports(ws, findings[0].path, needed)
         return outcomes
+
+    @staticmethod
+    def _add_imports(ws: Workspace, relpath: str, needed: list[tuple[str, str | None]]) -> None:
+        needed = list(dict.fromkeys(needed))
+        named = [(a, b) for a, b in needed if b]
+        if named:
+            AuthRouteFixer._imports(ws, relpath, named, "")
+        plain = [a for a, b in needed if b is None]
+        if plain:
+            from fixers.auth import add_imports
+
+            ws.write(relpath, add_imports(cst.parse_module(ws.read(relpath)), relpath, [(a, None) for a in plain]).code)
 
     @staticmethod
     def _unique_backed(function: cst.FunctionDef, shape) -> bool:

@@ -211,6 +211,22 @@ FIXERS: tuple[FixerSpec, ...] = (
         "fixers.idempotency:IdempotencyFixer",
     ),
     FixerSpec(
+        "string-limits",
+        ("PR302",),
+        FixSafety.REVIEW,
+        "Adds max_length to the request model's string fields (320 for emails, 128 for passwords, "
+        "10 000 for free text, 255 otherwise): longer values answer 422.",
+        "fixers.request_limits:StringLimitsFixer",
+    ),
+    FixerSpec(
+        "thread-pool-handler",
+        ("PR343",),
+        FixSafety.REVIEW,
+        "Turns an `async def` route handler that only makes blocking calls into a plain `def`, which "
+        "FastAPI runs in its thread pool instead of on the event loop.",
+        "fixers.request_limits:ThreadPoolFixer",
+    ),
+    FixerSpec(
         "outbound-timeout",
         ("PR250",),
         FixSafety.SAFE,

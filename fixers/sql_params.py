@@ -186,7 +186,8 @@ class BindParameters(FixCommand):
         return updated_node.with_changes(value=new_text)
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
-        if tail(dotted_name(original_node.func) or "") != "execute" or not original_node.args:
+        func = original_node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "execute") or not original_node.args:
             return updated_node
         first = original_node.args[0].value
         if isinstance(first, cst.Name) and first.value in self.pending and len(original_node.args) == 1:

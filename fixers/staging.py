@@ -149,9 +149,23 @@ class HealthFixer(Fixer):
             imports.append((check["module"], check["name"]))
             if check["kind"] == "engine":
                 imports.append(("sqlalchemy", "text"))
+        if self._module_level(ws, app):  # the route goes after the module's code, before `if __name__`
+            module = cst.parse_module(ws.read(app.relpath))
+            body = list(module.body)
+            end = next((i for i, s in enumerate(body) if isinstance(s, cst.If) and "__name__" in cst.Module([]).code_for_node(s.test)), len(body))
+            module = module.with_changes(body=insert_at(body, end, list(cst.parse_module(code).body)))
+            from fixers.auth import add_imports
+
+            ws.write(app.relpath, add_imports(module, app.relpath, imports).code)
+            return {f: None for f in findings}
         wiring = Wiring(after_app=[code], imports=[(module, name) for module, name in imports])
         command = run_codemod(ws, app.relpath, WireAppImports, at_app(findings, app.line), var=app.var, wiring=wiring)
         return {f: command.outcomes.get(f, "the app could not be found") for f in findings}
+
+    @staticmethod
+    def _module_level(ws: Workspace, app) -> bool:
+        tree = ast.parse(ws.read(app.relpath) or "")
+        return any(isinstance(s, ast.Assign) and any(isinstance(t, ast.Name) and t.id == app.var for t in s.targets) for s in tree.body)
 
 
 class WireAppImports(WireApp):

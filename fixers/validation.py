@@ -24,6 +24,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, dotted_name, first_free, fix_with, names_in
+from fixers.request_limits import max_length
 from fixers.workspace import Skip, Workspace
 
 CASTS = {"int": "int", "float": "float", "str": "str", "bool": "bool", "Decimal": "Decimal", "decimal.Decimal": "Decimal"}
@@ -48,12 +49,18 @@ class BodyField:
 
     def line(self) -> str:
         annotation = self.annotation()
+        options = []  # Field(...) arguments, when a plain default is not enough
+        if not self.required:
+            options.append(f"default={self.default or 'None'}")
         if self.attr != self.key:
-            default = "" if self.required else f"default={self.default or 'None'}, "
-            return f"{self.attr}: {annotation} = Field({default}alias={json.dumps(self.key)})"
-        if self.required:
+            options.append(f"alias={json.dumps(self.key)}")
+        if self.types == {"str"}:  # bounded from the start, so PR302 has nothing to add later
+            options.append(f"max_length={max_length(self.key)}")
+        if options == [f"default={self.default or 'None'}"]:
+            return f"{self.attr}: {annotation} = {self.default or 'None'}"
+        if not options:
             return f"{self.attr}: {annotation}"
-        return f"{self.attr}: {annotation} = {self.default or 'None'}"
+        return f"{self.attr}: {annotation} = Field({', '.join(options)})"
 
 
 def attribute_for(key: str, taken: set[str]) -> str:

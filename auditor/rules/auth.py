@@ -53,8 +53,12 @@ def get_current_user(token: str = ""):
 """
 
 
-def _first_segment(path: str) -> str:
-    return path.strip("/").split("/")[0]
+def _resource(path: str) -> str:
+    """The resource a path is about: `/api/v1/tasks/{id}` -> `tasks`."""
+    for segment in path.strip("/").split("/"):
+        if not re.fullmatch(r"api|v\d+|[{<].*", segment):
+            return segment
+    return ""
 
 
 def _public_by_config(index, route) -> bool:
@@ -245,7 +249,7 @@ def shipping_webhook():
             return
         shape = data_shape(index)
         sensitive = set(shape.owned) | shape.users
-        guarded = {_first_segment(r.path) for r in routes if r.authenticated and not r.is_mutating}
+        guarded = {_resource(r.path) for r in routes if r.authenticated and not r.is_mutating}
         for route in routes:
             if route.authenticated or _public_by_config(index, route):
                 continue
@@ -264,7 +268,7 @@ def shipping_webhook():
                 yield self.at(route.relpath, route, f"{route.label()} changes data and requires no login", confidence=confidence)
             elif touched:
                 # A read next to guarded reads of the same resource is most likely an oversight.
-                confidence = Confidence.MEDIUM if _first_segment(route.path) in guarded else Confidence.LOW
+                confidence = Confidence.MEDIUM if _resource(route.path) in guarded else Confidence.LOW
                 yield self.at(
                     route.relpath, route, f"{route.label()} returns {touched[0]} rows and requires no login", confidence=confidence
                 )
@@ -390,7 +394,6 @@ def reindex():
     ]
 
     def check(self, index) -> Iterable[Finding]:
-        shape = None
         for route in index.routes:
             if not route.authenticated or route.role_checked:
                 continue
@@ -402,10 +405,8 @@ def reindex():
                 reason = "is an admin route"
             elif self._writes_role(node):
                 reason = "changes a role or admin flag"
-            elif route.is_mutating and id_params(route.path):
-                shape = shape or data_shape(index)
-                if self._changes_other_user(index, route, node, shape):
-                    reason = "changes another user's account"
+            elif route.is_mutating and id_params(route.path) and self._changes_other_user(index, route, node, data_shape(index)):
+                reason = "changes another user's account"
             if reason:
                 yield self.at(route.relpath, route, f"{route.label()} {reason} but only checks that the caller is logged in, not their role")
 

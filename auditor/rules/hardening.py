@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 import re
 
+from auditor.index.project import is_script_path
 from auditor.models import Category, Confidence, Severity
 from auditor.rules.base import ModuleRule, register
-from auditor.index.project import is_script_path
 from auditor.rules.tokens import JWT_DECODE, JWT_ENCODE
 from auditor.walk import ModuleContext, const_str, dotted, kwarg
 

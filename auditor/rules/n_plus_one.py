@@ -5,10 +5,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
+from auditor.index.project import is_script_path
 from auditor.models import Category, Finding, Severity
 from auditor.rules.base import ModuleRule, ProjectRule, register
-from auditor.index.project import is_script_path
-from auditor.rules.data_model import query_modules
 from auditor.rules.querying import (
     data_shape,
     eager_loaded,
@@ -17,6 +16,7 @@ from auditor.rules.querying import (
     loop_iters,
     loop_targets,
     per_row_loop,
+    query_modules,
 )
 from auditor.walk import FUNCTIONS, ModuleContext
 

@@ -277,3 +277,19 @@ def model_of_attribute(node: ast.AST, shape: DataShape) -> tuple[Table, str] | N
         if table is not None and node.attr in table.columns:
             return table, node.attr
     return None
+
+
+def query_modules(index) -> list[str]:
+    """Modules that query the data: they define or import models, serve routes, or open connections."""
+    shape = data_shape(index)
+    model_modules = {index.modules[path].module for path in {t.path for t in shape.tables.values()} if path in index.modules}
+    routed = {route.relpath for route in index.routes}
+    connected = {relpath for relpath, _ in index.connections}
+    found = []
+    for relpath, facts in sorted(index.modules.items()):
+        if is_script_path(relpath):
+            continue
+        imports_models = any(target.rpartition(".")[0] in model_modules or target in model_modules for target in facts.imports.values())
+        if relpath in routed or relpath in connected or imports_models or facts.module in model_modules:
+            found.append(relpath)
+    return found

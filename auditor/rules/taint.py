@@ -95,7 +95,7 @@ def parameter_taint(param, flask_converters: dict[str, str] | None = None, path_
         return Taint(LOW if converter in {"int", "float", "uuid"} else HIGH, f"path parameter `{param.name}`")
     annotation = param.annotation or ""
     if REQUEST_ANNOTATION.search(annotation):
-        return Taint(HIGH, "the request")
+        return Taint(HIGH, "request")  # FastAPI's Request: request.query_params, await request.json()...
     if NOT_INPUT_ANNOTATION.search(annotation):
         return None
     base = strip_annotation(annotation)

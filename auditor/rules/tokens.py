@@ -5,10 +5,10 @@ from __future__ import annotations
 import ast
 import re
 
+from auditor.index.project import is_script_path
 from auditor.models import Category, Confidence, Severity
 from auditor.rules.base import ModuleRule, register
-from auditor.index.project import is_script_path
-from auditor.walk import ModuleContext, const_str, dotted, kwarg
+from auditor.walk import ModuleContext, const_str, kwarg
 
 JWT_DECODE = frozenset({"jwt.decode", "jwt.api_jwt.decode", "jose.jwt.decode", "jwt.PyJWT.decode"})
 JWT_ENCODE = frozenset({"jwt.encode", "jwt.api_jwt.encode", "jose.jwt.encode"})

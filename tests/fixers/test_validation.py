@@ -32,7 +32,7 @@ class TestRequestModel(CodemodTest):
         """
         after = """
             from fastapi import Depends, FastAPI
-            from pydantic import BaseModel
+            from pydantic import BaseModel, Field
             from typing import Any
 
             app = FastAPI()
@@ -42,7 +42,7 @@ class TestRequestModel(CodemodTest):
                 email: Any
                 age: int
                 full_name: Any = None
-                plan: str = "free"
+                plan: str = Field(default="free", max_length=255)
 
 
             @app.post("/signup")
@@ -69,7 +69,7 @@ class TestRequestModel(CodemodTest):
         """
         after = """
             from fastapi import Depends, FastAPI
-            from pydantic import BaseModel
+            from pydantic import BaseModel, Field
             from typing import Any
 
             app = FastAPI()
@@ -78,7 +78,7 @@ class TestRequestModel(CodemodTest):
             class LoginBody(BaseModel):
                 remember: Any = None
                 email: Any
-                password: str = ""
+                password: str = Field(default="", max_length=128)
 
 
             @app.post("/login")
@@ -119,7 +119,7 @@ class TestRequestModel(CodemodTest):
                 name: Any
                 price: float
                 qty: int
-                note: str = ""
+                note: str = Field(default="", max_length=10000)
                 class_: Any = Field(alias="class")
 
 

@@ -56,39 +56,32 @@ def read_only_filesystem(monkeypatch, root: Path) -> None:
     root, who runs CI here, so the system calls are patched instead)."""
     root = Path(root).resolve()
 
-    def under(path) -> bool:
-        try:
+    def under(*paths) -> bool:
+        for path in paths:
+            if isinstance(path, int):  # a file descriptor: already open
+                continue
             resolved = Path(os.fsdecode(path)).resolve()
-        except TypeError:  # a file descriptor
-            return False
-        return resolved == root or root in resolved.parents
+            if resolved == root or root in resolved.parents:
+                return True
+        return False
 
-    def refuse(path):
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fsdecode(path))
-
-    writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-
-    def guard(real, *, flags_at=None, mode_at=None):
-        def patched(path, *args, **kwargs):
-            if under(path):
-                if flags_at is not None and not (args[flags_at - 1] if len(args) >= flags_at else kwargs.get("flags", 0)) & writes:
-                    return real(path, *args, **kwargs)
-                if mode_at is not None:
-                    mode = args[mode_at - 1] if len(args) >= mode_at else kwargs.get("mode", "r")
-                    if not any(c in mode for c in "wax+"):
-                        return real(path, *args, **kwargs)
-                refuse(path)
-            return real(path, *args, **kwargs)
+    def refusing(real, writes=lambda args, kwargs: True, paths=1):
+        def patched(*args, **kwargs):
+            if under(*args[:paths]) and writes(args[paths:], kwargs):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fsdecode(args[paths - 1]))
+            return real(*args, **kwargs)
 
         return patched
 
-    monkeypatch.setattr(os, "open", guard(os.open, flags_at=1))
-    monkeypatch.setattr(io, "open", guard(io.open, mode_at=1))
-    monkeypatch.setattr(builtins, "open", guard(builtins.open, mode_at=1))
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    opens_for_writing = lambda args, kwargs: bool((args[0] if args else kwargs.get("flags", 0)) & write_flags)  # noqa: E731
+    mode_writes = lambda args, kwargs: any(c in (args[0] if args else kwargs.get("mode", "r")) for c in "wax+")  # noqa: E731
+    monkeypatch.setattr(os, "open", refusing(os.open, opens_for_writing))
+    monkeypatch.setattr(io, "open", refusing(io.open, mode_writes))
+    monkeypatch.setattr(builtins, "open", refusing(builtins.open, mode_writes))
     for name in ("mkdir", "unlink", "remove", "rmdir", "chmod"):
-        monkeypatch.setattr(os, name, guard(getattr(os, name)))
+        monkeypatch.setattr(os, name, refusing(getattr(os, name)))
     for name in ("replace", "rename"):
-        real = getattr(os, name)
-        monkeypatch.setattr(os, name, lambda src, dst, *a, _real=real, **k: refuse(dst) if under(dst) or under(src) else _real(src, dst, *a, **k))
+        monkeypatch.setattr(os, name, refusing(getattr(os, name), paths=2))
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode, **k: False if mode & os.W_OK and under(path) else real_access(path, mode, **k))
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: not (mode & os.W_OK and under(path)) and real_access(path, mode, **kw))

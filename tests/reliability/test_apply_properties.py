@@ -144,8 +144,9 @@ def projects(draw) -> Project:
         folder = draw(st.sampled_from(["", "pkg/", "new/", "new/deeper/"]))
         created[f"{folder}created{i}.py"] = f"CREATED = {i}\n"
     project = Project(made, edits, created)
-    # An edit that gives back the same text is no edit: leave it out, as a plan would.
-    project.edits = {f.relpath: seq for f in chosen if f.join(project.edited(f)) != f.text for seq in [edits[f.relpath]]}
+    for file in chosen:  # an edit that gives back the same text is no edit: a plan leaves it out
+        if file.join(project.edited(file)) == file.text:
+            del project.edits[file.relpath]
     return project
 
 

@@ -376,3 +376,9 @@ def delete_doc(session: SessionDep, current_user: CurrentUser, doc_id: int):
     result = scan_project(root, select=["PR201", "PR203"])
     assert all(route.authenticated for route in result.index.routes)
     assert [(f.rule, f.line) for f in result.findings] == [("PR203", 12)]
+
+
+def test_resource_of_a_path_skips_api_prefixes():
+    from auditor.rules.auth import _resource
+
+    assert [_resource(p) for p in ["/api/v1/tasks/{id}", "/tasks", "/<int:id>/x", "/"]] == ["tasks", "tasks", "x", ""]

@@ -1,0 +1,107 @@
+"""Request-time limits: a max_length on the string fields of request models (PR302), and
+handlers that block the event loop run in FastAPI's thread pool instead (PR343)."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod.visitors import AddImportsVisitor
+
+from auditor.models import Finding
+from fixers.base import Fixer, Outcomes
+from fixers.cst import FixCommand, fix_with
+from fixers.rewrite import code_of, set_keyword
+
+FIELDS = re.compile(r"string fields? (.+?) ha(?:s|ve) no max_length")
+LONG_TEXT = re.compile(r"(description|message|body|text|content|notes?|comment|bio|details?)$", re.I)
+
+
+def max_length(field: str) -> int:
+    if "email" in field.lower():
+        return 320
+    if "password" in field.lower():
+        return 128
+    if LONG_TEXT.search(field):
+        return 10_000
+    return 255
+
+
+class StringLimits(FixCommand):
+    """`title: str` -> `title: str = Field(max_length=255)` in the request model a finding names."""
+
+    def __init__(self, context, targets=()) -> None:
+        super().__init__(context, targets)
+        self.wanted: set[str] = set()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        targets = self.targets_at(node) or [t for t in self.targets if t.finding not in self.outcomes and t.line == self.span(node).start.line]
+        self.current = targets
+        self.wanted = set()
+        for target in targets:
+            match = FIELDS.search(target.finding.message)
+            if match:
+                self.wanted |= {name.strip() for name in match.group(1).split(",")}
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign, updated_node: cst.AnnAssign) -> cst.AnnAssign:
+        if not self.wanted or not isinstance(original_node.target, cst.Name) or original_node.target.value not in self.wanted:
+            return updated_node
+        name = original_node.target.value
+        limit = str(max_length(name))
+        value = updated_node.value
+        AddImportsVisitor.add_needed_import(self.context, "pydantic", "Field")
+        if value is None:
+            new = cst.parse_expression(f"Field(max_length={limit})")
+        elif isinstance(value, cst.Call) and code_of(value.func).endswith("Field"):
+            new = set_keyword(value, "max_length", limit)
+        else:
+            new = cst.parse_expression(f"Field({code_of(value)}, max_length={limit})")
+        return updated_node.with_changes(value=new, equal=cst.AssignEqual())
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        if self.wanted:
+            self.fixed(self.current)
+        self.wanted = set()
+        return updated_node
+
+
+class StringLimitsFixer(Fixer):
+    def fix_file(self, relpath: str, findings: list[Finding], ws) -> Outcomes:
+        return fix_with(StringLimits, relpath, findings, ws)
+
+
+# -- PR343 --------------------------------------------------------------------------------------
+
+LOOP_ONLY = re.compile(r"\b(asyncio\.(create_task|ensure_future|get_running_loop|gather|wait_for)|create_task\()")
+
+
+class ThreadPoolHandler(FixCommand):
+    """`async def` route handler with blocking calls and nothing to await -> `def`: FastAPI runs
+    plain handlers in its thread pool, so the blocking calls no longer stop the event loop."""
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        span = self.span(original_node)
+        targets = [t for t in self.targets if t.finding not in self.outcomes and span.start.line <= t.line <= span.end.line]
+        targets = [t for t in targets if not any(
+            isinstance(s, cst.FunctionDef) and s is not original_node for s in ()
+        )]
+        if not targets or original_node.asynchronous is None:
+            return updated_node
+        body = code_of(original_node.body)
+        if re.search(r"\bawait\b|\basync\s+(for|with)\b", body):
+            self.skipped(targets, "the handler also awaits: move the blocking calls into `await run_in_threadpool(...)` by hand")
+            return updated_node
+        if LOOP_ONLY.search(body):
+            self.skipped(targets, "the handler starts asyncio tasks, which need the event loop: keep it async and move the blocking calls to a thread")
+            return updated_node
+        if not original_node.decorators:
+            self.skipped(targets, "not a route handler: its callers await it; run the blocking calls with asyncio.to_thread by hand")
+            return updated_node
+        self.fixed(targets)
+        return updated_node.with_changes(asynchronous=None)
+
+
+class ThreadPoolFixer(Fixer):
+    def fix_file(self, relpath: str, findings: list[Finding], ws) -> Outcomes:
+        return fix_with(ThreadPoolHandler, relpath, findings, ws)

@@ -1,0 +1,98 @@
+"""Secrets and debug codemods: secrets read through settings that fail closed outside
+development, debug/reload switches read from the environment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.fixers.roundtrip import fix_project, read, run_python
+
+FASTAPI_FILES = {
+    "app/__init__.py": "",
+    "app/config.py": """
+import os
+
+SECRET_KEY = "supersecret123"
+PAYMENT_API_KEY = os.getenv("PAYMENT_API_KEY", "sk_test_51HqLyjWDarjtT1zdp7dc")
+""",
+    "app/main.py": """
+import os
+
+import uvicorn
+from fastapi import FastAPI
+
+from app.config import SECRET_KEY
+
+app = FastAPI(title="shop", debug=True)
+
+
+@app.get("/")
+def index():
+    return {"signed": bool(SECRET_KEY)}
+
+
+if __name__ == "__main__":
+    uvicorn.run("app.main:app", reload=True)
+""",
+}
+
+
+def test_fastapi_secrets_and_debug(tmp_path):
+    root, _, _ = fix_project(tmp_path, FASTAPI_FILES, {"PR220", "PR221", "PR222"})
+    config = read(root, "app/config.py")
+    assert "SECRET_KEY = get_settings().secret_key" in config
+    assert "PAYMENT_API_KEY = get_settings().payment_api_key" in config
+    assert "sk_test" not in config and "supersecret" not in config
+    settings = read(root, "app/settings.py")
+    assert "    secret_key: str = dev_default(random_secret=True)\n" in settings
+    assert "    payment_api_key: str = dev_default(random_secret=True)\n" in settings
+    main = read(root, "app/main.py")
+    assert 'app = FastAPI(title="shop", debug=os.getenv("DEBUG") == "1")' in main
+    assert 'uvicorn.run("app.main:app", reload=os.getenv("RELOAD") == "1")' in main
+    # Development runs with a random key; production refuses to start without the variables.
+    run_python(root, "from app.config import SECRET_KEY; assert len(SECRET_KEY) > 30")
+    failed = subprocess.run([sys.executable, "-c", "import app.config"], cwd=root, capture_output=True, text=True, env={"APP_ENV": "production", "PATH": ""})
+    assert failed.returncode != 0 and "SECRET_KEY" in failed.stderr and "PAYMENT_API_KEY" in failed.stderr
+    run_python(root, "from app.config import SECRET_KEY; assert SECRET_KEY == 'from-env'", env={"APP_ENV": "production", "SECRET_KEY": "from-env", "PAYMENT_API_KEY": "k"})
+
+
+FLASK_FILES = {
+    "app/__init__.py": """
+from flask import Flask
+
+
+def create_app():
+    app = Flask(__name__)
+    app.secret_key = "dev-secret"
+    app.config["DEBUG"] = True
+    return app
+""",
+    "run.py": """
+from app import create_app
+
+app = create_app()
+
+if __name__ == "__main__":
+    app.run(host="0.0.0.0", port=5000, debug=True)
+""",
+}
+
+
+def test_flask_secret_key_and_debug(tmp_path):
+    root, _, _ = fix_project(tmp_path, FLASK_FILES, {"PR220", "PR222"})
+    init = read(root, "app/__init__.py")
+    assert "app.secret_key = get_settings().secret_key" in init
+    assert 'app.config["DEBUG"] = os.getenv("FLASK_DEBUG") == "1"' in init
+    assert 'app.run(host="0.0.0.0", port=5000, debug=os.getenv("FLASK_DEBUG") == "1")' in read(root, "run.py")
+    run_python(root, "from app import create_app; app = create_app(); assert app.secret_key and not app.debug")
+    run_python(root, "from app import create_app; assert create_app().debug", env={"FLASK_DEBUG": "1"})
+
+
+def test_project_settings_class_keeps_the_secret_required(tmp_path):
+    files = {
+        "app/settings.py": "from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n    jwt_secret: str = 'change-me'\n    algorithm: str = 'HS256'\n",
+        "app/main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
+    }
+    root, _, _ = fix_project(tmp_path, files, {"PR221"})
+    assert "    jwt_secret: str\n    algorithm: str = 'HS256'\n" in read(root, "app/settings.py")
