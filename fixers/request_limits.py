@@ -12,7 +12,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, fix_with
-from fixers.rewrite import code_of, set_keyword
+from fixers.rewrite import code_of, set_keyword, transform
 
 FIELDS = re.compile(r"string fields? (.+?) ha(?:s|ve) no max_length")
 LONG_TEXT = re.compile(r"(description|message|body|text|content|notes?|comment|bio|details?)$", re.I)
@@ -66,7 +66,41 @@ class StringLimits(FixCommand):
         return updated_node
 
 
+class NewModelLimits(StringLimits):
+    """The same limits on request models an earlier fix of this plan generated (they were not
+    there to be reported at the scan)."""
+
+    def __init__(self, context, targets=(), classes: frozenset = frozenset()) -> None:
+        super().__init__(context, targets)
+        self.classes = classes
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.current = []
+        self.wanted = set()
+        if node.name.value in self.classes:
+            for statement in node.body.body:
+                small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
+                if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and _unlimited_str(small):
+                    self.wanted.add(small.target.value)
+
+
+def _unlimited_str(assign: cst.AnnAssign) -> bool:
+    annotation = code_of(assign.annotation.annotation).replace(" ", "")
+    if annotation not in {"str", "Optional[str]", "str|None"}:
+        return False
+    return assign.value is None or "max_length" not in code_of(assign.value)
+
+
 class StringLimitsFixer(Fixer):
+    def fix(self, findings, ws) -> Outcomes:
+        outcomes = super().fix(findings, ws)
+        for state in ws.changed():
+            if state.relpath.endswith(".py") and state.text is not None:
+                new = set(re.findall(r"^class (\w+)\(BaseModel\):", state.text, re.M)) - set(re.findall(r"^class (\w+)\(", state.original or "", re.M))
+                if new:
+                    self.guarded([], ws, lambda state=state, new=new: transform(ws, state.relpath, NewModelLimits, [], classes=frozenset(new)) and {})
+        return outcomes
+
     def fix_file(self, relpath: str, findings: list[Finding], ws) -> Outcomes:
         return fix_with(StringLimits, relpath, findings, ws)
 

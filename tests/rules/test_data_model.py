@@ -300,3 +300,16 @@ def test_tables_and_models_declared_in_functions_or_tests_are_not_the_schema(tmp
         "tests/test_models.py": MODELS.replace('ForeignKey("projects.id"), index=True', 'ForeignKey("projects.id")'),
     }
     assert fired(tmp_path, example, "PR101") == []
+
+
+def test_sqlmodel_table_through_a_project_base_class(tmp_path):
+    example = """
+from sqlmodel import Field, SQLModel
+class ItemBase(SQLModel):
+    title: str
+class Item(ItemBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id")
+"""
+    (finding,) = fired(tmp_path, example, "PR101")
+    assert finding.message.startswith("Item.owner_id references user")
