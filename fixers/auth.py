@@ -19,7 +19,7 @@ from auditor.rules.auth import WEBHOOK_PATH
 from auditor.rules.querying import data_shape
 from auditor.rules.route_code import id_params, user_params
 from fixers.base import Fixer, Outcomes
-from fixers.cst import FixCommand, Target, dotted_name, fix_with, header_end, insert_at, locate, names_in
+from fixers.cst import FixCommand, Target, dotted_name, fix_with, header_end, insert_at
 from fixers.rewrite import (
     FunctionRewrite,
     add_param,

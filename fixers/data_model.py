@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import PurePosixPath
 
 import libcst as cst
 import libcst.matchers as m
@@ -19,7 +18,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
-from fixers.cst import FixCommand, Target, dotted_name, fix_with, locate, names_in, run_codemod
+from fixers.cst import FixCommand, Target, dotted_name, fix_with, locate, run_codemod
 from fixers.rewrite import code_of, set_keyword, statements, tail
 from fixers.templates import render
 from fixers.workspace import Skip, Workspace
@@ -147,7 +146,7 @@ class ColumnConstraints(FixCommand):
                 raise Skip("no Float type found on this column")
             AddImportsVisitor.add_needed_import(self.context, "sqlalchemy", "Numeric")
             new = cst.Arg(cst.parse_expression("Numeric(12, 2)"), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-            args.insert(0 if not args or args[0].keyword is not None else 0, new)
+            args.insert(0, new)
         else:
             old = args[position].value
             reference = old.func if isinstance(old, cst.Call) else old

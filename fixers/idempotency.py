@@ -23,7 +23,7 @@ from auditor.rules.querying import data_shape
 from fixers.auth import AuthRouteFixer, handler_edit, paramstyle, variables_in
 from fixers.base import Fixer, Outcomes
 from fixers.cst import dotted_name
-from fixers.rewrite import add_param, code_of, param_names, route_at, statements, tail
+from fixers.rewrite import add_param, code_of, param_names, statements, tail
 from fixers.workspace import Skip, Workspace
 
 HEADER_PARAM = 'idempotency_key: Optional[str] = Header(None, alias="Idempotency-Key", max_length=255)'

@@ -135,9 +135,6 @@ class Paginate(cst.CSTTransformer):
         if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
             self.assignments[node.targets[0].target.value] = node.value
 
-    def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
-        return updated_node
-
 
 def _method(receiver: cst.BaseExpression, name: str, argument: str) -> cst.Call:
     return cst.Call(cst.Attribute(receiver, cst.Name(name)), args=[cst.Arg(cst.parse_expression(argument))])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor
 
 from auditor.models import Finding
@@ -117,9 +116,6 @@ class ThreadPoolHandler(FixCommand):
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
         span = self.span(original_node)
         targets = [t for t in self.targets if t.finding not in self.outcomes and span.start.line <= t.line <= span.end.line]
-        targets = [t for t in targets if not any(
-            isinstance(s, cst.FunctionDef) and s is not original_node for s in ()
-        )]
         if not targets or original_node.asynchronous is None:
             return updated_node
         body = code_of(original_node.body)

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from auditor.index.extract import module_name_for

@@ -17,7 +17,7 @@ import libcst as cst
 from auditor.models import Finding
 from fixers.auth import paramstyle
 from fixers.base import Fixer, Outcomes
-from fixers.cst import FixCommand, dotted_name, locate, names_in
+from fixers.cst import FixCommand, dotted_name, locate
 from fixers.rewrite import code_of, tail, transform, with_extra_arg
 from fixers.workspace import Skip, Workspace
 

@@ -13,7 +13,6 @@ from libcst.codemod.visitors import AddImportsVisitor
 
 from auditor.models import Finding
 from auditor.rules.hardening import secret_name
-from auditor.rules.webapp import is_test_or_script
 from fixers.apps import WireApp, Wiring, find_app, is_app_creation
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, insert_at, run_codemod
@@ -58,10 +57,8 @@ class DocsInDevelopment(FixCommand):
         if not self.done:
             return super().leave_Module(original_node, updated_node)
         AddImportsVisitor.add_needed_import(self.context, "os")
-        definition = cst.parse_statement(
-            '# Interactive docs and the OpenAPI schema are a map of the API: development only.\n'
-            'DOCS_ENABLED = os.getenv("APP_ENV", "development") == "development"\n'
-        )
+        # The interactive docs and the OpenAPI schema are a map of the API: development only.
+        definition = cst.parse_statement('DOCS_ENABLED = os.getenv("APP_ENV", "development") == "development"\n')
         index = next(i for i, s in enumerate(updated_node.body) if "FastAPI(" in cst.Module([s]).code)
         self.fixed(self.targets)
         body = insert_at(updated_node.body, index, [definition])
