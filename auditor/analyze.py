@@ -13,6 +13,8 @@ import hashlib
 import io
 import sys
 import tokenize
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +50,21 @@ def decode_source(data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic GC while building many acyclic objects (a parsed tree, an unpickled cache).
+
+    The collector would walk every live object again and again as allocations pile up;
+    reference counting frees them all the same."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def digest_of(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -63,15 +80,8 @@ class Analyzer:
         self.dispatcher = Dispatcher([self.extractor, *module_rules])
 
     def analyze(self, root: Path, relpath: str, keep_tree: bool = False, data: bytes | None = None) -> FileResult:
-        # A tree is hundreds of thousands of acyclic objects: the cyclic GC would walk every
-        # live tree again and again while the next file is parsed. Reference counting frees them.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with paused_gc():
             return self._analyze(root, relpath, keep_tree, data)
-        finally:
-            if enabled:
-                gc.enable()
 
     def _analyze(self, root: Path, relpath: str, keep_tree: bool, data: bytes | None) -> FileResult:
         if data is None:

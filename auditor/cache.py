@@ -2,6 +2,11 @@
 
 One pickle per scanned root under $PRODREADY_CACHE_DIR (default ~/.cache/prodready), never
 inside the scanned tree. An unreadable or corrupt cache is ignored and rewritten.
+
+Each entry is `relpath -> (mtime_ns, size, digest, blob)`: the blob is the file's pickled
+FileResult, so loading and saving the cache copies bytes instead of rebuilding thousands of
+objects, and a rescan unpickles each result once. A file whose mtime or size moved is read and
+hashed: same content, same result (a `git checkout` or `touch` costs a hash, not an analysis).
 """
 
 from __future__ import annotations
@@ -10,11 +15,16 @@ import hashlib
 import os
 import pickle
 import tempfile
+import time
 from pathlib import Path
 
 from auditor import __version__
+from auditor.analyze import digest_of
 
-FORMAT = 1
+FORMAT = 2
+# An mtime this close to "now" may be followed by a same-size edit within the clock's resolution
+# ("racy git"): such entries keep mtime 0, so the next scan checks their content hash.
+RACY_NS = 2_000_000_000
 
 
 def cache_dir() -> Path:
@@ -30,21 +40,28 @@ def cache_disabled() -> bool:
 
 
 class ResultCache:
-    """relpath -> (mtime_ns, size, digest, FileResult) for one root and one configuration."""
+    """relpath -> (mtime_ns, size, digest, pickled FileResult) for one root and one configuration."""
 
     def __init__(self, root: Path, key: str) -> None:
+        self.root = root
         self.key = f"{FORMAT}:{__version__}:{key}"
         self.path = cache_dir() / (hashlib.sha1(str(root).encode()).hexdigest()[:20] + ".pickle")
-        self.entries: dict[str, tuple] = {}
+        self.entries: dict[str, tuple[int, int, str, bytes]] = {}
         self.dirty = False
         self.problem: str | None = None
+        self.rehashed = 0  # files whose stamp moved but whose content had not
 
     def load(self) -> None:
         try:
             with open(self.path, "rb") as handle:
-                stored = pickle.load(handle)
+                data = handle.read()
         except FileNotFoundError:
             return
+        except OSError as exc:
+            self.problem = f"cache file {self.path} was unreadable ({exc.strerror}); rebuilt"
+            return
+        try:
+            stored = pickle.loads(data)
         except Exception as exc:  # corrupt, truncated, from another version of Python...
             self.problem = f"cache file {self.path} was unreadable ({type(exc).__name__}); rebuilt"
             return
@@ -52,17 +69,29 @@ class ResultCache:
             self.entries = stored["entries"]
 
     def get(self, relpath: str, mtime_ns: int, size: int):
+        """The cached FileResult when the file's content is unchanged, else None."""
         entry = self.entries.get(relpath)
-        if entry and entry[0] == mtime_ns and entry[1] == size:
-            return entry[3]
-        return None
+        if entry is None or entry[1] != size:
+            return None
+        if entry[0] != mtime_ns:
+            try:
+                data = (self.root / relpath).read_bytes()
+            except OSError:
+                return None
+            if digest_of(data) != entry[2]:
+                return None
+            self.entries[relpath] = (_trusted(mtime_ns), size, entry[2], entry[3])
+            self.dirty = True
+            self.rehashed += 1
+        try:
+            return pickle.loads(entry[3])
+        except Exception:  # an entry that no longer unpickles is simply analysed again
+            return None
 
-    def get_by_digest(self, relpath: str, digest: str):
-        entry = self.entries.get(relpath)
-        return entry[3] if entry and entry[2] == digest else None
-
-    def put(self, relpath: str, mtime_ns: int, size: int, result) -> None:
-        self.entries[relpath] = (mtime_ns, size, result.digest, result)
+    def put(self, relpath: str, mtime_ns: int, size: int, result, blob: bytes | None = None) -> None:
+        if blob is None:
+            blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        self.entries[relpath] = (_trusted(mtime_ns), size, result.digest, blob)
         self.dirty = True
 
     def prune(self, keep: set[str]) -> None:
@@ -81,3 +110,7 @@ class ResultCache:
             os.replace(tmp, self.path)
         except OSError:
             pass  # a read-only home: scanning still works, just without a cache
+
+
+def _trusted(mtime_ns: int) -> int:
+    return 0 if mtime_ns > time.time_ns() - RACY_NS else mtime_ns

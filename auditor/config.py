@@ -9,46 +9,72 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from auditor.models import Severity
+
+def _parse_toml(text: str) -> dict[str, Any]:
+    """Read-only parse (imported on first use). The stdlib parser (3.11+) starts faster; tomlkit,
+    which keeps formatting, is for writing."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomlkit
+
+        return tomlkit.parse(text).unwrap()
+    return tomllib.loads(text)
 
 
 class ConfigError(Exception):
     """A bad configuration: the message names the file and the key."""
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+# A plain dataclass, validated by pydantic only when there is something to validate: building a
+# pydantic model class costs more at start-up than a warm rescan of a large tree.
+@dataclass(frozen=True)
+class Config:
+    """The settings; in TOML each name is spelled with dashes (`per-file-ignores`)."""
 
-    select: list[str] = Field(default_factory=list, description="Rule codes or prefixes to run (all when empty).")
-    ignore: list[str] = Field(default_factory=list, description="Rule codes or prefixes to skip.")
-    exclude: list[str] = Field(default_factory=list, description="Gitignore-style patterns of paths not to scan.")
-    per_file_ignores: dict[str, list[str]] = Field(
-        default_factory=dict, alias="per-file-ignores", description="Glob -> rule codes ignored in matching files."
-    )
-    public_routes: list[str] = Field(
-        default_factory=list,
-        alias="public-routes",
-        description="Route paths (globs, e.g. '/public/*') that are public by design.",
-    )
-    fail_on: Severity = Field(Severity.LOW, alias="fail-on", description="Lowest severity that makes the exit code 1.")
-    max_file_size: int = Field(
-        2_000_000, alias="max-file-size", gt=0, description="Files larger than this many bytes are skipped."
-    )
-    rules: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-rule option tables.")
+    select: list[str] = field(default_factory=list)  # rule codes or prefixes to run (all when empty)
+    ignore: list[str] = field(default_factory=list)  # rule codes or prefixes to skip
+    exclude: list[str] = field(default_factory=list)  # gitignore-style patterns of paths not to scan
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)  # glob -> codes ignored there
+    public_routes: list[str] = field(default_factory=list)  # route globs public by design ('/public/*')
+    fail_on: Severity = Severity.LOW  # lowest severity that makes the exit code 1
+    max_file_size: int = 2_000_000  # files larger than this many bytes are skipped
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-rule option tables
 
-    @field_validator("select", "ignore")
     @classmethod
-    def _codes_look_like_codes(cls, codes: list[str]) -> list[str]:
-        for code in codes:
-            if not code.upper().startswith("PR"):
-                raise ValueError(f"{code!r} is not a rule code (codes look like PR301 or a prefix like PR3)")
-        return [code.upper() for code in codes]
+    def from_toml(cls, raw: dict[str, Any]) -> Config:
+        """Validate a `[tool.prodready]` table (dashed or underscored keys); ConfigError names the key."""
+        if not raw:
+            return cls()
+        from pydantic import TypeAdapter, ValidationError
+
+        data = {key.replace("-", "_"): value for key, value in raw.items()}
+        known = [f.name for f in fields(cls)]
+        problems = [(key, f"unknown setting{_did_you_mean(key, known)}") for key in data if key not in known]
+        config = None
+        try:
+            config = TypeAdapter(cls).validate_python({k: v for k, v in data.items() if k in known})
+        except ValidationError as exc:
+            problems += [(str(err["loc"][0]), f"{_where(err['loc'][1:])}{err['msg']}") for err in exc.errors()]
+        if config is not None:
+            problems += [(key, f"{code!r} is not a rule code (codes look like PR301 or a prefix like PR3)")
+                         for key in ("select", "ignore") for code in getattr(config, key) if not code.upper().startswith("PR")]
+            if config.max_file_size <= 0:
+                problems.append(("max_file_size", "should be a number of bytes greater than 0"))
+        if problems or config is None:
+            order = list(data)  # report in the file's order, each key as the TOML spells it
+            problems.sort(key=lambda problem: order.index(problem[0]) if problem[0] in order else len(order))
+            raise ConfigError("; ".join(f"{key.replace('_', '-')}: {message}" for key, message in problems))
+        return replace(config, select=[c.upper() for c in config.select], ignore=[c.upper() for c in config.ignore])
+
+    def as_toml(self) -> dict[str, Any]:
+        """The settings as a `[tool.prodready]` table would spell them."""
+        return {key.replace("_", "-"): _plain(value) for key, value in asdict(self).items()}
 
     def rule_enabled(self, code: str) -> bool:
         if self.select and not any(code.startswith(prefix) for prefix in self.select):
@@ -66,7 +92,23 @@ class Config(BaseModel):
 
     def fingerprint(self) -> str:
         """Changes whenever anything that affects per-file results changes (for the cache)."""
-        return hashlib.sha1(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha1(json.dumps(self.as_toml(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _did_you_mean(key: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0].replace('_', '-')}?)" if close else f" (known: {', '.join(k.replace('_', '-') for k in known)})"
+
+
+def _where(inner: tuple) -> str:
+    """Where inside a setting pydantic found the problem: ('a_b.py', 0) -> "in a_b.py.0: "."""
+    return f"in {'.'.join(map(str, inner))}: " if inner else ""
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Severity) else value
 
 
 CONFIG_FILE_NAMES = ("prodready.toml", "pyproject.toml")
@@ -82,7 +124,7 @@ def find_config_file(start: Path) -> Path | None:
         pyproject = candidate / "pyproject.toml"
         if pyproject.is_file():
             try:
-                data = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
+                data = _parse_toml(pyproject.read_text(encoding="utf-8"))
             except Exception:
                 continue  # reported when it is the project's own file; an unrelated parent is skipped
             if "prodready" in data.get("tool", {}):
@@ -96,17 +138,13 @@ def load_config(start: Path, overrides: dict[str, Any] | None = None) -> tuple[C
     raw: dict[str, Any] = {}
     if path is not None:
         try:
-            document = tomlkit.parse(path.read_text(encoding="utf-8"))
-        except Exception as exc:  # tomlkit raises its own ParseError subclasses
+            document = _parse_toml(path.read_text(encoding="utf-8"))
+        except Exception as exc:  # tomllib.TOMLDecodeError, tomlkit's ParseError subclasses, decoding
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        table = document if path.name == "prodready.toml" else document.get("tool", {}).get("prodready", {})
-        raw = table.unwrap() if hasattr(table, "unwrap") else dict(table)
+        raw = dict(document if path.name == "prodready.toml" else document.get("tool", {}).get("prodready", {}))
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
-        return Config.model_validate(raw), path
-    except ValidationError as exc:
+        return Config.from_toml(raw), path
+    except ConfigError as exc:
         where = f"{path} [tool.prodready]" if path and path.name == "pyproject.toml" else str(path or "options")
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration in {where}: {problems}") from None
+        raise ConfigError(f"invalid configuration in {where}: {exc}") from None

@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from auditor.models import Diagnostic
+
+if TYPE_CHECKING:
+    import pathspec
 
 SKIP_DIRS = frozenset(
     {
@@ -39,13 +41,19 @@ class Discovery:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
+def _gitignore_spec(lines: list[str]) -> pathspec.PathSpec:
+    import pathspec  # imported on first use: it costs more than walking a small tree
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
 def _load_ignore(folder: Path) -> pathspec.PathSpec | None:
     path = folder / ".gitignore"
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    return _gitignore_spec(lines)
 
 
 def _is_virtualenv(folder: Path) -> bool:
@@ -55,14 +63,14 @@ def _is_virtualenv(folder: Path) -> bool:
 def discover(root: Path, exclude: list[str] | None = None, max_file_size: int = 2_000_000) -> Discovery:
     root = root.resolve()
     found = Discovery(root=root)
-    excluded = pathspec.GitIgnoreSpec.from_lines(exclude or [])
+    excluded = _gitignore_spec(exclude) if exclude else None
     # Each entry: (relative folder prefix, spec) applying to paths below that folder.
     ignores: list[tuple[str, pathspec.PathSpec]] = []
     seen_dirs: set[tuple[int, int]] = set()
 
     def ignored(rel: str, is_dir: bool) -> bool:
         probe = rel + "/" if is_dir else rel
-        if excluded.match_file(probe):
+        if excluded is not None and excluded.match_file(probe):
             return True
         for prefix, spec in ignores:
             if (not prefix or rel.startswith(prefix)) and spec.match_file(probe[len(prefix) :]):

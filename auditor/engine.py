@@ -8,19 +8,18 @@ Nothing here imports, runs or installs the scanned project.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
+import pickle
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditor.analyze import Analyzer, FileResult
+from auditor.analyze import Analyzer, FileResult, paused_gc
 from auditor.cache import ResultCache, cache_disabled
 from auditor.config import Config, ConfigError, load_config
-from auditor.discovery import discover
+from auditor.discovery import Discovery, discover
 from auditor.errors import ScanError
 from auditor.index.project import ProjectIndex
 from auditor.models import Diagnostic, Finding, Step
@@ -72,16 +71,17 @@ _worker_analyzer: Analyzer | None = None
 _worker_root: Path | None = None
 
 
-def _init_worker(root: str, config_data: dict[str, Any]) -> None:
+def _init_worker(root: str, config: Config) -> None:
     global _worker_analyzer, _worker_root
-    module_rules, _ = enabled_rules(Config.model_validate(config_data))
+    module_rules, _ = enabled_rules(config)
     _worker_analyzer = Analyzer(module_rules)
     _worker_root = Path(root)
 
 
-def _analyze_in_worker(relpath: str) -> FileResult:
+def _analyze_in_worker(relpath: str) -> bytes:
+    """The pickled FileResult: the parent unpickles it once and stores the same bytes in the cache."""
     assert _worker_analyzer is not None and _worker_root is not None
-    return _worker_analyzer.analyze(_worker_root, relpath)
+    return pickle.dumps(_worker_analyzer.analyze(_worker_root, relpath), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _code_fingerprint() -> str:
@@ -144,6 +144,68 @@ def _per_file_ignores(config: Config, config_path: Path | None, root: Path) -> C
     return lambda code, relpath: config.ignored_in_file(code, relpath) or config.ignored_in_file(code, f"{base}/{relpath}")
 
 
+def _analyse_files(
+    root: Path,
+    found: Discovery,
+    config: Config,
+    module_rules: list[ModuleRule],
+    cache: ResultCache | None,
+    progress: Progress | None,
+    jobs: int | None,
+) -> tuple[dict[str, FileResult], int]:
+    """Every file's FileResult: from the cache when its content is unchanged, else analysed
+    (in worker processes for large batches). Returns the results and how many were cached."""
+    results: dict[str, FileResult] = {}
+    blobs: dict[str, bytes] = {}  # results pickled by workers, reused as cache entries
+    todo: list[str] = []
+    if cache is not None:
+        cache.load()
+    for relpath in found.python_files:
+        cached = cache.get(relpath, found.mtimes[relpath], found.sizes[relpath]) if cache else None
+        if cached is not None:
+            results[relpath] = cached
+        else:
+            todo.append(relpath)
+    cached_files = len(results)
+    total = len(found.python_files)
+    if progress:
+        progress("parse", cached_files, total)
+
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
+        import multiprocessing  # here: a warm rescan never starts a worker
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(str(root), config),
+        ) as pool:
+            chunk = max(1, min(64, len(todo) // (workers * 8)))
+            for done, (relpath, blob) in enumerate(zip(todo, pool.map(_analyze_in_worker, todo, chunksize=chunk)), start=1):
+                results[relpath] = pickle.loads(blob)
+                blobs[relpath] = blob
+                if progress and done % 50 == 0:
+                    progress("parse", cached_files + done, total)
+    else:
+        analyzer = Analyzer(module_rules)
+        for done, relpath in enumerate(todo, start=1):
+            results[relpath] = analyzer.analyze(root, relpath, keep_tree=True)
+            if progress and done % 20 == 0:
+                progress("parse", cached_files + done, total)
+    if progress:
+        progress("parse", total, total)
+
+    if cache is not None:
+        for relpath in todo:
+            cache.put(relpath, found.mtimes[relpath], found.sizes[relpath], results[relpath], blobs.get(relpath))
+        cache.prune(set(found.python_files))
+        cache.save()
+    return results, cached_files
+
+
 def resolve_root(path: str | Path) -> Path:
     root = Path(path).expanduser()
     if not root.exists():
@@ -179,52 +241,11 @@ def scan(
     if use_cache is None:
         use_cache = not cache_disabled()
     cache = ResultCache(root, config.fingerprint() + _code_fingerprint()) if use_cache else None
-    if cache is not None:
-        cache.load()
-        if cache.problem:
-            diagnostics.append(Diagnostic(path=".", kind="cache", message=cache.problem))
-
-    results: dict[str, FileResult] = {}
-    todo: list[str] = []
-    for relpath in found.python_files:
-        cached = cache.get(relpath, found.mtimes[relpath], found.sizes[relpath]) if cache else None
-        if cached is not None:
-            results[relpath] = cached
-        else:
-            todo.append(relpath)
-    cached_files = len(results)
+    with paused_gc():  # tens of thousands of small objects come out of the cache and the workers
+        results, cached_files = _analyse_files(root, found, config, module_rules, cache, progress, jobs)
+    if cache is not None and cache.problem:
+        diagnostics.append(Diagnostic(path=".", kind="cache", message=cache.problem))
     total = len(found.python_files)
-    if progress:
-        progress("parse", cached_files, total)
-
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(str(root), config.model_dump(by_alias=True)),
-        ) as pool:
-            chunk = max(1, min(64, len(todo) // (workers * 8)))
-            for done, result in enumerate(pool.map(_analyze_in_worker, todo, chunksize=chunk), start=1):
-                results[result.relpath] = result
-                if progress and done % 50 == 0:
-                    progress("parse", cached_files + done, total)
-    else:
-        analyzer = Analyzer(module_rules)
-        for done, relpath in enumerate(todo, start=1):
-            results[relpath] = analyzer.analyze(root, relpath, keep_tree=True)
-            if progress and done % 20 == 0:
-                progress("parse", cached_files + done, total)
-    if progress:
-        progress("parse", total, total)
-
-    if cache is not None:
-        for relpath in todo:
-            cache.put(relpath, found.mtimes[relpath], found.sizes[relpath], results[relpath])
-        cache.prune(set(found.python_files))
-        cache.save()
 
     modules = {relpath: r.facts for relpath, r in sorted(results.items()) if r.facts is not None}
     index = ProjectIndex(root, modules, found.other_files, public_routes=config.public_routes)

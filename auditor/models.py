@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from enum import Enum
-
-from pydantic import BaseModel, ConfigDict
 
 
 class Step(str, Enum):
@@ -90,10 +89,11 @@ class FixSafety(str, Enum):
     REVIEW = "review"  # changes behaviour: needs --include-review or a yes in the wizard
 
 
-class Finding(BaseModel):
+# Plain frozen dataclasses, not pydantic models: a scan makes and caches thousands of them, and
+# every `prodready` start-up would otherwise pay for building their validators.
+@dataclass(frozen=True, slots=True)
+class Finding:
     """One gap found in the scanned project. Field order is the JSON contract's."""
-
-    model_config = ConfigDict(frozen=True)
 
     rule: str
     name: str
@@ -110,7 +110,7 @@ class Finding(BaseModel):
     fix_safety: FixSafety | None = None
 
     def contract_dict(self) -> dict:
-        return self.model_dump(mode="json")
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
     @property
     def location(self) -> str:
@@ -120,11 +120,14 @@ class Finding(BaseModel):
         return (self.step.number, self.path, self.line, self.col, self.rule)
 
 
-class Diagnostic(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
     """A problem reading the project (not a finding about it): bad file, skipped file."""
-
-    model_config = ConfigDict(frozen=True)
 
     path: str
     kind: str  # syntax-error | decode-error | unreadable | too-large | symlink-loop | binary
     message: str
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, Enum) else value

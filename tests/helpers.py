@@ -21,7 +21,8 @@ def write_project(root: Path, example: str | dict[str, str]) -> Path:
 
 
 def scan_project(root: Path, select: list[str] | None = None, **config: object) -> ScanResult:
-    return scan(root, config=Config(select=select or [], **config), use_cache=False)
+    """Scan with settings spelled as in TOML or in Python (validated as a real config would be)."""
+    return scan(root, config=Config.from_toml({"select": select or [], **config}), use_cache=False)
 
 
 def scan_example(tmp_path: Path, example: str | dict[str, str], select: list[str] | None = None) -> ScanResult:

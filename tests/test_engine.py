@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import auditor.engine as engine
 from auditor.config import Config
@@ -37,6 +38,46 @@ def test_cache_reused_and_invalidated_per_file(tmp_path, monkeypatch):
     third = scan(project, config=Config(), use_cache=True)
     assert third.cached_files == 1
     assert sorted(f.path for f in third.findings) == ["a.py", "b.py"]
+
+
+def _project(tmp_path, monkeypatch, files: dict[str, str]):
+    monkeypatch.setenv("PRODREADY_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    for name, text in files.items():
+        (project / name).write_text(text)
+    return project
+
+
+def test_a_touched_file_is_rehashed_not_reanalysed(tmp_path, monkeypatch):
+    project = _project(tmp_path, monkeypatch, {"a.py": "import requests\nrequests.get('https://a')\n", "b.py": "x = 1\n"})
+    first = scan(project, config=Config(), use_cache=True)
+    os.utime(project / "a.py", ns=(5_000_000_000, 5_000_000_000))  # `touch`, `git checkout`: same bytes
+    calls = []
+    monkeypatch.setattr(engine.Analyzer, "analyze", lambda self, root, relpath, **kw: calls.append(relpath))
+    again = scan(project, config=Config(), use_cache=True)
+    assert calls == [] and again.cached_files == 2 and _key(again) == _key(first)
+
+
+def test_a_same_size_edit_within_the_clock_tick_is_seen(tmp_path, monkeypatch):
+    """Racy stamps: an edit that keeps size and mtime must not be served from the cache."""
+    before = "import requests\nrequests.get('https://a')\n"
+    after = "x = 1  # " + "-" * (len(before) - 10) + "\n"  # no finding, same size
+    project = _project(tmp_path, monkeypatch, {"a.py": before})
+    stamp = (project / "a.py").stat().st_mtime_ns
+    assert len(scan(project, config=Config(), use_cache=True).findings) == 1
+    (project / "a.py").write_text(after)
+    os.utime(project / "a.py", ns=(stamp, stamp))
+    assert len(after) == len(before)
+    assert scan(project, config=Config(), use_cache=True).findings == []
+
+
+def test_an_old_unchanged_file_is_trusted_by_its_stamp(tmp_path, monkeypatch):
+    project = _project(tmp_path, monkeypatch, {"a.py": "x = 1\n"})
+    os.utime(project / "a.py", ns=(5_000_000_000, 5_000_000_000))
+    scan(project, config=Config(), use_cache=True)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (_ for _ in ()).throw(AssertionError(f"read {self}")))
+    assert scan(project, config=Config(), use_cache=True).cached_files == 1
 
 
 def test_corrupt_cache_is_reported_and_rebuilt(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import struct
@@ -46,7 +47,7 @@ def test_proposed_diffs_are_shown_when_the_fix_engine_offers_them(tmp_path, monk
 
     result = scan_project(write_project(tmp_path, HOSTILE), select=["PR502"])
     finding = result.findings[0]
-    result.findings[0] = finding.model_copy(update={"fixable": True})
+    result.findings[0] = dataclasses.replace(finding, fixable=True)
 
     class Preview:
         def diff(self) -> str:

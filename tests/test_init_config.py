@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import tomlkit
 
 from auditor.cli import main
-from auditor.config import find_config_file, load_config
+from auditor.config import Config, ConfigError, find_config_file, load_config
 from auditor.engine import enabled_rules, scan
 from tests.helpers import write_project
 
@@ -109,3 +110,33 @@ def test_init_refuses_broken_toml(tmp_path, capsys):
     (tmp_path / "pyproject.toml").write_text("[project\nname = \n")
     assert main(["init", str(tmp_path)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_settings_are_validated_and_normalised():
+    config = Config.from_toml({"select": ["pr3"], "fail_on": "high", "per-file-ignores": {"tests/*": ["PR2"]}, "max-file-size": 10})
+    assert config.select == ["PR3"] and config.fail_on.value == "high" and config.max_file_size == 10
+    assert config.per_file_ignores == {"tests/*": ["PR2"]} and Config.from_toml({}) == Config()
+    assert Config.from_toml(config.as_toml()) == config  # what as_toml writes reads back the same
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"selct": []}, "selct: unknown setting (did you mean select?)"),
+        ({"colour": "red"}, "colour: unknown setting (known: select, ignore, exclude, per-file-ignores,"),
+        ({"fail-on": "urgent"}, "fail-on: Input should be 'low', 'medium' or 'high'"),
+        ({"public-routes": "/health"}, "public-routes: Input should be a valid list"),
+        ({"per-file-ignores": {"test_*.py": [3]}}, "per-file-ignores: in test_*.py.0: Input should be a valid string"),
+        ({"max-file-size": 0}, "max-file-size: should be a number of bytes greater than 0"),
+        ({"ignore": ["E501"]}, "ignore: 'E501' is not a rule code"),
+    ],
+)
+def test_a_bad_setting_is_named_in_the_toml_spelling(table, message):
+    with pytest.raises(ConfigError) as caught:
+        Config.from_toml(table)
+    assert str(caught.value).startswith(message)
+
+
+def test_problems_come_in_the_file_order():
+    with pytest.raises(ConfigError, match=r"^selekt: unknown .*; fail-on: .*; colour: unknown"):
+        Config.from_toml({"selekt": [], "fail-on": "x", "colour": "red"})

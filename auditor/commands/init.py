@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import tomlkit
-
 # (key, default, comment above it)
 STARTER = [
     ("select", [], "Rule codes or prefixes to run; empty runs every rule (`prodready rules` lists them)."),
@@ -37,6 +35,8 @@ class InitError(Exception):
 
 def fill_starter(container, in_pyproject: bool):
     """Add the starter keys and comments to a tomlkit table or document."""
+    import tomlkit  # every `prodready` command registers this one; only `init` needs tomlkit
+
     container.add(tomlkit.comment("prodready: what `prodready scan` checks and when it fails (docs/rules.md lists the rules)."))
     for key, default, comment in STARTER:
         container.add(tomlkit.comment(comment))
@@ -63,6 +63,8 @@ def target_for(path: Path) -> Path:
 
 def init_config(path: str | Path) -> Path:
     """Write the starter section; returns the file written. Raises InitError when one exists."""
+    import tomlkit
+
     path = Path(path)
     if not path.exists() and path.suffix != ".toml":
         raise InitError(f"path does not exist: {path}")

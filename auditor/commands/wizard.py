@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import shutil
 import sys
-import tempfile
-from importlib import resources
 from pathlib import Path
 
 DEMO_PACKAGE = "prodready_templates"
 DEMO_FOLDER = "demo_app"
-IGNORED_IN_COPY = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".prodready*")
+IGNORED_IN_COPY = ("__pycache__", "*.pyc", ".pytest_cache", ".prodready*")
 
 
 def register(parser: argparse.ArgumentParser, subparsers) -> None:
@@ -66,14 +63,19 @@ def cmd_default(args: argparse.Namespace) -> int:
 
 def demo_source() -> Path:
     """The sample app shipped inside the package (templates/demo_app in the source tree)."""
+    from importlib import resources  # the demo's imports wait for the demo: every command loads this module
+
     return Path(str(resources.files(DEMO_PACKAGE) / DEMO_FOLDER))
 
 
 def copy_demo(target_parent: Path | None = None) -> Path:
     """Copy the sample app to a fresh temporary folder and return the copy's path."""
+    import shutil
+    import tempfile
+
     parent = Path(tempfile.mkdtemp(prefix="prodready-demo-", dir=target_parent))
     target = parent / "taskflow"
-    shutil.copytree(demo_source(), target, ignore=IGNORED_IN_COPY)
+    shutil.copytree(demo_source(), target, ignore=shutil.ignore_patterns(*IGNORED_IN_COPY))
     return target
 
 

@@ -111,7 +111,7 @@ SHOTS: dict[str, Drive] = {
 def copy_sample(target: Path) -> Path:
     from auditor.commands.wizard import IGNORED_IN_COPY, demo_source
 
-    shutil.copytree(demo_source(), target, ignore=IGNORED_IN_COPY)
+    shutil.copytree(demo_source(), target, ignore=shutil.ignore_patterns(*IGNORED_IN_COPY))
     return target
 
 

@@ -66,7 +66,7 @@ def test_invalid_config_is_refused_before_any_fix(project, capsys):
     assert run(capsys, "fix", str(project), "--apply") == (
         2,
         f"prodready: error: invalid configuration in {project}/pyproject.toml [tool.prodready]: "
-        "fail-on: Input should be 'low', 'medium' or 'high'; selekt: Extra inputs are not permitted\n",
+        "fail-on: Input should be 'low', 'medium' or 'high'; selekt: unknown setting (did you mean select?)\n",
     )
     assert snapshot(project) == before and not (project / ".prodready").exists()
 

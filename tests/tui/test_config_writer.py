@@ -9,6 +9,7 @@ import tomlkit
 
 from auditor.config import load_config
 from auditor.config_writer import Answers, ConfigWriteError, plan_answers, with_answers
+from auditor.engine import scan
 from tests.helpers import scan_project, write_project
 
 USER_PYPROJECT = """\
@@ -119,4 +120,4 @@ def test_the_scan_honours_a_written_not_a_problem_answer(tmp_path: Path):
     assert before
     plan_answers(tmp_path, None, answers({"app/models.py": ["PR250"]})).write()
     config, _ = load_config(tmp_path)
-    assert not [f for f in scan_project(tmp_path, **config.model_dump(by_alias=True)).findings if f.rule == "PR250"]
+    assert not [f for f in scan(tmp_path, config=config, use_cache=False).findings if f.rule == "PR250"]
