@@ -7,6 +7,7 @@ Nothing here imports, runs or installs the scanned project.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -73,6 +74,7 @@ _worker_root: Path | None = None
 
 def _init_worker(root: str, config: Config) -> None:
     global _worker_analyzer, _worker_root
+    gc.enable()  # a worker analyses hundreds of files, whatever the parent chose for itself
     module_rules, _ = enabled_rules(config)
     _worker_analyzer = Analyzer(module_rules)
     _worker_root = Path(root)

@@ -81,14 +81,37 @@ def wizard_responsiveness(root: Path, env: dict[str, str]) -> dict:
     return json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
 
 
-def peak_rss_mb(argv: list[str], env: dict[str, str]) -> float:
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc (Linux)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, StopIteration, ValueError):
+            continue  # it exited meanwhile
+    return total
+
+
+def peak_rss_mb(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(largest single process, all processes together) in MB, the parallel workers included.
+
+    The sum counts pages the forked workers share with the parent once per process: an upper bound."""
     probe = (
         "import resource, subprocess, sys\n"
         "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, env=env).stdout
-    return int(out.strip() or 0) / 1024
+    with subprocess.Popen([sys.executable, "-c", probe, *argv], stdout=subprocess.PIPE, text=True, env=env) as proc:
+        together = 0
+        while proc.poll() is None:
+            together = max(together, _tree_rss_kb(proc.pid))
+            time.sleep(0.05)
+        largest = int((proc.stdout.read() if proc.stdout else "").strip() or 0)
+    return largest / 1024, together / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     prodready = shutil.which("prodready", path=os.path.dirname(sys.executable)) or "prodready"
     cache = tempfile.mkdtemp(prefix="prodready-bench-")
     env = dict(os.environ, PRODREADY_CACHE_DIR=cache)
+    # Bytecode is written as an installed wheel has it (pip compiles at install): without it every
+    # run would compile prodready's own modules again and time that instead.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     scan = [prodready, "scan", str(root), "--format", "json", "--no-progress"]
     print(f"tree: copy of {source} ({len(files)} Python files, {sum(found.sizes.values()) / 1e6:.1f} MB), {os.cpu_count()} cores")
 
@@ -149,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if "bandit -r" in results:
         print(f"bandit / cold      {min(results['bandit -r']) / cold:5.2f}x   (target >= 5x)")
     print(f"rescan             {min(results['prodready rescan (1 file changed)']):5.2f}s   (target < 0.5 s)")
-    print(f"peak RSS cold      {rss:5.0f} MB  (target < 500 MB)")
+    print(f"peak RSS cold      {rss[1]:5.0f} MB  (all processes together; largest one {rss[0]:.0f} MB; target < 500 MB)")
     if apps:
         slowest = max(min(results[f"wizard first screen: {app.name}"]) for app in apps)
         print(f"wizard 1st screen  {slowest:5.2f}s   (slowest fixture app; target < 1 s)")
