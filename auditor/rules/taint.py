@@ -132,13 +132,17 @@ class TaintAnalysis:
             if node is None:
                 continue
             entry.add((route.relpath, route.handler.qualname))
+            facts = self.index.modules[route.relpath]
             if route.framework == "flask":
                 converters = flask_path_params(route.path)
                 params = {p.name: parameter_taint(p, flask_converters=converters) for p in route.handler.params}
             else:
                 path_names = frozenset(re.findall(r"{(\w+)", route.path))
-                params = {p.name: parameter_taint(p, path_names=path_names) for p in route.handler.params}
-            facts = self.index.modules[route.relpath]
+                params = {
+                    # `user: CurrentUser` with CurrentUser = Annotated[..., Depends(...)] in another module
+                    p.name: None if self.index.param_dependency(p, facts) else parameter_taint(p, path_names=path_names)
+                    for p in route.handler.params
+                }
             for param in route.handler.params:  # an Enum parameter is a whitelist
                 if param.name in params and param.annotation and self.is_enum(facts, strip_annotation(param.annotation)):
                     params[param.name] = None

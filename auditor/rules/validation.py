@@ -194,14 +194,15 @@ Review: requests that used to be accepted may now be rejected with 422.
     def check(self, index) -> Iterable[Finding]:
         for route, node in route_handlers(index):
             imports = index.modules[route.relpath].imports
-            found = self.fastapi(route, node) if route.framework == "fastapi" else self.flask(route, node, imports)
+            found = self.fastapi(route, node, index) if route.framework == "fastapi" else self.flask(route, node, imports)
             if found is not None:
                 message, at, severity = found
                 yield self.at(route.relpath, at, message, severity=severity)
 
-    def fastapi(self, route, node: ast.AST):
+    def fastapi(self, route, node: ast.AST, index):
+        facts = index.modules[route.relpath]
         for param in route.handler.params:
-            if param.depends_on or param.kind != "normal" or not param.annotation:
+            if param.kind != "normal" or not param.annotation or index.param_dependency(param, facts):
                 continue
             if LOOSE_BODY.match(strip_annotation(param.annotation)):
                 return (
@@ -321,7 +322,7 @@ Review: longer values that used to be accepted are rejected with 422.
                 continue
             facts = index.modules[route.relpath]
             for param in route.handler.params:
-                if param.depends_on or not param.annotation:
+                if not param.annotation or index.param_dependency(param, facts):
                     continue
                 name = strip_annotation(param.annotation)
                 if not re.fullmatch(r"[\w.]+", name):

@@ -60,6 +60,25 @@ def test_taint_into_helper_of_another_module(tmp_path):
     assert [(f.path, f.line) for f in found] == [("app/queries.py", 2)]
 
 
+def test_a_dependency_behind_an_imported_annotated_alias_is_not_user_input(tmp_path):
+    """`user: CurrentUser` is whatever get_user returns, not a query parameter: only `name` is input."""
+    project = {
+        "app/__init__.py": "",
+        "app/deps.py": (
+            "from typing import Annotated\nfrom fastapi import Depends\n"
+            "def get_user():\n    return 'u'\nCurrentUser = Annotated[str, Depends(get_user)]\n"
+        ),
+        "app/main.py": FASTAPI + (
+            "from app.deps import CurrentUser\n"
+            "@app.get('/mine')\ndef mine(user: CurrentUser, db=None):\n"
+            "    return db.execute(text(f\"SELECT * FROM t WHERE owner = '{user}'\"))\n"
+            "@app.get('/find')\ndef find(name: str, db=None):\n"
+            "    return db.execute(text(f\"SELECT * FROM t WHERE owner = '{name}'\"))\n"
+        ),
+    }
+    assert [(f.path, f.line) for f in findings(tmp_path, project, "PR310")] == [("app/main.py", 10)]
+
+
 def test_helper_called_with_constants_is_not_tainted(tmp_path):
     source = FLASK + (
         "def by_status(db, status):\n    return db.execute(f\"SELECT * FROM t WHERE status = '{status}'\").fetchall()\n"
