@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import auditor.engine as engine
@@ -120,3 +122,17 @@ def test_project_is_never_imported(tmp_path):
     (tmp_path / "conftest.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
     scan(tmp_path, config=Config(), use_cache=False)
     assert not marker.exists()
+
+
+def test_the_scan_path_loads_no_libcst_textual_or_pydantic(tmp_path):
+    """Start-up is most of a warm rescan: the codemod, UI and validation libraries stay unloaded
+    when there is nothing to fix, show or validate (a project without a [tool.prodready] table)."""
+    (tmp_path / "app.py").write_text("import os\nfrom fastapi import FastAPI\napp = FastAPI()\nKEY = os.environ['KEY']\n")
+    probe = (
+        "import sys\nfrom auditor.cli import main\n"
+        "code = main(['scan', sys.argv[1], '--format', 'json', '--no-cache'])\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'libcst', 'textual', 'pydantic', 'tomlkit', 'pathspec'})\n"
+        "print(code, heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.stderr.strip().splitlines()[-1] == "1 []", done.stderr
