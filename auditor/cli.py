@@ -89,21 +89,35 @@ def scan_for_cli(args: argparse.Namespace, path: str):
         raise UsageError(str(exc)) from None
     if getattr(args, "fail_on", None):
         overrides["fail-on"] = args.fail_on
-    show = not args.no_progress and sys.stderr.isatty()
-    started = time.perf_counter()
-    shown = False
+    with ProgressLine(enabled=not args.no_progress) as line:
+        return scan(
+            path,
+            overrides=overrides,
+            progress=lambda phase, done, total: line.show(f"{'scanning' if phase == 'parse' else 'checking'} {done}/{total} files"),
+            use_cache=False if args.no_cache else None,
+        )
 
-    def progress(phase: str, done: int, total: int) -> None:
-        nonlocal shown
-        if show and time.perf_counter() - started > 1.0:
-            shown = True
-            sys.stderr.write(f"\r{'scanning' if phase == 'parse' else 'checking'} {done}/{total} files")
+
+class ProgressLine:
+    """One line on stderr, rewritten in place, for work that lasts over a second (a terminal only)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self.width = 0
+
+    def show(self, text: str) -> None:
+        if self.enabled and time.perf_counter() - self.started > 1.0:
+            sys.stderr.write("\r" + text.ljust(self.width))
             sys.stderr.flush()
+            self.width = max(self.width, len(text))
 
-    result = scan(path, overrides=overrides, progress=progress, use_cache=False if args.no_cache else None)
-    if shown:
-        sys.stderr.write("\r" + " " * 40 + "\r")
-    return result
+    def __enter__(self) -> ProgressLine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-from auditor.cli import main
+from auditor.cli import ProgressLine, main
 from tests.helpers import FIXTURES, write_project
 
 CONTRACT_KEYS = [
@@ -165,3 +166,23 @@ def test_output_file_and_markdown(capsys, tmp_path):
 def test_explain(capsys, code):
     status, out, _ = run(capsys, "explain", code)
     assert status == 0 and out.startswith("PR250 outbound-http-without-timeout") and "## Use instead" in out
+
+
+def test_the_progress_line_shows_long_work_on_a_terminal_and_clears_itself(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with ProgressLine() as line:
+        line.show("scanning 1/9 files")  # under a second in: nothing yet
+        line.started -= 2
+        line.show("scanning 5/9 files")
+        line.show("checking 9/9")
+    assert terminal.getvalue() == "\rscanning 5/9 files\rchecking 9/9      \r" + " " * 18 + "\r"
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a pipe or a CI log: never a progress line
+    with ProgressLine() as line:
+        line.started -= 2
+        line.show("scanning 5/9 files")
+    assert sys.stderr.getvalue() == ""

@@ -44,12 +44,17 @@ def _say(line: str) -> None:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
-    from auditor.cli import EXIT_CLEAN, EXIT_FINDINGS, UsageError, scan_for_cli
+    from auditor.cli import EXIT_CLEAN, EXIT_FINDINGS, ProgressLine, UsageError, scan_for_cli
     from fixers import FixError, apply_plan, plan_fixes
 
     result = scan_for_cli(args, args.path)
     try:
-        plan = plan_fixes(result, include_review=args.include_review)
+        with ProgressLine(enabled=not args.no_progress) as line:
+            plan = plan_fixes(
+                result,
+                include_review=args.include_review,
+                progress=lambda fixer, done, total: line.show(f"preparing fixes {done + 1}/{total}: {fixer}"),
+            )
     except FixError as exc:
         raise UsageError(str(exc)) from None
     if args.diff_file:

@@ -8,6 +8,7 @@ libcst is only imported on first use, inside a worker, so the first screen stays
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,11 +65,11 @@ def preview(result: ScanResult, finding: Finding) -> Preview:
     return Preview(plan.diff(color=False), "; ".join(notes))
 
 
-def plan(result: ScanResult, findings: list[Finding]) -> Any | None:
+def plan(result: ScanResult, findings: list[Finding], progress: Callable[[str, int, int], None] | None = None) -> Any | None:
     """One FixPlan for every accepted fixable finding (review fixes included: the user accepted
-    each one), or None when none of them has a fixer."""
+    each one), or None when none of them has a fixer. `progress` as for fixers.plan_fixes."""
     fixable = [f for f in findings if f.fixable]
-    return _engine().plan_fixes(result, findings=fixable, include_review=True) if fixable else None
+    return _engine().plan_fixes(result, findings=fixable, include_review=True, progress=progress) if fixable else None
 
 
 def apply(plan: Any) -> Any:

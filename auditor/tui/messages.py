@@ -36,6 +36,14 @@ class PreviewReady(Message):
         self.finding, self.preview = finding, preview
 
 
+class PlanProgress(Message):
+    """The review's plan is being built: `done` of `total` fixers have run; `fixer` runs now."""
+
+    def __init__(self, fixer: str, done: int, total: int) -> None:
+        super().__init__()
+        self.fixer, self.done, self.total = fixer, done, total
+
+
 class PlanReady(Message):
     """The review's combined plan (None: no code changes) or why it could not be made."""
 

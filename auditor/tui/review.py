@@ -12,13 +12,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Footer, ProgressBar, Static
 
 from auditor.config_writer import ConfigEdit, ConfigWriteError
 from auditor.engine import ScanError, scan
 from auditor.models import Step
 from auditor.tui import fixes
-from auditor.tui.messages import ApplyDone, ApplyFailed, PlanReady
+from auditor.tui.messages import ApplyDone, ApplyFailed, PlanProgress, PlanReady
 from auditor.tui.modals import ConfirmScreen, SavePathScreen
 from auditor.tui.session import Outcome
 from auditor.tui.texts import count
@@ -44,6 +44,7 @@ class ReviewScreen(Screen):
         dry_run = self.app.session.dry_run
         yield StepTrail("review")
         yield Static("Preparing the changes…", id="review-head", classes="intro")
+        yield ProgressBar(id="plan-progress", show_eta=False)
         with VerticalScroll(id="review-diff-box"):
             yield Static(id="review-diff")
         yield Static(id="review-error", classes="error")
@@ -61,8 +62,11 @@ class ReviewScreen(Screen):
     @work(thread=True, exclusive=True, group="plan")
     def build_plan(self) -> None:
         session = self.app.session
+        def progress(fixer: str, done: int, total: int) -> None:
+            self.post_message(PlanProgress(fixer, done, total))
+
         try:
-            plan = fixes.plan(session.result, session.accepted())
+            plan = fixes.plan(session.result, session.accepted(), progress)
         except fixes.FixUnavailable:
             self.post_message(PlanReady(None))
         except fixes.fix_error_types() as exc:
@@ -72,9 +76,18 @@ class ReviewScreen(Screen):
         else:
             self.post_message(PlanReady(plan))
 
+    def on_plan_progress(self, message: PlanProgress) -> None:
+        if self.ready:
+            return
+        self.query_one("#review-head", Static).update(
+            f"Preparing the changes… {message.done + 1} of {message.total}: {message.fixer}"
+        )
+        self.query_one(ProgressBar).update(total=message.total, progress=message.done)
+
     def on_plan_ready(self, message: PlanReady) -> None:
         self.plan = message.plan
         self.ready = True
+        self.query_one(ProgressBar).display = False
         if message.error:
             self._error(message.error)
         planned = {edit.relpath: edit.new for edit in self.plan.edits} if self.plan is not None else {}
