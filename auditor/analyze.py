@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import gc
-import hashlib
 import io
 import sys
 import tokenize
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auditor.cache import digest_of
 from auditor.index.extract import FactExtractor, module_name_for
 from auditor.index.facts import ModuleFacts
 from auditor.models import Diagnostic, Finding
@@ -63,10 +63,6 @@ def paused_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def digest_of(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 class Analyzer:

@@ -18,8 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from auditor import __version__
-from auditor.analyze import digest_of
 
 FORMAT = 2
 # An mtime this close to "now" may be followed by a same-size edit within the clock's resolution
@@ -37,6 +39,45 @@ def cache_dir() -> Path:
 
 def cache_disabled() -> bool:
     return os.environ.get("PRODREADY_NO_CACHE", "").lower() not in {"", "0", "false", "no"}
+
+
+def digest_of(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _write_atomically(path: Path, value: object) -> None:
+    """Pickle to a temporary file beside `path`, then rename: readers never see half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
+    except OSError:
+        return  # a read-only home: everything still works, just without a cache
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)  # a full disk: no cache this time
+
+
+T = TypeVar("T")
+
+
+def remembered(kind: str, key: str, compute: Callable[[], T]) -> T:
+    """compute() once per key and prodready version; later runs unpickle the answer.
+
+    For answers that cost more to compute than to load, e.g. a validated configuration
+    (validating loads pydantic, which is most of a warm rescan's start-up)."""
+    name = hashlib.sha1(f"{FORMAT}:{__version__}:{key}".encode()).hexdigest()[:20]
+    path = cache_dir() / kind / f"{name}.pickle"
+    try:
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+    except Exception:  # missing, corrupt, from another Python: compute it again
+        pass
+    value = compute()
+    _write_atomically(path, value)
+    return value
 
 
 class ResultCache:
@@ -100,16 +141,8 @@ class ResultCache:
             self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".pickle")
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump({"key": self.key, "entries": self.entries}, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a read-only home: scanning still works, just without a cache
+        if self.dirty:
+            _write_atomically(self.path, {"key": self.key, "entries": self.entries})
 
 
 def _trusted(mtime_ns: int) -> int:

@@ -132,8 +132,11 @@ def find_config_file(start: Path) -> Path | None:
     return None
 
 
-def load_config(start: Path, overrides: dict[str, Any] | None = None) -> tuple[Config, Path | None]:
-    """Read and validate the config that applies to `start`; `overrides` come from CLI flags."""
+def load_config(start: Path, overrides: dict[str, Any] | None = None, use_cache: bool = False) -> tuple[Config, Path | None]:
+    """Read and validate the config that applies to `start`; `overrides` come from CLI flags.
+
+    With `use_cache`, a table validated before is read back from the cache folder instead of
+    loading pydantic again (keyed by the table's content and the settings' own fields)."""
     path = find_config_file(start)
     raw: dict[str, Any] = {}
     if path is not None:
@@ -144,6 +147,11 @@ def load_config(start: Path, overrides: dict[str, Any] | None = None) -> tuple[C
         raw = dict(document if path.name == "prodready.toml" else document.get("tool", {}).get("prodready", {}))
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
+        if raw and use_cache:
+            from auditor.cache import remembered
+
+            key = json.dumps(raw, sort_keys=True, default=str) + repr([(f.name, f.type) for f in fields(Config)])
+            return remembered("config", key, lambda: Config.from_toml(raw)), path
         return Config.from_toml(raw), path
     except ConfigError as exc:
         where = f"{path} [tool.prodready]" if path and path.name == "pyproject.toml" else str(path or "options")

@@ -231,17 +231,17 @@ def scan(
     started = time.perf_counter()
     root = resolve_root(path)
     config_path = None
+    if use_cache is None:
+        use_cache = not cache_disabled()
     if config is None:
         try:
-            config, config_path = load_config(root, overrides)
+            config, config_path = load_config(root, overrides, use_cache=use_cache)
         except ConfigError as exc:
             raise ScanError(str(exc)) from None
     found = discover(root, config.exclude, config.max_file_size)
     diagnostics = list(found.diagnostics)
     module_rules, project_rules = enabled_rules(config)
 
-    if use_cache is None:
-        use_cache = not cache_disabled()
     cache = ResultCache(root, config.fingerprint() + _code_fingerprint()) if use_cache else None
     with paused_gc():  # tens of thousands of small objects come out of the cache and the workers
         results, cached_files = _analyse_files(root, found, config, module_rules, cache, progress, jobs)

@@ -140,3 +140,22 @@ def test_a_bad_setting_is_named_in_the_toml_spelling(table, message):
 def test_problems_come_in_the_file_order():
     with pytest.raises(ConfigError, match=r"^selekt: unknown .*; fail-on: .*; colour: unknown"):
         Config.from_toml({"selekt": [], "fail-on": "x", "colour": "red"})
+
+
+def test_a_validated_table_is_remembered_by_its_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODREADY_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    validated = []
+    real = Config.from_toml.__func__
+    monkeypatch.setattr(Config, "from_toml", classmethod(lambda cls, raw: validated.append(raw) or real(cls, raw)))
+    (project / "pyproject.toml").write_text('[tool.prodready]\nfail-on = "high"\n')
+    first, _ = load_config(project, use_cache=True)
+    again, _ = load_config(project, use_cache=True)
+    assert again == first and again.fail_on.value == "high" and len(validated) == 1
+    (project / "pyproject.toml").write_text('[tool.prodready]\nfail-on = "sometimes"\n')
+    for _ in range(2):  # an invalid table is never remembered: it is refused every time
+        with pytest.raises(ConfigError, match="fail-on"):
+            load_config(project, use_cache=True)
+    assert len(validated) == 3
+    assert load_config(project, overrides={"fail-on": "low"}, use_cache=True)[0].fail_on.value == "low"
