@@ -7,7 +7,8 @@ PATH defaults to the Python standard library. Measures:
   cold           `prodready scan` with the cache off, every rule enabled
   warm           `prodready scan` with a warm cache
   touch          warm cache after one file's mtime moved (its content hash says: unchanged)
-  rescan         warm cache after one file's content changed (that file is analysed again)
+  rescan         warm cache after one file's content changed (that file is analysed again),
+                 without and with a [tool.prodready] table
   bandit         `bandit -r` on the same tree, when bandit is installed
   wizard         time to the first screen on the fixture apps (from process start), and how the
                  UI answers while the wizard scans the tree (benchmarks/wizard.py)
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-wizard", action="store_true", help="skip the wizard figures")
     args = parser.parse_args(argv)
     source = Path(args.path).resolve()
-    # Work on a copy of the Python files: the rescan figure touches one file's mtime.
+    # Work on a copy of the Python files: the touch and rescan figures change one of them.
     work = Path(tempfile.mkdtemp(prefix="prodready-tree-"))
     root = work / source.name
     for relpath in discover(source).python_files:
@@ -154,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         run_cmd(scan, env)
 
     results["prodready rescan (1 file changed)"] = timed(rescan, args.runs)
+    config = root / "pyproject.toml"  # the same settings as no table: the results stay cached
+    config.write_text('[tool.prodready]\nfail-on = "low"\n', encoding="utf-8")
+    run_cmd(scan, env)  # validates the table once
+    results["prodready rescan, [tool.prodready] table"] = timed(rescan, args.runs)
+    config.unlink()
     bandit = shutil.which("bandit", path=os.path.dirname(sys.executable)) or shutil.which("bandit")
     if bandit and not args.no_bandit:
         results["bandit -r"] = timed(lambda: run_cmd([bandit, "-r", "-q", "-f", "json", str(root)], env), max(1, args.runs - 1))
