@@ -21,7 +21,7 @@ from auditor.cache import digest_of
 from auditor.index.extract import FactExtractor, module_name_for
 from auditor.index.facts import ModuleFacts
 from auditor.models import Diagnostic, Finding
-from auditor.suppress import Suppression, find_suppressions
+from auditor.suppress import Suppression, find_suppressions, spread_over_headers
 from auditor.walk import Dispatcher, ModuleContext
 
 
@@ -124,7 +124,7 @@ class Analyzer:
             result.diagnostics.append(_diag(relpath, "rule-error", f"internal error analysing this file: {type(exc).__name__}: {exc}"))
         result.facts = self.extractor.facts
         result.findings = ctx.findings
-        result.suppressions = find_suppressions(source)
+        result.suppressions = spread_over_headers(find_suppressions(source), tree)
         if keep_tree:
             result.tree = tree
             result.source = source

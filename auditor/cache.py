@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from auditor import __version__
 
-FORMAT = 2
+FORMAT = 3
 # An mtime this close to "now" may be followed by a same-size edit within the clock's resolution
 # ("racy git"): such entries keep mtime 0, so the next scan checks their content hash.
 RACY_NS = 2_000_000_000

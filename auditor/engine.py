@@ -116,7 +116,7 @@ def _stale_suppressions(
         file_result = results.get(finding.path)
         suppression = file_result.suppressions.get(finding.line) if file_result else None
         if suppression is not None and suppression.covers(finding.rule):
-            matched.setdefault((finding.path, finding.line), set()).add(finding.rule)
+            matched.setdefault((finding.path, suppression.line), set()).add(finding.rule)
     known = set(all_rules())
     enabled = {code for code in known if config.rule_enabled(code)} - crashed
     stale = []
@@ -124,6 +124,8 @@ def _stale_suppressions(
         if any(d.kind == "rule-error" for d in file_result.diagnostics):
             continue  # the file's analysis stopped early: its findings are incomplete
         for line, suppression in file_result.suppressions.items():
+            if line != suppression.line:
+                continue  # the same comment, seen from another line of a def header
             if UNUSED_SUPPRESSION in suppression.codes or ignored(UNUSED_SUPPRESSION, relpath):
                 continue
             verdict = unused_codes(suppression, matched.get((relpath, line), set()), known, enabled)

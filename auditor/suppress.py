@@ -3,10 +3,13 @@
 `ignore` silences the listed rules on that line (the reason travels with the suppressed finding
 into the reports); `fixme` keeps the finding in the report but marks it as known debt.
 Only real comments count: text in a string literal that looks like a suppression is not one.
+A comment anywhere in a definition's header (its decorators, a signature over several lines)
+covers findings reported on any line of that header: people write it next to `@app.post(...)`.
 """
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
@@ -89,3 +92,23 @@ def unused_message(suppression: Suppression, unknown: list[str], unused: list[st
     if not suppression.codes:
         parts.append(f"a bare `# prodready: {suppression.kind}` matches nothing on this line")
     return f"stale suppression comment: {'; '.join(parts)}; remove it so it cannot hide a future finding"
+
+
+def spread_over_headers(suppressions: dict[int, Suppression], tree: ast.Module) -> dict[int, Suppression]:
+    """Map every line of a def/class header to the suppression written on one of its lines.
+
+    The header runs from the first decorator to the line before the first body statement. A
+    line with a comment of its own keeps it; the Suppression keeps its real line (for PR590)."""
+    if not suppressions:
+        return suppressions
+    spread = dict(suppressions)
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+        header = range(start, max(node.body[0].lineno, node.lineno + 1))
+        written = next((suppressions[line] for line in header if line in suppressions), None)
+        if written is not None:
+            for line in header:
+                spread.setdefault(line, written)
+    return spread

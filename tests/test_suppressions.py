@@ -87,6 +87,48 @@ def notify(url):
 """
 
 
+ROUTES = """\
+from fastapi import Depends, FastAPI
+
+from app.auth import current_user
+
+app = FastAPI()
+
+
+@app.get("/me")
+def me(user=Depends(current_user)):
+    return user
+
+
+@app.delete("/items/{item_id}")  # prodready: ignore[PR201]  reachable from the admin network only
+def delete_item(item_id: int):
+    return {"ok": True}
+
+
+@app.post(
+    "/orders",
+)  # prodready: ignore[PR201]  a signed webhook, verified by the gateway
+def create_order(
+    payload: dict,
+):
+    return {"ok": True}
+
+
+@app.post("/plain")
+def plain():
+    return {"ok": True}  # prodready: ignore[PR201]  in the body: covers nothing
+"""
+AUTH = "from fastapi import Header, HTTPException\ndef current_user(authorization: str = Header()):\n    if not authorization:\n        raise HTTPException(status_code=401)\n    return {}\n"
+
+
+def test_a_comment_on_a_decorator_covers_the_definition(tmp_path):
+    """PR201 reports the `def` line; the comment sits where the route is declared."""
+    write_project(tmp_path, {"app/__init__.py": "", "app/auth.py": AUTH, "app/main.py": ROUTES})
+    result = scan_project(tmp_path, select=["PR201", "PR590"])
+    assert {(f.path, f.line) for f, _ in result.suppressed} == {("app/main.py", 14), ("app/main.py", 21)}
+    assert [(f.rule, f.line) for f in result.findings] == [("PR201", 28), ("PR590", 29)]
+
+
 def test_stale_suppressions_are_reported(tmp_path):
     result = scan_project(write_project(tmp_path, STALE))
     stale = {f.line: f.message for f in result.findings if f.rule == "PR590"}
