@@ -1,7 +1,8 @@
 """On-disk cache of per-file results, keyed by content and invalidated by version and config.
 
-One pickle per scanned root under $PRODREADY_CACHE_DIR (default ~/.cache/prodready), never
-inside the scanned tree. An unreadable or corrupt cache is ignored and rewritten.
+One pickle per scanned root and configuration under $PRODREADY_CACHE_DIR (default
+~/.cache/prodready), never inside the scanned tree; the few most recently used configurations of
+a folder are kept. An unreadable or corrupt cache is ignored and rewritten.
 
 Each entry is `relpath -> (mtime_ns, size, digest, blob)`: the blob is the file's pickled
 FileResult, so loading and saving the cache copies bytes instead of rebuilding thousands of
@@ -27,6 +28,7 @@ FORMAT = 3
 # An mtime this close to "now" may be followed by a same-size edit within the clock's resolution
 # ("racy git"): such entries keep mtime 0, so the next scan checks their content hash.
 RACY_NS = 2_000_000_000
+KEPT_PER_FOLDER = 3  # configurations cached per scanned folder (say, a full scan and a --select run)
 
 
 def cache_dir() -> Path:
@@ -86,7 +88,8 @@ class ResultCache:
     def __init__(self, root: Path, key: str) -> None:
         self.root = root
         self.key = f"{FORMAT}:{__version__}:{key}"
-        self.path = cache_dir() / (hashlib.sha1(str(root).encode()).hexdigest()[:20] + ".pickle")
+        self.folder_id = hashlib.sha1(str(root).encode()).hexdigest()[:20]
+        self.path = cache_dir() / f"{self.folder_id}-{hashlib.sha1(self.key.encode()).hexdigest()[:12]}.pickle"
         self.entries: dict[str, tuple[int, int, str, bytes]] = {}
         self.dirty = False
         self.problem: str | None = None
@@ -108,6 +111,10 @@ class ResultCache:
             return
         if isinstance(stored, dict) and stored.get("key") == self.key and isinstance(stored.get("entries"), dict):
             self.entries = stored["entries"]
+            try:
+                os.utime(self.path)  # most recently used: the last to be forgotten
+            except OSError:
+                pass
 
     def get(self, relpath: str, mtime_ns: int, size: int):
         """The cached FileResult when the file's content is unchanged, else None."""
@@ -143,6 +150,21 @@ class ResultCache:
     def save(self) -> None:
         if self.dirty:
             _write_atomically(self.path, {"key": self.key, "entries": self.entries})
+            self._forget_old_configurations()
+
+    def _forget_old_configurations(self) -> None:
+        def last_used(path: Path) -> float:
+            try:
+                return path.stat().st_mtime
+            except OSError:
+                return 0.0
+
+        mine = sorted(self.path.parent.glob(f"{self.folder_id}*.pickle"), key=last_used, reverse=True)
+        for old in mine[KEPT_PER_FOLDER:]:
+            try:
+                old.unlink()
+            except OSError:
+                pass
 
 
 def _trusted(mtime_ns: int) -> int:

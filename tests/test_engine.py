@@ -145,3 +145,15 @@ def test_the_scan_path_loads_no_libcst_textual_or_pydantic(tmp_path, config):
     runs = [subprocess.run([sys.executable, "-c", probe, str(project)], capture_output=True, text=True, timeout=120, env=env)
             for _ in range(2)]
     assert runs[-1].stderr.strip().splitlines()[-1] == "1 []", runs[-1].stderr
+
+
+def test_a_few_configurations_per_folder_stay_cached(tmp_path, monkeypatch):
+    project = _project(tmp_path, monkeypatch, {"a.py": "x = 1\n", "b.py": "y = 2\n"})
+    configs = [Config(), Config(ignore=["PR5"]), Config(select=["PR2"]), Config(select=["PR3"])]
+    for config in configs[:2]:
+        scan(project, config=config, use_cache=True)
+    assert [scan(project, config=c, use_cache=True).cached_files for c in configs[:2]] == [2, 2]
+    for config in configs[2:]:
+        scan(project, config=config, use_cache=True)
+    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 3  # the least recently used one went
+    assert [scan(project, config=c, use_cache=True).cached_files for c in configs[1:]] == [2, 2, 2]
