@@ -27,11 +27,18 @@ def _codes(value: str) -> list[str]:
     return [c.strip().upper() for c in value.split(",") if c.strip()]
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def add_rule_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--select", type=_codes, help="only these rule codes or prefixes (comma-separated: PR2,PR301)")
     parser.add_argument("--ignore", type=_codes, help="skip these rule codes or prefixes")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     parser.add_argument("--no-cache", action="store_true", help="analyse every file again (same as PRODREADY_NO_CACHE=1)")
+    parser.add_argument("--jobs", "-j", type=_positive, metavar="N", help="worker processes for large trees (default: the CPUs this process may use)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +102,7 @@ def scan_for_cli(args: argparse.Namespace, path: str):
             overrides=overrides,
             progress=lambda phase, done, total: line.show(f"{'scanning' if phase == 'parse' else 'checking'} {done}/{total} files"),
             use_cache=False if args.no_cache else None,
+            jobs=args.jobs,
         )
 
 

@@ -31,6 +31,7 @@ from auditor.suppress import Suppression, unused_codes, unused_message
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 UNUSED_SUPPRESSION = "PR590"  # its findings come from the suppression bookkeeping below
 PARALLEL_THRESHOLD = 150  # files to analyse before worker processes pay for themselves
+FILES_PER_WORKER = 75  # and the least share of them a worker should get
 
 
 @dataclass
@@ -148,6 +149,13 @@ def _per_file_ignores(config: Config, config_path: Path | None, root: Path) -> C
     return lambda code, relpath: config.ignored_in_file(code, relpath) or config.ignored_in_file(code, f"{base}/{relpath}")
 
 
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # honours taskset and cgroup cpusets (Linux)
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def _analyse_files(
     root: Path,
     found: Discovery,
@@ -175,7 +183,9 @@ def _analyse_files(
     if progress:
         progress("parse", cached_files, total)
 
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    # Each worker should get a real share of the files, and no more workers than CPUs this
+    # process may run on (a container's cpu_count() can be the host's 64 cores).
+    workers = min(jobs or usable_cpus(), max(1, len(todo) // FILES_PER_WORKER))
     if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
         import multiprocessing  # here: a warm rescan never starts a worker
         from concurrent.futures import ProcessPoolExecutor

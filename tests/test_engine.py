@@ -19,12 +19,40 @@ def _key(result):
     return sorted((f.rule, f.path, f.line, f.message) for f in result.findings)
 
 
+def _pools(monkeypatch) -> list[int]:
+    """Records max_workers of every process pool the engine starts."""
+    import concurrent.futures
+
+    started: list[int] = []
+
+    class Recording(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, max_workers=None, **kwargs):
+            started.append(max_workers)
+            super().__init__(max_workers=max_workers, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Recording)
+    return started
+
+
 def test_parallel_scan_matches_in_process(monkeypatch):
     serial = scan(FIXTURES, config=Config(), use_cache=False, jobs=1)
+    pools = _pools(monkeypatch)
     monkeypatch.setattr(engine, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(engine, "FILES_PER_WORKER", 1)
     parallel = scan(FIXTURES, config=Config(), use_cache=False, jobs=2)
+    assert pools == [2]
     assert serial.findings and _key(serial) == _key(parallel)
     assert [r.label() for r in serial.index.routes] == [r.label() for r in parallel.index.routes]
+
+
+def test_workers_get_a_real_share_of_the_files(monkeypatch):
+    """A container may report the host's 64 CPUs: never more workers than FILES_PER_WORKER allows."""
+    pools = _pools(monkeypatch)
+    monkeypatch.setattr(engine, "usable_cpus", lambda: 64)
+    monkeypatch.setattr(engine, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(engine, "FILES_PER_WORKER", 20)
+    result = scan(FIXTURES, config=Config(), use_cache=False)
+    assert pools == [result.files // 20] and 1 < pools[0] < 64
 
 
 def test_cache_reused_and_invalidated_per_file(tmp_path, monkeypatch):
