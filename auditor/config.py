@@ -15,6 +15,7 @@ from typing import Any
 
 from auditor.models import Severity
 
+
 def _parse_toml(text: str) -> dict[str, Any]:
     """Read-only parse (imported on first use). The stdlib parser (3.11+) starts faster; tomlkit,
     which keeps formatting, is for writing."""
@@ -62,10 +63,7 @@ class Config:
         except ValidationError as exc:
             problems += [(str(err["loc"][0]), f"{_where(err['loc'][1:])}{err['msg']}") for err in exc.errors()]
         if config is not None:
-            problems += [(key, f"{code!r} is not a rule code (codes look like PR301 or a prefix like PR3)")
-                         for key in ("select", "ignore") for code in getattr(config, key) if not code.upper().startswith("PR")]
-            if config.max_file_size <= 0:
-                problems.append(("max_file_size", "should be a number of bytes greater than 0"))
+            problems += _value_problems(config)
         if problems or config is None:
             order = list(data)  # report in the file's order, each key as the TOML spells it
             problems.sort(key=lambda problem: order.index(problem[0]) if problem[0] in order else len(order))
@@ -93,6 +91,19 @@ class Config:
     def fingerprint(self) -> str:
         """Changes whenever anything that affects per-file results changes (for the cache)."""
         return hashlib.sha1(json.dumps(self.as_toml(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _value_problems(config: Config) -> list[tuple[str, str]]:
+    """What the types allow but the settings do not: (setting, problem)."""
+    problems = [
+        (key, f"{code!r} is not a rule code (codes look like PR301 or a prefix like PR3)")
+        for key in ("select", "ignore")
+        for code in getattr(config, key)
+        if not code.upper().startswith("PR")
+    ]
+    if config.max_file_size <= 0:
+        problems.append(("max_file_size", "should be a number of bytes greater than 0"))
+    return problems
 
 
 def _did_you_mean(key: str, known: list[str]) -> str:
