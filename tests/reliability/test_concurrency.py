@@ -81,13 +81,15 @@ def test_two_real_applies_at_once_give_one_clean_apply(tmp_path):
 
     (winner,) = [r for r in results if r[3] == 0]
     (loser,) = [r for r in results if r[3] != 0]
-    locked = (
-        f"prodready: error: another prodready fix or undo is running on this project (pid {winner[0]}); "
-        "try again when it ends\n"
-    )
+    # The holder's pid, or the lock file's path when the loser looked between the winner taking
+    # the lock and writing its pid into it.
+    locked = [
+        f"prodready: error: another prodready fix or undo is running on this project ({holder}); try again when it ends\n"
+        for holder in (f"pid {winner[0]}", ".prodready/lock")
+    ]
     # The loser met the lock, or (had it come after the winner was done) a file the winner changed.
     stale = [f"prodready: error: app/{n}.py changed on disk since the scan; scan again and review the new diff\n" for n in ("items", "orders", "reports", "users")]
-    assert loser[3] == 2 and loser[1] == "" and loser[2] in [locked, *stale], loser[2]
+    assert loser[3] == 2 and loser[1] == "" and loser[2] in [*locked, *stale], loser[2]
     assert winner[1].count("fixed    app/") == 4
 
     assert snapshot(root) == snapshot(reference)  # exactly one apply's bytes
