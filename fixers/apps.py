@@ -17,6 +17,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 
 from auditor.models import Finding
 from fixers.cst import FixCommand, header_end, insert_at
+from fixers.rewrite import statements
 from fixers.workspace import Skip, Workspace
 
 APP_KINDS = {"fastapi-app": "fastapi", "flask-app": "flask"}
@@ -61,10 +62,6 @@ def is_app_creation(statement: cst.CSTNode, var: str) -> bool:
     )
 
 
-def parse_statements(code: str) -> list[cst.BaseStatement]:
-    return list(cst.parse_module(code).body)
-
-
 @dataclass
 class Wiring:
     after_app: list[str] = field(default_factory=list)  # statements right after the app is created
@@ -87,7 +84,7 @@ class WireApp(FixCommand):
         for index, statement in enumerate(body):
             if is_app_creation(statement, self.var):
                 self.found = True
-                added = [s.with_changes(leading_lines=[]) for code in self.wiring.after_app for s in parse_statements(code)]
+                added = [s.with_changes(leading_lines=[]) for code in self.wiring.after_app for s in statements(code)]
                 return new[: index + 1] + added + new[index + 1 :]
         return new
 
@@ -104,10 +101,10 @@ class WireApp(FixCommand):
         if not self.found and self.wiring.after_app:
             body = self._after_app(body)
         if self.wiring.definitions:
-            definitions = [s for code in self.wiring.definitions for s in parse_statements(code)]
+            definitions = [s for code in self.wiring.definitions for s in statements(code)]
             body = insert_at(body, top, definitions)
         if self.wiring.after_imports:
-            calls = [s for code in self.wiring.after_imports for s in parse_statements(code)]
+            calls = [s for code in self.wiring.after_imports for s in statements(code)]
             body = insert_at(body, header_end(body), calls)
         for module, name in self.wiring.imports:
             AddImportsVisitor.add_needed_import(self.context, module, name)

@@ -141,6 +141,7 @@ def run_codemod(
     relpath: str,
     command_cls: type[FixCommand],
     targets: Sequence[Target],
+    /,  # positional: a codemod may take a `relpath` keyword of its own
     keep_any_change: bool = False,
     **kwargs,
 ) -> FixCommand:
@@ -155,10 +156,12 @@ def run_codemod(
         raise Skip(f"libcst cannot parse {relpath}: {str(exc).splitlines()[0]}") from None
     context = CodemodContext(filename=relpath, full_module_name=module_name_for(relpath))
     command = command_cls(context, targets, **kwargs)
-    new = command.transform_module(module)
+    code = command.transform_module(module).code
+    if not source.startswith("\n"):
+        code = code.lstrip("\n")  # a removed first import leaves its blank line behind
     fixed = any(outcome is None for outcome in command.outcomes.values())
-    if fixed or (keep_any_change and new.code != source):
-        ws.write(relpath, new.code)
+    if code != source and (fixed or keep_any_change):
+        ws.write(relpath, code)
     return command
 
 

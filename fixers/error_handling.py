@@ -7,9 +7,10 @@ import libcst as cst
 import libcst.matchers as m
 
 from auditor.models import Finding
-from fixers.apps import WireApp, Wiring, find_app, parse_statements
+from fixers.apps import WireApp, Wiring, find_app
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, insert_after_header, run_codemod
+from fixers.rewrite import statements
 from fixers.workspace import Workspace
 
 # -- PR340: fire-and-forget tasks ---------------------------------------------------------------
@@ -56,7 +57,7 @@ class KeepTaskReference(FixCommand):
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         if self.used and not self.helpers_exist:
-            helpers = parse_statements(TASK_HELPERS.format(logger=self.logger()))
+            helpers = statements(TASK_HELPERS.format(logger=self.logger()))
             updated_node = insert_after_header(updated_node, helpers)
         return super().leave_Module(original_node, updated_node)
 

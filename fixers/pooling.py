@@ -11,9 +11,10 @@ from libcst.codemod.visitors import AddImportsVisitor
 
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
-from fixers.apps import WireApp, Wiring, find_app, parse_statements
+from fixers.apps import WireApp, Wiring, find_app
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, first_free, fix_with, locate, names_in, run_codemod
+from fixers.rewrite import statements
 from fixers.workspace import Workspace
 
 # SQLAlchemy's own defaults for size, overflow and timeout; recycle and pre-ping replace
@@ -300,7 +301,7 @@ class ShareConnections(FixCommand):
                 cst.Module([]).code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in plan.call.args
             )
             AddImportsVisitor.add_needed_import(self.context, "os")
-            self.definitions.append((line, False, parse_statements(POOL_HELPER[kind].format(pool=self.pool_name, args=args))))
+            self.definitions.append((line, False, statements(POOL_HELPER[kind].format(pool=self.pool_name, args=args))))
             self.needs_psycopg_pool = kind == "psycopg"
         return self.pool_name
 
@@ -318,7 +319,7 @@ class ShareConnections(FixCommand):
             test=cst.parse_expression(f'"{key}" not in g'),
             body=cst.IndentedBlock(opened),
         )
-        self.definitions.append((line, True, parse_statements(CLOSE_AT_TEARDOWN.format(close=close, key=key, release=release))))
+        self.definitions.append((line, True, statements(CLOSE_AT_TEARDOWN.format(close=close, key=key, release=release))))
         self.teardown = close
         return [cached, cst.parse_statement(f"return g.{key}\n")]
 

@@ -13,7 +13,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from auditor.models import Finding
-from fixers.cst import FixCommand, Target, dotted_name
+from fixers.cst import FixCommand, Target, dotted_name, run_codemod
 from fixers.workspace import Skip, Workspace
 
 NO_SPACE = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
@@ -231,25 +231,7 @@ def code_of(node: cst.CSTNode) -> str:
 def transform(ws: Workspace, path: str, command_cls: type[FixCommand], targets: Sequence[Target] = (), **kwargs) -> FixCommand:
     """Run a codemod over the current text of relpath and keep whatever it changed (for codemods
     whose changes are not tied to targets)."""
-    from libcst.codemod import CodemodContext
-
-    from auditor.index.extract import module_name_for
-
-    source = ws.read(path)
-    if source is None:
-        raise Skip(f"{path} does not exist")
-    try:
-        module = cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        raise Skip(f"libcst cannot parse {path}: {str(exc).splitlines()[0]}") from None
-    context = CodemodContext(filename=path, full_module_name=module_name_for(path))
-    command = command_cls(context, targets, **kwargs)
-    code = command.transform_module(module).code
-    if not source.startswith("\n"):
-        code = code.lstrip("\n")  # a removed first import leaves its blank line behind
-    if code != source:
-        ws.write(path, code)
-    return command
+    return run_codemod(ws, path, command_cls, targets, keep_any_change=True, **kwargs)
 
 
 def with_extra_arg(call: cst.Call, new: cst.BaseExpression) -> cst.Call:
