@@ -255,15 +255,7 @@ class AdminRoleFixer(Fixer):
     """PR202: the project's role check on admin routes (a require_admin dependency is created from
     its auth dependency when it has none)."""
 
-    def fix(self, findings, ws: Workspace) -> Outcomes:
-        findings = list(findings)
-        outcomes: Outcomes = {}
-        for relpath in sorted({f.path for f in findings}):
-            group = [f for f in findings if f.path == relpath]
-            outcomes.update(self.guarded(group, ws, lambda group=group: self.add_role_check(group, ws)))
-        return outcomes
-
-    def add_role_check(self, findings: list[Finding], ws: Workspace) -> Outcomes:
+    def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
         route = route_at(ws, findings[0])
         if route.framework == "fastapi":
             return self._fastapi(findings, ws, route)
@@ -439,15 +431,7 @@ def paramstyle(ws: Workspace, relpath: str) -> str:
 class OwnershipFixer(Fixer):
     """PR203: other users' rows answer 404 — the owner condition goes into the query."""
 
-    def fix(self, findings, ws: Workspace) -> Outcomes:
-        findings = list(findings)
-        outcomes: Outcomes = {}
-        for relpath in sorted({f.path for f in findings}):
-            group = [f for f in findings if f.path == relpath]
-            outcomes.update(self.guarded(group, ws, lambda group=group: self.restrict(group, ws)))
-        return outcomes
-
-    def restrict(self, findings: list[Finding], ws: Workspace) -> Outcomes:
+    def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
         shape = data_shape(ws.index)
         needed: list[tuple[str, str]] = []
 

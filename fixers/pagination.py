@@ -180,15 +180,7 @@ class SqlHolders(cst.CSTTransformer):
 
 
 class PaginationFixer(Fixer):
-    def fix(self, findings, ws: Workspace) -> Outcomes:
-        findings = list(findings)
-        outcomes: Outcomes = {}
-        for relpath in sorted({f.path for f in findings}):
-            group = [f for f in findings if f.path == relpath]
-            outcomes.update(self.guarded(group, ws, lambda group=group: self.paginate(group, ws)))
-        return outcomes
-
-    def paginate(self, findings: list[Finding], ws: Workspace) -> Outcomes:
+    def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
         shape = data_shape(ws.index)
         imports: list[tuple[str, str]] = []
 
