@@ -85,8 +85,8 @@ def strip_annotation(text: str) -> str:
 
 def parameter_taint(param, flask_converters: dict[str, str] | None = None, path_names: frozenset[str] = frozenset()) -> Taint | None:
     """The taint a route handler parameter starts with: FastAPI parameters by annotation, Flask
-    path parameters (`<id>`, `<int:id>`) by converter."""
-    if param.depends_on or param.kind != "normal" or param.name in {"self", "cls"}:
+    path parameters (`<id>`, `<int:id>`) by converter. Dependencies are the caller's to drop."""
+    if param.kind != "normal" or param.name in {"self", "cls"}:
         return None
     if flask_converters is not None:
         converter = flask_converters.get(param.name)
@@ -138,13 +138,15 @@ class TaintAnalysis:
                 params = {p.name: parameter_taint(p, flask_converters=converters) for p in route.handler.params}
             else:
                 path_names = frozenset(re.findall(r"{(\w+)", route.path))
-                params = {
-                    # `user: CurrentUser` with CurrentUser = Annotated[..., Depends(...)] in another module
-                    p.name: None if self.index.param_dependency(p, facts) else parameter_taint(p, path_names=path_names)
-                    for p in route.handler.params
-                }
-            for param in route.handler.params:  # an Enum parameter is a whitelist
-                if param.name in params and param.annotation and self.is_enum(facts, strip_annotation(param.annotation)):
+                params = {p.name: parameter_taint(p, path_names=path_names) for p in route.handler.params}
+            for param in route.handler.params:
+                if param.name not in params:
+                    continue
+                # A dependency (also `user: CurrentUser`, an Annotated alias from another module) is
+                # what the app computed, not input; an Enum parameter is a whitelist.
+                if self.index.param_dependency(param, facts) or (
+                    param.annotation and self.is_enum(facts, strip_annotation(param.annotation))
+                ):
                     params[param.name] = None
             self.function(route.relpath, node, {k: v for k, v in params.items() if v is not None}, 0)
         for relpath, facts in sorted(self.index.modules.items()):
