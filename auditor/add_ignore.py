@@ -12,8 +12,7 @@ when the result still parses to the same syntax tree.
 from __future__ import annotations
 
 import ast
-import os
-import tempfile
+import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from auditor.atomic import atomic_write
 from auditor.engine import UNUSED_SUPPRESSION, ScanResult
 from auditor.models import Finding
 from auditor.suppress import Suppression, parse_comment
@@ -121,18 +121,5 @@ def _rewrite(path: Path, wanted: dict[int, set[str]], reason: str) -> tuple[set[
         same = False
     if not same:
         return set(), set(), "adding the comment would change the code; left untouched"
-    _write_atomically(path, new.bytes)
+    atomic_write(path, new.bytes, stat.S_IMODE(path.stat().st_mode))
     return transformer.placed, transformer.refused, ""
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

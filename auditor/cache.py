@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from auditor import __version__
+from auditor.atomic import atomic_write
 
 FORMAT = 3
 # An mtime this close to "now" may be followed by a same-size edit within the clock's resolution
@@ -48,18 +48,11 @@ def digest_of(data: bytes) -> str:
 
 
 def _write_atomically(path: Path, value: object) -> None:
-    """Pickle to a temporary file beside `path`, then rename: readers never see half a file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
+        atomic_write(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
     except OSError:
-        return  # a read-only home: everything still works, just without a cache
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)  # a full disk: no cache this time
+        pass  # a read-only home or a full disk: everything still works, just without a cache
 
 
 T = TypeVar("T")

@@ -6,12 +6,12 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from auditor.atomic import atomic_write
 from fixers.errors import DamagedBackupError, LockedError, NotWritableError
 
 try:
@@ -57,28 +57,6 @@ def is_read_only(path: Path) -> bool:
 
 def file_mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write to a temporary file next to `path`, then rename it over: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
