@@ -7,8 +7,9 @@ codemods do the same); `CodemodCommand.transform_module` runs it after the trans
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import libcst as cst
 import libcst.matchers as m
@@ -19,6 +20,8 @@ from libcst.metadata import CodeRange, PositionProvider
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
 from fixers.workspace import Skip, Workspace
+
+N = TypeVar("N", bound=cst.CSTNode)
 
 
 @dataclass
@@ -77,6 +80,16 @@ class FixCommand(CodemodCommand, cst.CSTTransformer):
     def skipped(self, targets: Sequence[Target], reason: str) -> None:
         for target in targets:
             self.outcomes.setdefault(target.finding, reason)
+
+    def attempt(self, targets: Sequence[Target], node: N, rewrite: Callable[[N], cst.CSTNode]) -> cst.CSTNode:
+        """`rewrite(node)`, the targets marked fixed; on Skip, node unchanged and its reason kept."""
+        try:
+            new = rewrite(node)
+        except Skip as exc:
+            self.skipped(targets, str(exc))
+            return node
+        self.fixed(targets)
+        return new
 
     # -- where we are ---------------------------------------------------------------------------------
 

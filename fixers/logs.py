@@ -67,13 +67,7 @@ class PrintToLogger(FixCommand):
         targets = self.targets_at(original_node)
         if not targets:
             return updated_node
-        try:
-            new = self.logger_call(updated_node)
-        except Skip as exc:
-            self.skipped(targets, str(exc))
-            return updated_node
-        self.fixed(targets)
-        return new
+        return self.attempt(targets, updated_node, self.logger_call)
 
     def logger_call(self, call: cst.Call) -> cst.Call:
         positional = [a for a in call.args if a.keyword is None]

@@ -183,13 +183,7 @@ class FunctionRewrite(FixCommand):
         if qualname not in self.edits:
             return updated_node
         targets, callback = self.edits.pop(qualname)
-        try:
-            new = callback(updated_node)
-        except Skip as exc:
-            self.skipped(targets, str(exc))
-            return updated_node
-        self.fixed(targets)
-        return new
+        return self.attempt(targets, updated_node, callback)
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         for targets, _ in self.edits.values():

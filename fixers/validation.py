@@ -245,13 +245,8 @@ class RequestModel(FixCommand):
         targets = self.targets_within(original_node, lines)
         if not targets or not isinstance(original_node.body, cst.IndentedBlock):
             return updated_node
-        try:
-            new = self.validated(updated_node, self.span(original_node).start.line)
-        except Skip as exc:
-            self.skipped(targets, str(exc))
-            return updated_node
-        self.fixed(targets)
-        return new
+        line = self.span(original_node).start.line
+        return self.attempt(targets, updated_node, lambda function: self.validated(function, line))
 
     def validated(self, function: cst.FunctionDef, line: int) -> cst.FunctionDef:
         if not is_route(function):
