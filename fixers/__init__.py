@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING
 # name -> the submodule that defines it. Loaded on first use: the scan reads only
 # fixers.registry, and should not pay for the plan/apply machinery it never runs.
 _EXPORTS = {
-    "ApplyReport": "apply", "apply_plan": "apply",
-    "DamagedBackupError": "errors", "FixError": "errors", "LockedError": "errors", "NotWritableError": "errors",
-    "NothingToUndoError": "errors", "OutsideProjectError": "errors", "ReadOnlyFileError": "errors",
-    "StaleFileError": "errors", "UndoConflictError": "errors", "UnparsableResultError": "errors", "WriteError": "errors",
-    "FileEdit": "plan", "FixPlan": "plan", "PlannedFix": "plan", "plan_fixes": "plan", "preview": "plan",
+    "ApplyReport": "pipeline.apply", "apply_plan": "pipeline.apply",
+    "DamagedBackupError": "pipeline.errors", "FixError": "pipeline.errors", "LockedError": "pipeline.errors", "NotWritableError": "pipeline.errors",
+    "NothingToUndoError": "pipeline.errors", "OutsideProjectError": "pipeline.errors", "ReadOnlyFileError": "pipeline.errors",
+    "StaleFileError": "pipeline.errors", "UndoConflictError": "pipeline.errors", "UnparsableResultError": "pipeline.errors", "WriteError": "pipeline.errors",
+    "FileEdit": "pipeline.plan", "FixPlan": "pipeline.plan", "PlannedFix": "pipeline.plan", "plan_fixes": "pipeline.plan", "preview": "pipeline.plan",
     "FixerSpec": "registry", "all_fixers": "registry", "safety_for": "registry",
-    "UndoReport": "undo", "undo": "undo",
+    "UndoReport": "pipeline.undo", "undo": "pipeline.undo",
 }  # fmt: skip
 
 if TYPE_CHECKING:
-    from fixers.apply import ApplyReport, apply_plan
-    from fixers.errors import (
+    from fixers.pipeline.apply import ApplyReport, apply_plan
+    from fixers.pipeline.errors import (
         DamagedBackupError,
         FixError,
         LockedError,
@@ -36,9 +36,9 @@ if TYPE_CHECKING:
         UnparsableResultError,
         WriteError,
     )
-    from fixers.plan import FileEdit, FixPlan, PlannedFix, plan_fixes, preview
+    from fixers.pipeline.plan import FileEdit, FixPlan, PlannedFix, plan_fixes, preview
     from fixers.registry import FixerSpec, all_fixers, safety_for
-    from fixers.undo import UndoReport, undo
+    from fixers.pipeline.undo import UndoReport, undo
 
 
 def __getattr__(name: str) -> object:

@@ -18,7 +18,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from auditor.models import Finding
 from fixers.cst import FixCommand, header_end, insert_at
 from fixers.rewrite import statements
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 APP_KINDS = {"fastapi-app": "fastapi", "flask-app": "flask"}
 APP_CLASSES = {"FastAPI", "Flask", "Quart"}

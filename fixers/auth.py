@@ -32,7 +32,7 @@ from fixers.rewrite import (
     tail,
     transform,
 )
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 ROLE_COLUMNS = (("is_admin", "{user}.is_admin"), ("is_superuser", "{user}.is_superuser"), ("is_staff", "{user}.is_staff"), ("role", '{user}.role == "admin"'))
 ADMIN_CHECK_NAME = re.compile(r"(require|ensure|check|only)_?(admin|superuser|staff)|(admin|superuser|staff)_(required|only|user)", re.I)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from auditor.models import Finding
 from fixers.registry import FixerSpec
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 Outcomes = dict[Finding, str | None]  # finding -> None when fixed, else why it was skipped
 

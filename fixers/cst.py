@@ -19,7 +19,7 @@ from libcst.metadata import CodeRange, PositionProvider
 
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 N = TypeVar("N", bound=cst.CSTNode)
 

@@ -21,7 +21,7 @@ from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, locate, run_codemod
 from fixers.rewrite import code_of, set_keyword, statements, tail
 from fixers.templates import render
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 COLUMN_CALLS = {"Column", "mapped_column"}
 FLOAT_TYPES = {"Float", "REAL", "Double", "DOUBLE", "FLOAT", "DOUBLE_PRECISION"}

@@ -11,7 +11,7 @@ from fixers.apps import WireApp, Wiring, find_app
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, insert_after_header, run_codemod
 from fixers.rewrite import statements
-from fixers.workspace import Workspace
+from fixers.pipeline.workspace import Workspace
 
 # -- PR340: fire-and-forget tasks ---------------------------------------------------------------
 

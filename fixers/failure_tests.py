@@ -17,7 +17,7 @@ from fixers.apps import find_app
 from fixers.auth import module_signing
 from fixers.base import Fixer, Outcomes
 from fixers.templates import render
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 PATH_PARAM = re.compile(r"\{[^}]+\}|<[^>]+>")
 SIMPLE = re.compile(r"^(Optional\[)?(int|float|str|bool|EmailStr|Decimal|datetime|date)\]?( \| None)?$")

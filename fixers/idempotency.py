@@ -24,7 +24,7 @@ from fixers.auth import AuthRouteFixer, handler_edit, paramstyle, variables_in
 from fixers.base import Fixer, Outcomes
 from fixers.cst import dotted_name
 from fixers.rewrite import add_param, code_of, param_names, statements, tail
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 HEADER_PARAM = 'idempotency_key: Optional[str] = Header(None, alias="Idempotency-Key", max_length=255)'
 STATUS_400 = re.compile(r"\b(400|status\.HTTP_400_BAD_REQUEST|HTTPStatus\.BAD_REQUEST)\b")

@@ -15,7 +15,7 @@ from fixers.apps import WireApp, Wiring, find_app
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, run_codemod, string_text
 from fixers.templates import render
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 ERROR_WORDS = ("error", "exception", "traceback", "crash", "fatal")
 WARNING_WORDS = (

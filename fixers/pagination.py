@@ -19,7 +19,7 @@ from fixers.base import Fixer, Outcomes
 from fixers.cst import dotted_name
 from fixers.data_model import _entity_query
 from fixers.rewrite import add_param, code_of, first_statement_index, param_names, statements, tail
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 DEFAULT, MAXIMUM = 50, 100
 FASTAPI_PARAMS = (f"limit: int = Query({DEFAULT}, ge=1, le={MAXIMUM})", "offset: int = Query(0, ge=0)")

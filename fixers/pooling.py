@@ -15,7 +15,7 @@ from fixers.apps import WireApp, Wiring, find_app
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, first_free, fix_with, locate, names_in, run_codemod
 from fixers.rewrite import statements
-from fixers.workspace import Workspace
+from fixers.pipeline.workspace import Workspace
 
 # SQLAlchemy's own defaults for size, overflow and timeout; recycle and pre-ping replace
 # connections the server or a proxy dropped.

@@ -15,7 +15,7 @@ from fixers.cst import run_codemod
 from fixers.rewrite import add_param, param_names
 from fixers.staging import at_app
 from fixers.templates import render
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 MARKER = "def install_rate_limits("
 REQUIREMENTS = {"fastapi": "slowapi>=0.1.9", "flask": "Flask-Limiter>=3.5"}

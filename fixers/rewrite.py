@@ -14,7 +14,7 @@ import libcst.matchers as m
 
 from auditor.models import Finding
 from fixers.cst import FixCommand, Target, dotted_name, run_codemod
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 NO_SPACE = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
 COMMA = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))

@@ -11,7 +11,7 @@ from auditor.models import Finding
 from fixers.auth import handler_edit
 from fixers.base import Fixer, Outcomes
 from fixers.rewrite import code_of, decorator_names
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 ID_NAME = re.compile(r"^(id|pk)$|_(id|pk)$")
 PARAM = re.compile(r"`(\w+)`|<(\w+)>")

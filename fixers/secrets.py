@@ -25,7 +25,7 @@ from fixers.settings import (
     settings_path,
 )
 from auditor.index.extract import module_name_for
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 ENV_CALLS = {"os.getenv", "os.environ.get", "getenv", "environ.get"}
 DSN = re.compile(r"^[a-z][\w+.-]*://[^:/@\s]+:[^@/\s]+@", re.I)

@@ -32,7 +32,7 @@ from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, dotted_name
 from fixers.rewrite import code_of, transform
 from fixers.templates import render
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 MARKER = "def dev_default("
 SETTINGS_REQUIREMENT = "pydantic-settings>=2"

@@ -19,7 +19,7 @@ from fixers.auth import paramstyle
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, dotted_name, locate
 from fixers.rewrite import code_of, tail, transform, with_extra_arg
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 FORMAT_SPEC = re.compile(r"%(\(\w+\))?[sdifr]|%%")
 BINDABLE_BEFORE = re.compile(r"(=|<|>|<=|>=|<>|!=|\blike|\bilike|\bin\s*\(|\bbetween|\band|\blimit|\boffset|\bis|\bvalues\s*\(|,|\()\s*$", re.I)

@@ -19,7 +19,7 @@ from fixers.cst import FixCommand, Target, dotted_name, insert_at, run_codemod
 from fixers.rewrite import set_keyword, tail
 from fixers.settings import MARKER, app_python_files, collect_reads, plan_fields, settings_path
 from fixers.templates import render
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 DOCS = (("docs_url", "/docs"), ("redoc_url", "/redoc"), ("openapi_url", "/openapi.json"))
 DB_HANDLE = re.compile(r"(^|_)(db|session|conn|connection|database)$", re.I)

@@ -25,7 +25,7 @@ from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, dotted_name, first_free, fix_with, names_in
 from fixers.request_limits import max_length
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 CASTS = {"int": "int", "float": "float", "str": "str", "bool": "bool", "Decimal": "Decimal", "decimal.Decimal": "Decimal"}
 LOOSE_TYPES = {"dict", "Dict", "typing.Dict", "Any", "typing.Any", "Mapping", "typing.Mapping"}

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 
 from fixers import apply_plan, plan_fixes
-from fixers.deps import add_requirements
-from fixers.diff import file_diff
-from fixers.workspace import Workspace
+from fixers.pipeline.deps import add_requirements
+from fixers.pipeline.diff import file_diff
+from fixers.pipeline.workspace import Workspace
 from tests.fixers.helpers import finding
 from tests.helpers import scan_project, write_project
 

@@ -29,7 +29,7 @@ from fixers import (
     undo,
 )
 from fixers.registry import FIXERS
-from fixers.storage import project_lock
+from fixers.pipeline.storage import project_lock
 from tests.fixers.helpers import at, digest, finding
 from tests.helpers import scan_project, write_project
 
@@ -299,7 +299,7 @@ def test_symlink_leaving_the_project_is_refused(tmp_path):
 
 
 def test_a_failed_write_puts_back_every_file(tmp_path, monkeypatch):
-    from fixers import apply as apply_module
+    from fixers.pipeline import apply as apply_module
 
     files = {"app.py": APP, "other.py": "from fastapi import FastAPI\ndef f():\n    print('x')\n"}
     root, result = project(tmp_path, files)

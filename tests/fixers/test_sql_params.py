@@ -6,7 +6,7 @@ import pytest
 
 from fixers import plan_fixes
 from fixers.sql_params import bind, flatten
-from fixers.workspace import Skip
+from fixers.pipeline.workspace import Skip
 import libcst as cst
 from tests.fixers.roundtrip import fix_project, read, run_python
 from tests.helpers import scan_project, write_project

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixers import FileEdit, FixError, FixPlan, NothingToUndoError, StaleFileError, apply_plan, undo
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 from tests.fixers.helpers import finding
 from tests.helpers import write_project
 from tests.reliability.helpers import print_routes, snapshot
@@ -395,7 +395,7 @@ def test_a_non_utf8_file_next_to_a_fix_is_left_untouched(tmp_path, bom):
 # Runs `prodready fix --apply` and kills the process (no except, no finally) before the k-th file.
 KILLER = """
 import os, sys
-from fixers import apply as apply_module
+from fixers.pipeline import apply as apply_module
 
 real, left = apply_module.atomic_write, int(sys.argv[2])
 

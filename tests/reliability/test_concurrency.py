@@ -17,7 +17,7 @@ import pytest
 
 from auditor.cli import main
 from fixers import LockedError, apply_plan, plan_fixes, undo
-from fixers.storage import project_lock
+from fixers.pipeline.storage import project_lock
 from tests.helpers import scan_project, write_project
 from tests.reliability.helpers import print_routes, snapshot
 
@@ -33,7 +33,7 @@ RACER = textwrap.dedent(
     from pathlib import Path
 
     import fixers
-    from fixers import apply as apply_module
+    from fixers.pipeline import apply as apply_module
 
     root, ready, other = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     real_apply, real_write = fixers.apply_plan, apply_module.atomic_write
@@ -138,7 +138,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from fixers.storage import project_lock
+    from fixers.pipeline.storage import project_lock
 
     with project_lock(Path(sys.argv[1])):
         print("locked", flush=True)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from auditor.models import Finding
 from fixers.base import check_compiles
-from fixers.errors import FixError, ReadOnlyFileError, StaleFileError, UnparsableResultError, WriteError
-from fixers.plan import FileEdit, FixPlan
-from fixers.storage import (
+from fixers.pipeline.errors import FixError, ReadOnlyFileError, StaleFileError, UnparsableResultError, WriteError
+from fixers.pipeline.plan import FileEdit, FixPlan
+from fixers.pipeline.storage import (
     MANIFEST,
     atomic_write,
     file_mode,
@@ -33,7 +33,7 @@ from fixers.storage import (
     sha256,
     write_manifest,
 )
-from fixers.workspace import inside
+from fixers.pipeline.workspace import inside
 
 
 @dataclass

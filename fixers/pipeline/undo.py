@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fixers.errors import DamagedBackupError, NothingToUndoError, UndoConflictError
-from fixers.storage import STATE_DIR, atomic_write, backups_dir, project_lock, read_manifest, sha256, write_manifest
-from fixers.workspace import inside
+from fixers.pipeline.errors import DamagedBackupError, NothingToUndoError, UndoConflictError
+from fixers.pipeline.storage import STATE_DIR, atomic_write, backups_dir, project_lock, read_manifest, sha256, write_manifest
+from fixers.pipeline.workspace import inside
 
 
 @dataclass

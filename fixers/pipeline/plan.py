@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.models import Finding, FixSafety
-from fixers.deps import add_requirements
-from fixers.diff import colorize, file_diff
-from fixers.errors import FixError
+from fixers.pipeline.deps import add_requirements
+from fixers.pipeline.diff import colorize, file_diff
+from fixers.pipeline.errors import FixError
 from fixers.registry import FIXERS, spec_for
-from fixers.workspace import Skip, Workspace
+from fixers.pipeline.workspace import Skip, Workspace
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.models import Finding
-from fixers.errors import OutsideProjectError, StaleFileError
+from fixers.pipeline.errors import OutsideProjectError, StaleFileError
 
 BOM = "\ufeff"
 

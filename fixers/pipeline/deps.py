@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from fixers.workspace import Workspace
+from fixers.pipeline.workspace import Workspace
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 

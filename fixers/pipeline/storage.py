@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from auditor.atomic import atomic_write
-from fixers.errors import DamagedBackupError, LockedError, NotWritableError
+from fixers.pipeline.errors import DamagedBackupError, LockedError, NotWritableError
 
 try:
     import fcntl
