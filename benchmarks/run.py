@@ -12,6 +12,8 @@ PATH defaults to the Python standard library. Measures:
   bandit         `bandit -r` on the same tree, when bandit is installed
   wizard         time to the first screen on the fixture apps (from process start), and how the
                  UI answers while the wizard scans the tree (benchmarks/wizard.py)
+  fixes          planning every fix (--include-review) on a copy of the demo app, and planning then
+                 verifying them against the app's own tests (benchmarks/fixes.py)
 and peak RSS of the cold scan. Prints min and median of several runs, then the ratios.
 """
 
@@ -56,6 +58,7 @@ def run_cmd(argv: list[str], env: dict[str, str]) -> None:
 
 
 FIXTURE_APPS = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+WIZARD_APPS = ("careful_app", "sloppy_fastapi", "sloppy_flask")
 
 
 def first_screen(app: Path, env: dict[str, str]) -> float:
@@ -121,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-bandit", action="store_true", help="skip bandit (it takes minutes)")
     parser.add_argument("--no-wizard", action="store_true", help="skip the wizard figures")
+    parser.add_argument("--no-fixes", action="store_true", help="skip the plan and verify figures")
     args = parser.parse_args(argv)
     source = Path(args.path).resolve()
     # Work on a copy of the Python files: the touch and rescan figures change one of them.
@@ -163,10 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     bandit = shutil.which("bandit", path=os.path.dirname(sys.executable)) or shutil.which("bandit")
     if bandit and not args.no_bandit:
         results["bandit -r"] = timed(lambda: run_cmd([bandit, "-r", "-q", "-f", "json", str(root)], env), max(1, args.runs - 1))
-    apps = sorted(p for p in FIXTURE_APPS.iterdir() if p.is_dir()) if FIXTURE_APPS.is_dir() and not args.no_wizard else []
+    apps = [FIXTURE_APPS / name for name in WIZARD_APPS] if not args.no_wizard else []
     for app in apps:
         results[f"wizard first screen: {app.name}"] = [first_screen(app, env) for _ in range(args.runs)]
     ui = wizard_responsiveness(root, env) if apps else {}
+    if not args.no_fixes:
+        from benchmarks.fixes import fix_timings
+
+        results.update(fix_timings(FIXTURE_APPS / "sloppy_fastapi", args.runs, env))
     rss = peak_rss_mb([*scan, "--no-cache"], env)
     shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
@@ -185,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     if apps:
         slowest = max(min(results[f"wizard first screen: {app.name}"]) for app in apps)
         print(f"wizard 1st screen  {slowest:5.2f}s   (slowest fixture app; target < 1 s)")
+    if "plan every fix: demo app" in results:
+        print(f"plan every fix     {min(results['plan every fix: demo app']):5.2f}s   (demo app, --include-review; target < 3 s)")
     if ui:
         print(
             f"wizard scanning the tree: {ui['scan_s']} s, {ui['progress_updates']} progress updates, "
