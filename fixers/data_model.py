@@ -462,24 +462,86 @@ class EagerLoadFixer(Fixer):
 # -- PR110: migrations ----------------------------------------------------------------------------
 
 
-class GuardToDevelopment(FixCommand):
-    """Run the schema set-up statement only when APP_ENV is development (tests included)."""
+# Environment values under which the app keeps creating its own tables (tests included).
+DEVELOPMENT_VALUES = ("development", "dev", "local", "test", "testing")
+ENVIRONMENT_VAR = re.compile(r"^(\w+_)?(ENV|ENVIRONMENT|STAGE)$|^FLASK_ENV$", re.I)
+
+
+def _bind_of(call: cst.Call) -> cst.BaseExpression | None:
+    """The engine (or connection) a `create_all` call runs on: `bind=engine`, its first argument,
+    or `db.engine` for Flask-SQLAlchemy's `db.create_all()`."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "bind":
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if positional:
+        return positional[0].value
+    owner = call.func.value if isinstance(call.func, cst.Attribute) else None
+    if owner is not None and not code_of(owner).endswith("metadata"):
+        return cst.Attribute(owner, cst.Name("engine"))  # flask_sqlalchemy: db.create_all()
+    return None
+
+
+class KeepForDevelopment(FixCommand):
+    """Keep the schema set-up statement for SQLite, development and tests (decided when the app
+    starts); other databases get their schema from `alembic upgrade head`."""
+
+    def __init__(self, context, targets=(), env_var: str = "APP_ENV", env_default: str = "development") -> None:
+        super().__init__(context, targets)
+        self.env_var, self.env_default = env_var, env_default
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node):
         targets = [t for t in self.targets if t.finding not in self.outcomes and self.span(original_node).start.line == t.line]
         if not targets:
             return updated_node
         AddImportsVisitor.add_needed_import(self.context, "os")
+        environment = f"os.getenv({self.env_var!r}, {self.env_default!r}) in {DEVELOPMENT_VALUES!r}".replace("'", '"')
+        calls = [n for n in _calls_in(original_node) if tail(dotted_name(n.func) or "") == "create_all"]
+        bind = _bind_of(calls[0]) if calls else None
+        if bind is not None and isinstance(bind, (cst.Name, cst.Attribute)):
+            test = f'{code_of(bind)}.url.get_backend_name() == "sqlite" or {environment}'
+            why = "# Tables are created here only on SQLite, in development and in tests; other databases"
+        else:
+            test = environment
+            why = "# Tables are created here only in development and in tests; other databases"
         guarded = cst.If(
-            test=cst.parse_expression('os.getenv("APP_ENV", "development") == "development"'),
+            test=cst.parse_expression(test),
             body=cst.IndentedBlock([updated_node.with_changes(leading_lines=[])]),
             leading_lines=[
                 *updated_node.leading_lines,
-                cst.EmptyLine(comment=cst.Comment("# Production schemas change through migrations (alembic upgrade head).")),
+                cst.EmptyLine(comment=cst.Comment(why)),
+                cst.EmptyLine(comment=cst.Comment("# get their schema from migrations: run `alembic upgrade head` before the app starts.")),
             ],
         )
         self.fixed(targets)
         return cst.FlattenSentinel([guarded])
+
+
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class Find(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            found.append(call)
+
+    node.visit(Find())
+    return found
+
+
+def _environment_setting(index) -> tuple[str, str]:
+    """The variable that names the app's environment (APP_ENV, ENVIRONMENT, FLASK_ENV...) and its
+    default, as the app itself reads it; APP_ENV / development when it reads none."""
+    for relpath, facts in sorted(index.modules.items()):
+        if relpath.startswith("tests/"):
+            continue
+        for read in facts.env_reads:
+            if read.name and ENVIRONMENT_VAR.match(read.name) and read.name != "VIRTUAL_ENV":
+                try:
+                    default = ast.literal_eval(read.default) if read.default else None
+                except (ValueError, SyntaxError):
+                    default = None
+                return read.name, default if isinstance(default, str) else "development"
+    return "APP_ENV", "development"
 
 
 class MigrationsFixer(Fixer):
@@ -506,10 +568,12 @@ class MigrationsFixer(Fixer):
         else:
             ws.write("migrations/versions/.gitkeep", "")
         ws.require("alembic>=1.13", by=self.name)
+        env_var, env_default = _environment_setting(index)
+        ws.note(_before_production(context, env_var), findings)
         outcomes: Outcomes = {}
         for relpath in sorted({f.path for f in findings}):
             group = [f for f in findings if f.path == relpath]
-            command = run_codemod(ws, relpath, GuardToDevelopment, locate(ws, group))
+            command = run_codemod(ws, relpath, KeepForDevelopment, locate(ws, group), env_var=env_var, env_default=env_default)
             outcomes.update({f: command.outcomes.get(f, "the schema set-up call was not found") for f in group})
         return outcomes
 
@@ -568,6 +632,22 @@ class MigrationsFixer(Fixer):
                         name = statement.targets[0].id
                         return f"from {module_name_for(relpath)} import {name}" + ("" if name == "engine" else f" as engine")
         return None
+
+
+def _before_production(context: dict, env_var: str) -> str:
+    """The commands the summary lists under "to do by hand" once migrations are set up."""
+    where = f"outside SQLite, development and tests ({env_var})" if not context["schema_file"] else f"outside development and tests ({env_var})"
+    if context["schema_file"]:
+        first = "on a database the app already created, run `alembic stamp head` once; on a new one, `alembic upgrade head`"
+    else:
+        first = (
+            'write the first migration from your models with `alembic revision --autogenerate -m "initial"` '
+            "(against an empty database), then run `alembic stamp head` on a database the app already created"
+        )
+    return (
+        f"migrations: the app no longer creates its tables {where}. Before the next production deploy, "
+        f"{first}; from then on run `alembic upgrade head` before every start (see migrations/README)."
+    )
 
 
 def site_relpath(index, site) -> str:

@@ -135,6 +135,8 @@ def plan_fixes(
         except Exception as exc:  # an unparsable pyproject.toml: keep the code fixes, say so
             ws.rollback(checkpoint)
             plan.notes.append(f"add {', '.join(sorted(ws.requirements))} to your dependencies by hand ({exc})")
+    fixed = {p.finding for p in plan.fixes}
+    plan.notes.extend(dict.fromkeys(text for text, found in ws.notes if fixed.intersection(found)))
     for state in ws.changed():
         if state.text is not None:
             plan.edits.append(FileEdit(state.relpath, state.original, state.text, state.base, state.encode()))

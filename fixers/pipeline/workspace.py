@@ -66,6 +66,7 @@ class Workspace:
     index: Any = None  # auditor.index.ProjectIndex of the scan, when there is one
     files: dict[str, FileState] = field(default_factory=dict)
     requirements: dict[str, str] = field(default_factory=dict)  # requirement -> fixer that needs it
+    notes: list[tuple[str, tuple]] = field(default_factory=list)  # (to do by hand, the findings it follows)
     _opcode_cache: dict[str, tuple[str, list]] = field(default_factory=dict)  # relpath -> (text, opcodes)
 
     # -- reading and writing ------------------------------------------------------------------
@@ -105,6 +106,11 @@ class Workspace:
     def require(self, requirement: str, by: str) -> None:
         """Record a package the scanned project needs after the fix ("pydantic>=2")."""
         self.requirements.setdefault(requirement, by)
+
+    def note(self, text: str, findings) -> None:
+        """Something the user must do by hand once these findings' fixes are applied (the plan
+        keeps it only if one of them is fixed)."""
+        self.notes.append((text, tuple(findings)))
 
     # -- all-or-nothing per fix -----------------------------------------------------------------
 

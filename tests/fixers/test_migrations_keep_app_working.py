@@ -1,0 +1,216 @@
+"""PR110's fix (Alembic instead of tables created at start-up) keeps the app working where it
+runs today: its own tests, a fresh checkout on SQLite, development. The summary says what to run
+before production."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from fixers import apply_plan, plan_fixes
+from tests.fixers.roundtrip import read, run_python
+from tests.helpers import FIXTURES, scan_project, write_project
+
+APP = {
+    "app/__init__.py": "",
+    "app/database.py": """
+import os
+
+from sqlalchemy import create_engine
+from sqlalchemy.orm import declarative_base, sessionmaker
+
+engine = create_engine(os.getenv("DATABASE_URL", "sqlite:///app.db"))
+SessionLocal = sessionmaker(bind=engine)
+Base = declarative_base()
+""",
+    "app/models.py": """
+from sqlalchemy import Column, Integer, String
+
+from app.database import Base
+
+
+class User(Base):
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True)
+    email = Column(String(200))
+""",
+    "app/main.py": """
+from fastapi import FastAPI
+
+from app.database import Base, SessionLocal, engine
+from app.models import User
+
+Base.metadata.create_all(bind=engine)
+
+app = FastAPI()
+
+
+@app.post("/users")
+def create_user(email: str):
+    with SessionLocal() as db:
+        user = User(email=email)
+        db.add(user)
+        db.commit()
+        return {"id": user.id}
+
+
+@app.get("/users")
+def list_users():
+    with SessionLocal() as db:
+        return [u.email for u in db.query(User).all()]
+""",
+    # The app's tests run with APP_ENV=test and count on the app creating its tables.
+    "tests/__init__.py": "",
+    "tests/conftest.py": """
+import os
+import tempfile
+
+os.environ["APP_ENV"] = "test"
+os.environ["DATABASE_URL"] = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "test.db")
+""",
+    "tests/test_users.py": """
+from fastapi.testclient import TestClient
+
+from app.main import app
+
+
+def test_create_and_list():
+    client = TestClient(app)
+    assert client.post("/users", params={"email": "a@example.com"}).status_code == 200
+    assert client.get("/users").json() == ["a@example.com"]
+""",
+    "pytest.ini": "[pytest]\npythonpath = .\naddopts = -p no:cacheprovider\n",
+}
+
+
+def run_tests(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-x"], cwd=root, capture_output=True, text=True, timeout=300)
+
+
+def fix_only(root: Path, rule: str):
+    """Plan and apply this rule's findings alone (other fixers stay out of the picture)."""
+    result = scan_project(root)
+    found = [f for f in result.findings if f.rule == rule]
+    assert found, [f.rule for f in result.findings]
+    plan = plan_fixes(result, findings=found, include_review=True)
+    assert plan.fixes and not plan.skipped, plan.skipped
+    apply_plan(plan)
+    return plan
+
+
+def test_the_apps_own_tests_still_find_their_tables(tmp_path):
+    root = write_project(tmp_path / "app", APP)
+    before = run_tests(root)
+    assert before.returncode == 0, before.stdout[-2000:]
+    plan = fix_only(root, "PR110")
+    after = run_tests(root)
+    assert after.returncode == 0, after.stdout[-3000:]
+    assert "no such table" not in after.stdout
+
+
+def test_the_summary_says_what_to_run_before_production(tmp_path):
+    root = write_project(tmp_path / "app", APP)
+    plan = fix_only(root, "PR110")
+    assert len(plan.notes) == 1
+    note = plan.notes[0]
+    assert "alembic upgrade head" in note and 'alembic revision --autogenerate -m "initial"' in note
+    assert "alembic stamp head" in note  # a database the app already created keeps its data
+
+
+def test_no_note_when_the_fix_is_not_made(tmp_path):
+    root = write_project(tmp_path / "app", {**APP, "alembic.ini": "[alembic]\nscript_location = migrations\n"})
+    result = scan_project(root)
+    assert not [f for f in result.findings if f.rule == "PR110"]  # migrations already set up
+    root2 = write_project(tmp_path / "other", APP)
+    result = scan_project(root2)
+    (root2 / "migrations").mkdir()
+    (root2 / "migrations" / "env.py").write_text("# someone else's alembic set-up\n")
+    plan = plan_fixes(result, findings=[f for f in result.findings if f.rule == "PR110"], include_review=True)
+    assert plan.skipped and not plan.fixes and plan.notes == []
+
+
+def _tables(db: Path) -> set[str]:
+    return {row[0] for row in sqlite3.connect(db).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+# Pretends the engine is a server database (no driver or server needed: create_all is what connects).
+AS_SERVER_DATABASE = "import sqlalchemy.engine.url as u; u.URL.get_backend_name = lambda self: 'postgresql'\n"
+
+
+def test_create_all_is_decided_when_the_app_starts(tmp_path):
+    root = write_project(tmp_path / "app", APP)
+    fix_only(root, "PR110")
+    main = read(root, "app/main.py")
+    assert 'if engine.url.get_backend_name() == "sqlite" or os.getenv("APP_ENV", "development") in (' in main
+    # SQLite, whatever the environment says: a fresh checkout works.
+    db = tmp_path / "fresh.db"
+    run_python(root, "import app.main", env={"DATABASE_URL": f"sqlite:///{db}", "APP_ENV": "production"})
+    assert "users" in _tables(db)
+    # A server database in production: the schema comes from `alembic upgrade head` only.
+    db = tmp_path / "prod.db"
+    run_python(root, AS_SERVER_DATABASE + "import app.main", env={"DATABASE_URL": f"sqlite:///{db}", "APP_ENV": "production"})
+    assert "users" not in _tables(db)
+    # ...and in development or tests it is still created at start-up.
+    for environment in ("development", "test"):
+        db = tmp_path / f"{environment}.db"
+        run_python(root, AS_SERVER_DATABASE + "import app.main", env={"DATABASE_URL": f"sqlite:///{db}", "APP_ENV": environment})
+        assert "users" in _tables(db), environment
+
+
+def test_the_apps_own_environment_variable_is_used(tmp_path):
+    files = dict(APP)
+    files["app/config.py"] = 'import os\n\nENVIRONMENT = os.getenv("ENVIRONMENT", "production")\n'
+    root = write_project(tmp_path / "app", files)
+    fix_only(root, "PR110")
+    main = read(root, "app/main.py")
+    assert 'os.getenv("ENVIRONMENT", "production") in ("development", "dev", "local", "test", "testing")' in main
+    assert "APP_ENV" not in main
+
+
+def test_flask_sqlalchemy_create_all_checks_the_apps_engine(tmp_path):
+    files = {
+        "app.py": """
+import os
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+
+class Note(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+
+
+def create_app():
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
+
+    @app.route("/")
+    def index():
+        return str(Note.query.count())
+
+    return app
+""",
+    }
+    root = write_project(tmp_path / "app", files)
+    fix_only(root, "PR110")
+    assert 'if db.engine.url.get_backend_name() == "sqlite" or os.getenv(' in read(root, "app.py")
+    db = tmp_path / "notes.db"
+    run_python(root, "from app import create_app; print(create_app().test_client().get('/').data)", env={"DATABASE_URL": f"sqlite:///{db}", "APP_ENV": "production"})
+    assert "note" in _tables(db)
+
+
+def test_the_demo_apps_tests_pass_after_the_migrations_fix(tmp_path):
+    root = tmp_path / "demo"
+    shutil.copytree(FIXTURES / "sloppy_fastapi", root, symlinks=False)
+    fix_only(root, "PR110")
+    assert (root / "alembic.ini").is_file()
+    done = run_tests(root)
+    assert done.returncode == 0, done.stdout[-3000:]
