@@ -1,9 +1,17 @@
 """Connection fixes: explicit pool settings on engines (PR231), and one shared engine or pool
-instead of a connection opened per request (PR230)."""
+instead of a connection opened per request (PR230).
+
+Pool options go to server databases only: SQLAlchemy's SQLite pools reject `max_overflow` and
+`pool_timeout` (a TypeError when the engine is created). A literal URL is decided here; a URL
+held in a variable is decided when the app starts, by a small `pool_options(url)` function
+written next to the engine. The values are plain numbers, or the project's own settings object
+when it has one: reading `int(os.getenv(...))` by hand is what PR401 reports.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ast
+from dataclasses import dataclass, field
 
 import libcst as cst
 import libcst.matchers as m
@@ -11,22 +19,147 @@ from libcst.codemod.visitors import AddImportsVisitor
 
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
-from fixers.apps import WireApp, Wiring, find_app
+from fixers.apps import AppSite, WireApp, Wiring, find_app
 from fixers.base import Fixer, Outcomes
-from fixers.cst import FixCommand, Target, dotted_name, first_free, fix_with, locate, names_in, run_codemod
+from fixers.cst import FixCommand, Target, dotted_name, first_free, locate, names_in, run_codemod, string_text
+from fixers.pipeline.workspace import Skip, Workspace
 from fixers.rewrite import statements
-from fixers.pipeline.workspace import Workspace
 
 # SQLAlchemy's own defaults for size, overflow and timeout; recycle and pre-ping replace
-# connections the server or a proxy dropped.
+# connections the server or a proxy dropped. (setting, environment variable, value)
 POOL_SETTINGS = (
-    ("pool_size", 'int(os.getenv("DB_POOL_SIZE", "5"))'),
-    ("max_overflow", 'int(os.getenv("DB_MAX_OVERFLOW", "10"))'),
-    ("pool_timeout", 'int(os.getenv("DB_POOL_TIMEOUT", "30"))'),
-    ("pool_recycle", 'int(os.getenv("DB_POOL_RECYCLE", "1800"))'),
-    ("pool_pre_ping", "True"),
+    ("pool_size", "DB_POOL_SIZE", 5),
+    ("max_overflow", "DB_MAX_OVERFLOW", 10),
+    ("pool_timeout", "DB_POOL_TIMEOUT", 30),
+    ("pool_recycle", "DB_POOL_RECYCLE", 1800),
+    ("pool_pre_ping", None, True),
 )
+POOL_KEYWORDS = {name for name, _, _ in POOL_SETTINGS} | {"poolclass"}
 ENGINE_FACTORIES = ("create_engine", "create_async_engine")
+HELPER_NAMES = ("pool_options", "server_pool_options")
+SERVER_SCHEMES = {"postgres": "postgresql"}  # SQLAlchemy's old alias
+# URL expressions that may be read twice (for the engine and for the decision): names,
+# attributes, subscripts with literal keys, environment reads with literal arguments.
+ENV_CALLS = {"os.getenv", "os.environ.get", "getenv", "environ.get"}
+
+
+@dataclass
+class SettingRead:
+    expression: str  # Python source reading the setting
+    imports: list[tuple[str, str | None]]
+
+
+def read_setting(ws: Workspace, relpath: str, variable: str, default: object, annotation: str, by: str) -> SettingRead | None:
+    """Read a setting the project's way: a field of its own pydantic Settings class (added when
+    missing), through the object the project reads it from. None: no settings object to use.
+
+    Stand-in until fixers.settings offers one shared helper for every fixer."""
+    from fixers.settings import project_settings_class
+
+    found = project_settings_class(ws)
+    if found is None:
+        return None
+    settings_relpath, class_name = found
+    text = ws.read(settings_relpath) or ""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    access = settings_access(tree, class_name)
+    settings_module = module_name_for(settings_relpath)
+    if access is None or (settings_relpath != relpath and imports_module(tree, module_name_for(relpath))):
+        return None
+    holder, expression_of = access
+    field_name = variable.lower()
+    fields = class_fields(tree, class_name)
+    if field_name not in fields:
+        text = add_field(text, tree, class_name, f"{field_name}: {annotation} = {default!r}")
+        if text is None:
+            return None
+        ws.write(settings_relpath, text)
+    elif fields[field_name] not in (annotation, f"Optional[{annotation}]", f"{annotation} | None"):
+        return None
+    if settings_relpath == relpath:
+        return SettingRead(expression_of(field_name), [])
+    return SettingRead(expression_of(field_name), [(settings_module, holder)])
+
+
+def settings_access(tree: ast.Module, class_name: str):
+    """How the project reads its settings: (name to import, field -> expression), from a
+    module-level `settings = Settings()` or a cached `def get_settings(): return Settings()`."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) and node.value.func.id == class_name:
+                name = node.targets[0].id
+                return name, lambda field, name=name: f"{name}.{field}"
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and not node.args.args and node.decorator_list:
+            returns = [r for r in ast.walk(node) if isinstance(r, ast.Return) and isinstance(r.value, ast.Call)]
+            if returns and all(isinstance(r.value.func, ast.Name) and r.value.func.id == class_name for r in returns):
+                name = node.name
+                return name, lambda field, name=name: f"{name}().{field}"
+    return None
+
+
+def class_fields(tree: ast.Module, class_name: str) -> dict[str, str]:
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            return {
+                s.target.id: ast.unparse(s.annotation)
+                for s in node.body
+                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
+            }
+    return {}
+
+
+def add_field(text: str, tree: ast.Module, class_name: str, line: str) -> str | None:
+    """The settings module with one more field, after the class's last field."""
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    fields = [s for s in cls.body if isinstance(s, ast.AnnAssign)]
+    anchor = fields[-1] if fields else None
+    if anchor is None or anchor.end_lineno is None:
+        return None
+    lines = text.splitlines(keepends=True)
+    indent = lines[anchor.lineno - 1][: anchor.col_offset]
+    lines.insert(anchor.end_lineno, f"{indent}{line}\n")
+    return "".join(lines)
+
+
+def imports_module(tree: ast.Module, module: str) -> bool:
+    """Whether a module imports `module` (importing back from it would be circular)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name == module or a.name.startswith(module + ".") for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module and (node.module == module or node.module.startswith(module + ".")):
+            return True
+    return False
+
+
+@dataclass
+class PoolValues:
+    """Python source of each pool setting's value, and the imports those need."""
+
+    values: dict[str, str] = field(default_factory=lambda: {name: repr(value) for name, _, value in POOL_SETTINGS})
+    imports: list[tuple[str, str | None]] = field(default_factory=list)
+    from_settings: bool = False
+
+    def schedule_imports(self, context) -> None:
+        for module, name in self.imports:
+            AddImportsVisitor.add_needed_import(context, module, name)
+
+
+def pool_values(ws: Workspace, relpath: str, by: str) -> PoolValues:
+    """The values read the project's way: its settings object when it has one, else numbers."""
+    values = PoolValues()
+    for name, variable, default in POOL_SETTINGS:
+        if variable is None:
+            continue
+        read = read_setting(ws, relpath, variable, default, "int", by)
+        if read is not None:
+            values.values[name] = read.expression
+            values.imports.extend(read.imports)
+            values.from_settings = True
+    return values
 
 
 def _multiline_comma(last: bool) -> cst.Comma:
@@ -37,17 +170,7 @@ def _multiline_comma(last: bool) -> cst.Comma:
     )
 
 
-def with_pool_settings(call: cst.Call, context) -> cst.Call:
-    """The engine call with every missing pool setting added, one argument per line."""
-    present = {a.keyword.value for a in call.args if a.keyword is not None}
-    added = [
-        cst.Arg(value=cst.parse_expression(value), keyword=cst.Name(name), equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
-        for name, value in POOL_SETTINGS
-        if name not in present
-    ]
-    if any("os.getenv" in value for name, value in POOL_SETTINGS if name not in present):
-        AddImportsVisitor.add_needed_import(context, "os")
-    args = list(call.args) + added
+def one_per_line(call: cst.Call, args: list[cst.Arg]) -> cst.Call:
     args = [a.with_changes(comma=_multiline_comma(i == len(args) - 1)) for i, a in enumerate(args)]
     return call.with_changes(
         args=args,
@@ -57,8 +180,88 @@ def with_pool_settings(call: cst.Call, context) -> cst.Call:
     )
 
 
+def with_literal_settings(call: cst.Call, values: PoolValues) -> cst.Call:
+    """The engine call (for a server database) with every missing pool setting, one per line."""
+    present = {a.keyword.value for a in call.args if a.keyword is not None}
+    equal = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
+    added = [
+        cst.Arg(value=cst.parse_expression(values.values[name]), keyword=cst.Name(name), equal=equal)
+        for name, _, _ in POOL_SETTINGS
+        if name not in present
+    ]
+    return one_per_line(call, list(call.args) + added)
+
+
+def with_options_at_run_time(call: cst.Call, url: cst.BaseExpression, helper: str) -> cst.Call:
+    """The engine call with `**pool_options(<url>)`: the options are chosen when it runs."""
+    options = cst.Arg(value=cst.Call(func=cst.Name(helper), args=[cst.Arg(value=url)]), star="**")
+    return one_per_line(call, list(call.args) + [options])
+
+
+def options_helper(name: str, values: PoolValues) -> list[cst.BaseStatement]:
+    items = "".join(f'        "{setting}": {values.values[setting]},\n' for setting, _, _ in POOL_SETTINGS)
+    return statements(
+        f'''
+def {name}(url):
+    """Pool limits and health checks for a server database (PostgreSQL, MySQL...). SQLite gets
+    none: its pools take no size, overflow or timeout."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return {{}}
+    return {{
+{items}    }}
+'''
+    )
+
+
+def is_options_helper(statement: cst.CSTNode) -> bool:
+    return (
+        isinstance(statement, cst.FunctionDef)
+        and statement.name.value in HELPER_NAMES
+        and "get_backend_name()" in cst.Module([statement]).code
+    )
+
+
 def is_engine_call(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Call) and (dotted_name(node.func) or "").rpartition(".")[2] in ENGINE_FACTORIES
+
+
+def url_argument(call: cst.Call) -> cst.BaseExpression | None:
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if positional:
+        return positional[0].value
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "url"), None)
+
+
+def literal_backend(url: cst.BaseExpression | None) -> str | None:
+    """The database a literal URL names ("sqlite", "postgresql"...), None when not written out."""
+    if isinstance(url, cst.FormattedString):
+        text = "".join(p.value for p in url.parts[:1] if isinstance(p, cst.FormattedStringText))
+    elif isinstance(url, (cst.SimpleString, cst.ConcatenatedString)):
+        text = string_text(url)
+    else:
+        return None
+    scheme, sep, _ = text.partition("://")
+    if not sep or not scheme:
+        return None
+    backend = scheme.split("+")[0].lower()
+    return SERVER_SCHEMES.get(backend, backend)
+
+
+def repeatable(url: cst.BaseExpression) -> bool:
+    """An expression cheap and harmless to evaluate a second time."""
+    if isinstance(url, (cst.Name, cst.SimpleString)):
+        return True
+    if isinstance(url, cst.Attribute):
+        return repeatable(url.value)
+    if isinstance(url, cst.Subscript):
+        return repeatable(url.value) and all(
+            isinstance(e.slice, cst.Index) and isinstance(e.slice.value, (cst.SimpleString, cst.Integer)) for e in url.slice
+        )
+    if isinstance(url, cst.Call):
+        return (dotted_name(url.func) or "") in ENV_CALLS and all(
+            isinstance(a.value, (cst.SimpleString, cst.Name)) and not a.star for a in url.args
+        )
+    return False
 
 
 def unpoolable(call: cst.Call) -> str | None:
@@ -67,13 +270,83 @@ def unpoolable(call: cst.Call) -> str | None:
         return "the engine chooses its pool class; its settings are the author's call"
     if any(a.star for a in call.args):
         return "the engine takes **options; add pool settings where they are built"
+    if url_argument(call) is None:
+        return "the engine's database URL is not in the call; add pool settings by hand"
     return None
 
 
-class PoolSettings(FixCommand):
-    """`create_engine(url)` -> `create_engine(url, pool_size=..., ..., pool_pre_ping=True)`."""
+class EnginePooling:
+    """Mixin for codemods that give an engine call its pool settings (PoolSettings, and the
+    engine ShareConnections moves to module level)."""
 
-    DESCRIPTION = "Add explicit pool settings to SQLAlchemy engines."
+    values: PoolValues
+    helper: str | None
+
+    def init_pooling(self, values: PoolValues | None) -> None:
+        self.values = values or PoolValues()
+        self.helper = None  # name of the run-time helper, once the module has or needs one
+        self.helper_line: int | None = None  # line of the first statement that needs it
+
+    def find_helper(self, module: cst.Module) -> None:
+        self.helper = next((s.name.value for s in module.body if is_options_helper(s)), None)
+        self.helper_exists = self.helper is not None
+
+    @staticmethod
+    def decision(call: cst.Call) -> tuple[str | None, str]:
+        """How the engine gets its pool settings: "sqlite" (none), "literal" (written in the
+        call), "run-time" (through the helper); None and the reason when it cannot."""
+        reason = unpoolable(call)
+        if reason:
+            return None, reason
+        url = url_argument(call)
+        backend = literal_backend(url)
+        if backend == "sqlite":
+            return "sqlite", "SQLite needs no pool settings: its pools take no size, overflow or timeout"
+        if backend is not None:
+            return "literal", ""
+        keys = sorted(POOL_KEYWORDS & {a.keyword.value for a in call.args if a.keyword is not None})
+        if keys:
+            return None, f"the engine already sets {', '.join(keys)} and its URL is only known when the app runs; add the rest by hand"
+        if not repeatable(url):
+            return None, "the database URL is computed by a call; add pool settings by hand once you know it is a server database"
+        return "run-time", ""
+
+    def pooled(self, call: cst.Call, line: int) -> cst.Call:
+        """The call with pool settings as `decision` says (unchanged when it says none)."""
+        how, _ = self.decision(call)
+        if how == "literal":
+            self.values.schedule_imports(self.context)
+            return with_literal_settings(call, self.values)
+        if how != "run-time":
+            return call
+        if self.helper is None:
+            self.helper = first_free(self.names, *HELPER_NAMES)
+        if not self.helper_exists and (self.helper_line is None or line < self.helper_line):
+            self.helper_line = line
+        return with_options_at_run_time(call, url_argument(call), self.helper)
+
+    def helper_placement(self) -> list[tuple[int, bool, list[cst.BaseStatement]]]:
+        """Where `FixCommand.place` puts the run-time helper: before the first statement using it."""
+        if self.helper_exists or self.helper_line is None:
+            return []
+        AddImportsVisitor.add_needed_import(self.context, "sqlalchemy.engine", "make_url")
+        self.values.schedule_imports(self.context)
+        return [(self.helper_line, False, options_helper(self.helper, self.values))]
+
+
+class PoolSettings(EnginePooling, FixCommand):
+    """`create_engine(url)` -> `create_engine(url, pool_size=..., ..., pool_pre_ping=True)` for a
+    server URL written out; `create_engine(URL, **pool_options(URL))` for a URL in a variable."""
+
+    DESCRIPTION = "Add explicit pool settings to SQLAlchemy engines of server databases."
+
+    def __init__(self, context, targets=(), values: PoolValues | None = None) -> None:
+        super().__init__(context, targets)
+        self.init_pooling(values)
+
+    def visit_Module(self, node: cst.Module) -> None:
+        super().visit_Module(node)
+        self.find_helper(node)
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
         if not is_engine_call(original_node):
@@ -81,17 +354,25 @@ class PoolSettings(FixCommand):
         targets = self.targets_at(original_node)
         if not targets:
             return updated_node
-        reason = unpoolable(original_node)
-        if reason:
+        how, reason = self.decision(original_node)
+        if how in (None, "sqlite"):
             self.skipped(targets, reason)
             return updated_node
         self.fixed(targets)
-        return with_pool_settings(updated_node, self.context)
+        return self.pooled(updated_node, self.span(original_node).start.line)
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        body = self.place(original_node, list(updated_node.body), self.helper_placement())
+        return super().leave_Module(original_node, updated_node.with_changes(body=body))
 
 
 class PoolSettingsFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
-        return fix_with(PoolSettings, relpath, findings, ws)
+        checkpoint = ws.checkpoint()
+        command = run_codemod(ws, relpath, PoolSettings, locate(ws, findings), values=pool_values(ws, relpath, self.name))
+        if not any(outcome is None for outcome in command.outcomes.values()):
+            ws.rollback(checkpoint)  # settings fields added for nothing
+        return {f: command.outcomes.get(f, "no matching code found at this place any more") for f in findings}
 
 
 # -- PR230: a connection per request ------------------------------------------------------------
@@ -162,12 +443,12 @@ _{pool} = None
 
 
 def {pool}():
-    """The process's connection pool, opened on first use (at most DB_POOL_SIZE connections)."""
+    """The process's connection pool, opened on first use."""
     global _{pool}
     if _{pool} is None:
         from psycopg2.pool import ThreadedConnectionPool
 
-        _{pool} = ThreadedConnectionPool(1, int(os.getenv("DB_POOL_SIZE", "10")), {args})
+        _{pool} = ThreadedConnectionPool(1, {size}, {args})
     return _{pool}
 ''',
     "psycopg": '''
@@ -175,19 +456,20 @@ _{pool} = None
 
 
 def {pool}():
-    """The process's connection pool, opened on first use (at most DB_POOL_SIZE connections)."""
+    """The process's connection pool, opened on first use."""
     global _{pool}
     if _{pool} is None:
         from psycopg_pool import ConnectionPool
 
-        _{pool} = ConnectionPool({args}, min_size=1, max_size=int(os.getenv("DB_POOL_SIZE", "10")), open=True)
+        _{pool} = ConnectionPool({args}, min_size=1, max_size={size}, open=True)
     return _{pool}
 ''',
 }
+POOL_MAX = 10  # connections per worker process
 
 CLOSE_AT_TEARDOWN = '''
-def {close}(exc=None):
-    """Give the request's database connection back when its app context ends."""
+{decorator}def {close}(exc=None):
+    """Give the app context's database connection back when the request or CLI command ends."""
     conn = g.pop("{key}", None)
     if conn is not None:
         {release}
@@ -203,16 +485,30 @@ class Plan:
     targets: list[Target] | None = None
 
 
-class ShareConnections(FixCommand):
+@dataclass(frozen=True)
+class Teardown:
+    """How the Flask app closes the connection at the end of each app context: `decorator`
+    (the app object's name where close_db is defined) or wired onto the app elsewhere."""
+
+    app: AppSite
+    decorator: str | None = None
+
+
+class ShareConnections(EnginePooling, FixCommand):
     """Per function: a request-time engine moves to module level; a psycopg connection comes from a
     module-level pool (given back in a finally); a Flask helper that returns a fresh connection
-    keeps one per app context in `g`, closed (or given back) at teardown."""
+    keeps one per app context in `g` (requests, CLI commands), closed (or given back) at teardown,
+    and still opens a plain connection outside any app context (at import time, in scripts)."""
 
     DESCRIPTION = "Share database connections instead of opening one per request."
 
-    def __init__(self, context, targets=(), flask: bool = False) -> None:
+    def __init__(self, context, targets=(), flask: bool = False, teardown: Teardown | str | None = None,
+                 values: PoolValues | None = None, key: str = "db") -> None:
         super().__init__(context, targets)
+        self.init_pooling(values)
         self.flask = flask
+        self.teardown_plan = teardown  # a Teardown, or why a Flask connection cannot be shared
+        self.key = key
         self.plans: dict[int, Plan] = {}  # id(original statement) -> plan
         # Module-level code to add: (line of the function it serves, after that function?, statements)
         self.definitions: list[tuple[int, bool, list[cst.BaseStatement]]] = []
@@ -223,6 +519,7 @@ class ShareConnections(FixCommand):
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)
         self.module_names = module_bindings(node)
+        self.find_helper(node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         super().visit_FunctionDef(node)
@@ -254,11 +551,16 @@ class ShareConnections(FixCommand):
                 return None, f"`{var}` is already a module-level name"
             if not call_names <= self.module_names | {"True", "False", "None"}:
                 return None, "the engine's arguments are not module-level names"
+            how, reason = self.decision(call)
+            if how is None and unpoolable(call) is None:  # it could have settings, but not safely here
+                return None, reason
             return Plan("hoist", var, call), ""
         close_at = next((j for j in range(index + 1, len(body)) if is_close(body[j], var)), None)
         if kind in POOL_HELPER and close_at is not None:
             return Plan("pool", var, call, close_at), ""
         if self.flask and returns(body[-1], var) and not any(is_close(s, var) for s in body):
+            if isinstance(self.teardown_plan, str):
+                return None, self.teardown_plan
             return Plan("request-context", var, call), ""
         return None, "no close() of the connection in the same block to give it back to a pool"
 
@@ -274,7 +576,7 @@ class ShareConnections(FixCommand):
                 continue
             if plan.kind == "hoist":
                 del body[index]
-                engine = with_pool_settings(plan.call, self.context)
+                engine = self.pooled(plan.call, line)
                 hoisted = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(plan.var))], engine)])
                 self.definitions.append((line, False, [hoisted]))
             elif plan.kind == "pool":
@@ -300,46 +602,188 @@ class ShareConnections(FixCommand):
             args = ", ".join(
                 cst.Module([]).code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in plan.call.args
             )
-            AddImportsVisitor.add_needed_import(self.context, "os")
-            self.definitions.append((line, False, statements(POOL_HELPER[kind].format(pool=self.pool_name, args=args))))
+            size = str(POOL_MAX)
+            if self.values.from_settings:
+                size = self.values.values["pool_size"]
+                self.values.schedule_imports(self.context)
+            helper = POOL_HELPER[kind].format(pool=self.pool_name, args=args, size=size)
+            self.definitions.append((line, False, statements(helper)))
             self.needs_psycopg_pool = kind == "psycopg"
         return self.pool_name
 
     def request_context(self, plan: Plan, body: list, index: int, line: int) -> list:
-        key, close = "db", first_free(self.names, "close_db", "close_db_connection")
+        """One connection per app context, kept on `g`; a plain one outside any app context:
+
+            if has_app_context() and "db" in g:
+                return g.db
+            conn = <open it as before>
+            ...
+            if has_app_context():
+                g.db = conn
+            return conn
+        """
+        key, var = self.key, plan.var
+        close = first_free(self.names, "close_db", "close_db_connection")
         AddImportsVisitor.add_needed_import(self.context, "flask", "g")
+        AddImportsVisitor.add_needed_import(self.context, "flask", "has_app_context")
+        opened: list = [body[index]]
         if connection_kind(plan.call) in POOL_HELPER:
             pool = self.pool(plan, line)
-            body[index] = cst.parse_statement(f"{plan.var} = {pool}().getconn()\n")
+            opened = statements(
+                f"if has_app_context():\n    {var} = {pool}().getconn()\n"
+                f"else:  # at import time or in a script: a connection of its own, closed by the caller\n"
+                f"    {cst.Module([]).code_for_node(body[index]).strip()}\n"
+            )
+            opened[0] = opened[0].with_changes(leading_lines=body[index].leading_lines)
             release = f"{pool}().putconn(conn)"
         else:
             release = "conn.close()"
-        opened = body[: len(body) - 1] + [cst.parse_statement(f"g.{key} = {plan.var}\n")]
-        cached = cst.If(
-            test=cst.parse_expression(f'"{key}" not in g'),
-            body=cst.IndentedBlock(opened),
+        first = 1 if body and m.matches(body[0], m.SimpleStatementLine(body=[m.Expr(m.SimpleString() | m.ConcatenatedString())])) else 0
+        reuse = statements(
+            f'if has_app_context() and "{key}" in g:  # one connection per request or CLI command\n'
+            f"    return g.{key}\n"
         )
-        self.definitions.append((line, True, statements(CLOSE_AT_TEARDOWN.format(close=close, key=key, release=release))))
+        keep = statements(f"if has_app_context():\n    g.{key} = {var}  # closed by {close}() when the app context ends\n")
+        new = body[:first] + reuse + body[first:index] + opened + body[index + 1 : -1] + keep + [body[-1]]
+        teardown = self.teardown_plan
+        decorator = f"@{teardown.decorator}.teardown_appcontext\n" if isinstance(teardown, Teardown) and teardown.decorator else ""
+        self.definitions.append(
+            (line, True, statements(CLOSE_AT_TEARDOWN.format(decorator=decorator, close=close, key=key, release=release)))
+        )
         self.teardown = close
-        return [cached, cst.parse_statement(f"return g.{key}\n")]
+        return new
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
-        body = self.place(original_node, list(updated_node.body), self.definitions)
+        body = self.place(original_node, list(updated_node.body), self.helper_placement() + self.definitions)
         return super().leave_Module(original_node, updated_node.with_changes(body=body))
+
+
+# -- Flask: where the connection is closed, and who else closes it -------------------------------------
+
+
+def callers_closing(ws: Workspace, helper: str) -> list[str]:
+    """`file: function` of code that closes what `helper()` returns: with one connection per
+    request, the next caller in the same request would get a closed connection."""
+    found: list[str] = []
+    for relpath in sorted(ws.index.modules) if ws.index is not None else []:
+        text = ws.read(relpath) or ""
+        if f"{helper}(" not in text:
+            continue
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        scopes = [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        for scope in scopes:
+            if closes_result(scope, helper):
+                found.append(f"{relpath}: {getattr(scope, 'name', 'module level')}()")
+    return found
+
+
+def _calls_helper(node: ast.AST | None, helper: str) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    return (isinstance(func, ast.Name) and func.id == helper) or (isinstance(func, ast.Attribute) and func.attr == helper)
+
+
+def closes_result(scope: ast.AST, helper: str) -> bool:
+    own = list(scope.body) if isinstance(scope, ast.Module) else [scope]
+    nodes = [n for top in own for n in ast.walk(top)]
+    if isinstance(scope, ast.Module):  # module level only: functions are their own scopes
+        nodes = [n for top in own if not isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.walk(top)]
+    holders = {
+        t.id for n in nodes if isinstance(n, ast.Assign) and _calls_helper(n.value, helper) for t in n.targets if isinstance(t, ast.Name)
+    }
+    for n in nodes:
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "close":
+            owner = n.func.value
+            if _calls_helper(owner, helper) or (isinstance(owner, ast.Name) and owner.id in holders):
+                return True
+        if isinstance(n, ast.Call) and (getattr(n.func, "id", None) or getattr(n.func, "attr", None)) == "closing":
+            if any(_calls_helper(a, helper) or (isinstance(a, ast.Name) and a.id in holders) for a in n.args):
+                return True
+    return False
+
+
+def imported_app_name(tree: ast.Module, app: AppSite) -> str | None:
+    """The local name of the app object when the module imports it at module level."""
+    module = module_name_for(app.relpath)
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == module:
+            for alias in node.names:
+                if alias.name == app.var:
+                    return alias.asname or alias.name
+    return None
+
+
+def plan_teardown(ws: Workspace, relpath: str, findings: list[Finding]) -> Teardown | str:
+    """Where the close function is registered on the app, or why it cannot be."""
+    try:
+        app = find_app(ws, findings[0])
+    except Skip as exc:
+        return str(exc)
+    text = ws.read(relpath) or ""
+    tree = ast.parse(text)
+    if app.relpath == relpath:
+        lines = (ws.read(app.relpath) or "").splitlines()
+        at_top = 0 < app.line <= len(lines) and not lines[app.line - 1][:1].isspace()
+        helper_lines = [f.line for f in findings]
+        # a module-level app created above the helper: decorate the close function with it
+        return Teardown(app, app.var if at_top and app.line < min(helper_lines) else None)
+    imported = imported_app_name(tree, app)
+    if imported is not None:
+        return Teardown(app, imported)
+    if imports_module(tree, module_name_for(app.relpath)):
+        return f"{relpath} imports the app's module, so the app cannot import its close function back; register it at teardown by hand"
+    return Teardown(app)
+
+
+def connection_helpers(ws: Workspace, relpath: str, findings: list[Finding]) -> list[str]:
+    """Names of the functions holding the findings' connections (the Flask `get_db()` helpers)."""
+    tree = ast.parse(ws.read(relpath) or "")
+    lines = {f.line for f in findings}
+    return [
+        n.name for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(n.lineno <= line <= (n.end_lineno or n.lineno) for line in lines)
+    ]
+
+
+def g_key(ws: Workspace) -> str:
+    """`db` unless the project already keeps something else under that name on `g`."""
+    texts = [ws.read(r) or "" for r in (ws.index.modules if ws.index is not None else {})]
+    for key in ("db", "db_conn", "prodready_db"):
+        if not any(f"g.{key}" in t or f'"{key}" in g' in t or f"'{key}' in g" in t for t in texts):
+            return key
+    return "prodready_db"
 
 
 class SharedConnectionFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
         flask = ws.index is not None and "flask" in ws.index.frameworks
-        command = run_codemod(ws, relpath, ShareConnections, locate(ws, findings), flask=flask)
+        checkpoint = ws.checkpoint()
+        teardown: Teardown | str | None = None
+        if flask:
+            teardown = plan_teardown(ws, relpath, findings)
+            closing = [c for helper in connection_helpers(ws, relpath, findings) for c in callers_closing(ws, helper)]
+            if closing:
+                teardown = (
+                    f"callers close the connection themselves ({', '.join(closing[:3])}); with one connection per "
+                    "request the next caller would get a closed one. Remove those close() calls and share it by hand"
+                )
+        values = pool_values(ws, relpath, self.name)
+        command = run_codemod(
+            ws, relpath, ShareConnections, locate(ws, findings), flask=flask, teardown=teardown, values=values, key=g_key(ws) if flask else "db"
+        )
+        if not any(outcome is None for outcome in command.outcomes.values()):
+            ws.rollback(checkpoint)  # settings fields added for nothing
         if command.needs_psycopg_pool:
             ws.require("psycopg-pool>=3.2", self.name)
-        if command.teardown is not None:
-            app = find_app(ws, findings[0])
+        if command.teardown is not None and isinstance(teardown, Teardown) and teardown.decorator is None:
+            app = teardown.app
             wiring = Wiring(
                 after_app=[f"{app.var}.teardown_appcontext({command.teardown})\n"],
                 imports=[(module_name_for(relpath), command.teardown)] if app.relpath != relpath else [],
             )
             run_codemod(ws, app.relpath, WireApp, [Target(findings[0], app.line, None)], var=app.var, wiring=wiring)
         return {f: command.outcomes.get(f, "no connection opened here any more") for f in findings}
-

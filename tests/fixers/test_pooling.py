@@ -11,21 +11,36 @@ from libcst.codemod import CodemodTest
 from fixers import apply_plan, plan_fixes
 from fixers.pooling import PoolSettings, ShareConnections
 from tests.fixers.helpers import at, finding, targets
+from tests.fixers.roundtrip import run_python
 from tests.helpers import scan_project, write_project
 
 POOL_ARGS = """\
-    pool_size=int(os.getenv("DB_POOL_SIZE", "5")),
-    max_overflow=int(os.getenv("DB_MAX_OVERFLOW", "10")),
-    pool_timeout=int(os.getenv("DB_POOL_TIMEOUT", "30")),
-    pool_recycle=int(os.getenv("DB_POOL_RECYCLE", "1800")),
+    pool_size=5,
+    max_overflow=10,
+    pool_timeout=30,
+    pool_recycle=1800,
     pool_pre_ping=True,
 """
+OPTIONS_HELPER = '''
+def pool_options(url):
+    """Pool limits and health checks for a server database (PostgreSQL, MySQL...). SQLite gets
+    none: its pools take no size, overflow or timeout."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return {}
+    return {
+        "pool_size": 5,
+        "max_overflow": 10,
+        "pool_timeout": 30,
+        "pool_recycle": 1800,
+        "pool_pre_ping": True,
+    }
+'''
 
 
 class TestPoolSettings(CodemodTest):
     TRANSFORM = PoolSettings
 
-    def test_engine_gets_every_setting(self):
+    def test_url_in_a_variable_is_decided_when_the_app_starts(self):
         before = """
             from sqlalchemy import create_engine
 
@@ -34,41 +49,155 @@ class TestPoolSettings(CodemodTest):
             engine = create_engine(DATABASE_URL, connect_args=connect_args)  # the app's engine
         """
         after = (
-            "from sqlalchemy import create_engine\n\nfrom app.config import DATABASE_URL\nimport os\n\n"
-            "engine = create_engine(\n    DATABASE_URL,\n    connect_args=connect_args,\n" + POOL_ARGS + ")  # the app's engine\n"
+            "from sqlalchemy import create_engine\n\nfrom app.config import DATABASE_URL\nfrom sqlalchemy.engine import make_url\n\n\n"
+            + OPTIONS_HELPER.lstrip("\n")
+            + "\n\nengine = create_engine(\n    DATABASE_URL,\n    connect_args=connect_args,\n    **pool_options(DATABASE_URL),\n)  # the app's engine\n"
         )
         self.assertCodemod(before, after, targets=targets(before, "PR231", "create_engine(DATA"))
 
-    def test_settings_already_there_are_kept(self):
+    def test_a_second_engine_reuses_the_helper(self):
+        before = (
+            "from sqlalchemy import create_engine\nfrom sqlalchemy.engine import make_url\n\n" + OPTIONS_HELPER.lstrip("\n")
+            + "\n\nengine = create_engine(settings.database_url)\n"
+        )
+        after = before.replace("create_engine(settings.database_url)", "create_engine(\n    settings.database_url,\n    **pool_options(settings.database_url),\n)")
+        self.assertCodemod(before, after, targets=targets(before, "PR231", "create_engine(settings"))
+
+    def test_server_url_written_out_gets_the_settings_in_the_call(self):
         before = """
-            import os
             import sqlalchemy as sa
 
-            engine = sa.create_engine(URL, pool_size=20, pool_pre_ping=True)
+            engine = sa.create_engine("postgresql+psycopg://db/app", echo=False)
         """
-        after = """
-            import os
+        after = '''
             import sqlalchemy as sa
 
             engine = sa.create_engine(
-                URL,
+                "postgresql+psycopg://db/app",
+                echo=False,
+                pool_size=5,
+                max_overflow=10,
+                pool_timeout=30,
+                pool_recycle=1800,
+                pool_pre_ping=True,
+            )
+        '''
+        self.assertCodemod(before, after, targets=targets(before, "PR231", "sa.create_engine"))
+
+    def test_settings_already_there_are_kept(self):
+        before = """
+            import sqlalchemy as sa
+
+            engine = sa.create_engine("mysql://db/app", pool_size=20, pool_pre_ping=True)
+        """
+        after = """
+            import sqlalchemy as sa
+
+            engine = sa.create_engine(
+                "mysql://db/app",
                 pool_size=20,
                 pool_pre_ping=True,
-                max_overflow=int(os.getenv("DB_MAX_OVERFLOW", "10")),
-                pool_timeout=int(os.getenv("DB_POOL_TIMEOUT", "30")),
-                pool_recycle=int(os.getenv("DB_POOL_RECYCLE", "1800")),
+                max_overflow=10,
+                pool_timeout=30,
+                pool_recycle=1800,
             )
         """
         self.assertCodemod(before, after, targets=targets(before, "PR231", "sa.create_engine"))
 
-    def test_an_explicit_pool_class_is_left_alone(self):
+    def test_engines_it_must_not_touch_are_left_alone(self):
         before = """
             from sqlalchemy import create_engine
             from sqlalchemy.pool import NullPool
 
-            engine = create_engine(URL, poolclass=NullPool)
+            a = create_engine(URL, poolclass=NullPool)
+            b = create_engine("sqlite:///app.db")
+            c = create_engine(f"sqlite:///{path}")
+            d = create_engine(URL, pool_pre_ping=True)
+            e = create_engine(build_url())
+            f = create_engine(**options)
         """
-        self.assertCodemod(before, before, targets=targets(before, "PR231", "create_engine(URL"))
+        needles = ("create_engine(URL, pool", 'create_engine("sqlite', 'create_engine(f"', "create_engine(URL, pool_pre", "create_engine(build", "create_engine(**")
+        self.assertCodemod(before, before, targets=targets(before, "PR231", *needles))
+
+
+def test_engine_url_known_only_at_run_time(tmp_path):
+    """Breakage: max_overflow/pool_timeout given to an in-memory SQLite engine raised TypeError at
+    start-up. Now the options go to server databases only, decided by SQLAlchemy's own make_url."""
+    root = write_project(tmp_path, {
+        "app/__init__.py": "",
+        "app/config.py": "import os\nDATABASE_URL = os.getenv('DATABASE_URL', 'postgresql://localhost/app')\nDEBUG = os.getenv('DEBUG', '')\n",
+        "app/database.py": "from sqlalchemy import create_engine\n\nfrom app.config import DATABASE_URL\n\nengine = create_engine(DATABASE_URL)\n",
+        "app/main.py": "import os\nfrom fastapi import FastAPI\nimport app.database\napp = FastAPI()\nNAME = os.getenv('APP_NAME', 'x')\n",
+        "requirements.txt": "fastapi\nsqlalchemy\npsycopg2-binary\n",
+    })
+    before = scan_project(root)
+    found = [f for f in before.findings if f.rule == "PR231"]
+    assert [f.path for f in found] == ["app/database.py"]
+    plan = plan_fixes(before, found)
+    assert not plan.skipped and len(plan.fixes) == 1
+    apply_plan(plan)
+    engines = """
+        import sqlite3, sys, types
+        from sqlalchemy.pool import QueuePool
+        sys.modules["pg8000"] = types.SimpleNamespace(paramstyle="format", __version__="1.31.0")  # no server needed
+        from app.database import engine
+        print(type(engine.pool).__name__)
+        if isinstance(engine.pool, QueuePool):
+            print(engine.pool.size(), engine.pool._max_overflow, engine.pool._timeout, engine.pool._recycle, engine.pool._pre_ping)
+    """
+    runs = {url: run_python(root, textwrap.dedent(engines), {"DATABASE_URL": url}).stdout.split("\n")[:2]
+            for url in ("sqlite://", f"sqlite:///{tmp_path}/app.db", "postgresql+pg8000://u@db/app")}
+    assert runs["sqlite://"] == ["SingletonThreadPool", ""]
+    assert runs[f"sqlite:///{tmp_path}/app.db"] == ["QueuePool", "5 10 30.0 -1 False"]  # SQLAlchemy's own defaults
+    assert runs["postgresql+pg8000://u@db/app"] == ["QueuePool", "5 10 30 1800 True"]
+    # The fix adds no finding of its own (it used to trip PR401 with int(os.getenv(...)))
+    after = scan_project(root)
+    new = {(f.rule, f.path) for f in after.findings} - {(f.rule, f.path) for f in before.findings}
+    assert new == set(), new
+    assert plan_fixes(after, [f for f in after.findings if f.rule == "PR231"]).is_empty
+
+
+SETTINGS_PROJECT = {
+    "app/__init__.py": "",
+    "app/config.py": """
+        from pydantic_settings import BaseSettings
+
+
+        class Settings(BaseSettings):
+            database_url: str = "postgresql://localhost/app"
+            debug: bool = False
+
+
+        settings = Settings()
+    """,
+    "app/database.py": "from sqlalchemy import create_engine\n\nfrom app.config import settings\n\nengine = create_engine(settings.database_url)\n",
+    "app/main.py": "from fastapi import FastAPI\nfrom app.database import engine\napp = FastAPI()\n",
+    "requirements.txt": "fastapi\nsqlalchemy\npydantic-settings\npsycopg2-binary\n",
+}
+
+
+def test_pool_values_are_read_through_the_projects_settings(tmp_path):
+    root = write_project(tmp_path, SETTINGS_PROJECT)
+    before = scan_project(root)
+    line, col = at(SETTINGS_PROJECT["app/database.py"], "create_engine(settings")
+    plan = plan_fixes(before, [finding("PR231", "app/database.py", line, col)])
+    assert not plan.skipped and len(plan.fixes) == 1
+    apply_plan(plan)
+    config = (root / "app/config.py").read_text()
+    assert "    debug: bool = False\n    db_pool_size: int = 5\n    db_max_overflow: int = 10\n    db_pool_timeout: int = 30\n    db_pool_recycle: int = 1800\n" in config
+    database = (root / "app/database.py").read_text()
+    assert '"pool_size": settings.db_pool_size,' in database and "os.getenv" not in database
+    check = """
+        import sys, types
+        sys.modules["pg8000"] = types.SimpleNamespace(paramstyle="format", __version__="1.31.0")
+        from app.database import engine
+        print(type(engine.pool).__name__, getattr(engine.pool, "_max_overflow", None))
+    """
+    assert run_python(root, textwrap.dedent(check), {"DATABASE_URL": "sqlite://"}).stdout == "SingletonThreadPool None\n"
+    done = run_python(root, textwrap.dedent(check), {"DATABASE_URL": "postgresql+pg8000://db/app", "DB_MAX_OVERFLOW": "3"})
+    assert done.stdout == "QueuePool 3\n"
+    after = scan_project(root)
+    assert {(f.rule, f.path) for f in after.findings} <= {(f.rule, f.path) for f in before.findings} - {("PR231", "app/database.py")}
 
 
 def test_engine_with_settings_still_works_on_sqlite(tmp_path):
@@ -100,8 +229,9 @@ class TestShareConnections(CodemodTest):
                     return conn.execute(text("SELECT 1")).scalar()
         """
         after = (
-            "from fastapi import APIRouter\nfrom sqlalchemy import create_engine, text\n\nfrom app.config import DATABASE_URL\nimport os\n\n"
-            "router = APIRouter()\n\nengine = create_engine(\n    DATABASE_URL,\n" + POOL_ARGS + ")\n\n\n"
+            "from fastapi import APIRouter\nfrom sqlalchemy import create_engine, text\n\nfrom app.config import DATABASE_URL\n"
+            "from sqlalchemy.engine import make_url\n\nrouter = APIRouter()\n\n" + OPTIONS_HELPER
+            + "\n\nengine = create_engine(\n    DATABASE_URL,\n    **pool_options(DATABASE_URL),\n)\n\n\n"
             '@router.get("/report")\ndef report():\n    with engine.connect() as conn:\n        return conn.execute(text("SELECT 1")).scalar()\n'
         )
         self.assertCodemod(before, after, targets=targets(before, "PR230", "create_engine(DATA"))
@@ -123,7 +253,6 @@ class TestShareConnections(CodemodTest):
         """
         after = '''
             import psycopg2
-            import os
 
             DSN = "postgresql://localhost/app"
 
@@ -131,12 +260,12 @@ class TestShareConnections(CodemodTest):
 
 
             def connection_pool():
-                """The process's connection pool, opened on first use (at most DB_POOL_SIZE connections)."""
+                """The process's connection pool, opened on first use."""
                 global _connection_pool
                 if _connection_pool is None:
                     from psycopg2.pool import ThreadedConnectionPool
 
-                    _connection_pool = ThreadedConnectionPool(1, int(os.getenv("DB_POOL_SIZE", "10")), DSN)
+                    _connection_pool = ThreadedConnectionPool(1, 10, DSN)
                 return _connection_pool
 
 
@@ -205,7 +334,7 @@ def test_flask_connection_per_call_becomes_one_per_request_closed_at_teardown(tm
     assert not plan.skipped, plan.skipped
     apply_plan(plan)
     db = (root / "app/db.py").read_text()
-    assert 'if "db" not in g:' in db and "return g.db" in db and "def close_db(exc=None):" in db
+    assert 'if has_app_context() and "db" in g:' in db and "return g.db" in db and "def close_db(exc=None):" in db
     assert "    app = Flask(__name__)\n    app.teardown_appcontext(close_db)\n" in (root / "app/__init__.py").read_text()
     check = """
         import sqlite3
