@@ -370,3 +370,124 @@ def test_psycopg3_pool_is_added_to_the_dependencies(tmp_path):
     assert plan.dependencies == ["psycopg-pool>=3.2"]
     assert "from psycopg_pool import ConnectionPool" in plan.edits[0].new
     assert next(e for e in plan.edits if e.relpath == "requirements.txt").new == "psycopg[binary]\npsycopg-pool>=3.2\n"
+
+
+NOTES_APP = '''
+import os
+import sqlite3
+
+import click
+from flask import Flask, jsonify
+
+app = Flask(__name__)
+DATABASE = os.environ.get("NOTES_DB", "notes.db")
+
+
+def get_db():
+    conn = sqlite3.connect(DATABASE)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def init_db():
+    db = get_db()
+    db.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+    db.commit()
+
+
+init_db()
+
+
+@app.cli.command("add-note")
+@click.argument("body")
+def add_note(body):
+    db = get_db()
+    db.execute("INSERT INTO notes (body) VALUES (?)", (body,))
+    db.commit()
+    click.echo("added")
+
+
+@app.route("/notes")
+def notes():
+    rows = get_db().execute("SELECT body FROM notes ORDER BY id").fetchall()
+    return jsonify([r["body"] for r in rows])
+'''
+
+
+def test_flask_helper_works_at_import_time_in_requests_and_in_cli_commands(tmp_path):
+    """Breakage: with the connection kept on `g` only, `init_db()` at import time failed with
+    "Working outside of application context" (and the teardown was registered before close_db
+    was defined). Outside an app context the helper now opens a plain connection as before."""
+    root = write_project(tmp_path, {"app.py": NOTES_APP})
+    before = scan_project(root)
+    found = [f for f in before.findings if f.rule == "PR230"]
+    assert found, [f.rule for f in before.findings]
+    plan = plan_fixes(before, found, include_review=True)
+    assert not plan.skipped, plan.skipped
+    apply_plan(plan)
+    source = (root / "app.py").read_text()
+    assert "@app.teardown_appcontext\ndef close_db(exc=None):" in source
+    check = """
+        import sqlite3
+        opened = []
+        real = sqlite3.connect
+        def spy(*args, **kwargs):
+            conn = real(*args, **kwargs)
+            opened.append(conn)
+            return conn
+        sqlite3.connect = spy
+
+        import app  # init_db() runs at import, outside any app context
+
+        assert len(opened) == 1
+        outside = opened.pop()  # the caller's own connection, as before the fix
+        result = app.app.test_cli_runner().invoke(args=["add-note", "first"])
+        assert result.exit_code == 0 and result.output == "added\\n", (result.output, result.exception)
+        client = app.app.test_client()
+        assert client.get("/notes").get_json() == ["first"]
+        with app.app.app_context():
+            assert app.get_db() is app.get_db()  # one connection per app context
+        assert len(opened) == 3  # the CLI command, the request, the context above
+        for conn in opened:  # each closed when its app context ended
+            try:
+                conn.execute("SELECT 1")
+            except sqlite3.ProgrammingError:
+                continue
+            raise AssertionError("connection left open")
+        outside.execute("SELECT 1")  # not closed behind the caller's back
+    """
+    run_python(root, textwrap.dedent(check), {"NOTES_DB": str(tmp_path / "notes.db")})
+    assert plan_fixes(scan_project(root), [f for f in scan_project(root).findings if f.rule == "PR230"]).is_empty
+
+
+def test_connection_closed_by_its_callers_is_not_shared(tmp_path):
+    """One connection per request would hand a closed connection to the next caller."""
+    db = "import sqlite3\n\nDATABASE = 'shop.db'\n\n\ndef get_db():\n    conn = sqlite3.connect(DATABASE)\n    return conn\n"
+    views = (
+        "from flask import Flask\n\nfrom db import get_db\n\napp = Flask(__name__)\n\n\n"
+        "@app.get('/count')\ndef count():\n    conn = get_db()\n    n = conn.execute('SELECT 1').fetchone()[0]\n    conn.close()\n    return {'n': n}\n"
+    )
+    root = write_project(tmp_path, {"db.py": db, "views.py": views})
+    line, col = at(db, "sqlite3.connect")
+    plan = plan_fixes(scan_project(root), [finding("PR230", "db.py", line, col)], include_review=True)
+    assert plan.is_empty or not plan.fixes
+    [(skipped, reason)] = [(f.rule, why) for f, why in plan.skipped]
+    assert skipped == "PR230" and "views.py: count()" in reason and "close" in reason
+
+
+def test_pool_settings_add_no_finding_of_their_own(tmp_path):
+    """Breakage: `int(os.getenv("DB_POOL_SIZE", "5"))` in the engine's module tripped PR401, so
+    applying the safe fixes lowered the Staging score."""
+    root = write_project(tmp_path, {
+        "app/__init__.py": "",
+        "app/config.py": "import os\nSECRET_KEY = os.getenv('SECRET_KEY', '')\n",
+        "app/main.py": "import os\nfrom fastapi import FastAPI\nfrom sqlalchemy import create_engine\napp = FastAPI()\nNAME = os.getenv('APP_NAME', 'x')\n",
+        "app/db.py": "from sqlalchemy import create_engine\n\nengine = create_engine('postgresql://db/app')\n",
+    })
+    before = scan_project(root)
+    found = [f for f in before.findings if f.rule == "PR231"]
+    assert [f.path for f in found] == ["app/db.py"]
+    apply_plan(plan_fixes(before, found))
+    after = scan_project(root)
+    assert sorted((f.rule, f.path) for f in after.findings) == sorted((f.rule, f.path) for f in before.findings if f not in found)
+    assert "pool_size=5," in (root / "app/db.py").read_text()
