@@ -7,6 +7,7 @@ codemods do the same); `CodemodCommand.transform_module` runs it after the trans
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -22,6 +23,7 @@ from auditor.models import Finding
 from fixers.pipeline.workspace import Skip, Workspace
 
 N = TypeVar("N", bound=cst.CSTNode)
+LOCAL_MODULES = "prodready.local_modules"  # CodemodContext.scratch key: the project's top-level names
 
 
 @dataclass
@@ -55,6 +57,12 @@ class FixCommand(CodemodCommand, cst.CSTTransformer):
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         return tree.visit(self)
+
+    def transform_module(self, tree: cst.Module) -> cst.Module:
+        """The codemod, then libcst's import visitors, then the new imports moved into the
+        module's own import order."""
+        local = self.context.scratch.get(LOCAL_MODULES, ())
+        return place_new_imports(tree, super().transform_module(tree), self.context.filename or "", local)
 
     # -- targets --------------------------------------------------------------------------------
 
@@ -168,6 +176,7 @@ def run_codemod(
     except cst.ParserSyntaxError as exc:
         raise Skip(f"libcst cannot parse {relpath}: {str(exc).splitlines()[0]}") from None
     context = CodemodContext(filename=relpath, full_module_name=module_name_for(relpath))
+    context.scratch[LOCAL_MODULES] = local_modules(ws)
     command = command_cls(context, targets, **kwargs)
     code = command.transform_module(module).code
     if not source.startswith("\n"):
@@ -176,6 +185,15 @@ def run_codemod(
     if code != source and (fixed or keep_any_change):
         ws.write(relpath, code)
     return command
+
+
+def local_modules(ws: Workspace) -> frozenset[str]:
+    """Top-level names of the project's own modules and packages (its "first party" imports)."""
+    index = ws.index
+    relpaths = set(index.modules if index is not None else ())
+    relpaths |= {r for r, s in ws.files.items() if r.endswith(".py") and s.text is not None}
+    names = {module_name_for(r).partition(".")[0] for r in relpaths}
+    return frozenset(n for n in names if n and n.isidentifier())
 
 
 def locate(ws: Workspace, findings: Sequence[Finding]) -> list[Target]:
@@ -310,3 +328,111 @@ def dotted_name(node: cst.CSTNode) -> str | None:
         head = dotted_name(node.value)
         return f"{head}.{node.attr.value}" if head else None
     return None
+
+
+# -- imports where the module's own imports are ------------------------------------------------
+
+STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+SECTIONS = ("future", "stdlib", "thirdparty", "local")
+
+
+def _import_module(statement: cst.CSTNode) -> tuple[str, int] | None:
+    """(module, relative level) of a one-import line, None for anything else."""
+    if not is_import_line(statement) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Import):
+        return cst.Module([]).code_for_node(small.names[0].name), 0
+    return (dotted_name(small.module) or "" if small.module is not None else ""), len(small.relative)
+
+
+def import_section(module: str, level: int, local: frozenset[str]) -> str:
+    top = module.partition(".")[0]
+    if level or top in local:
+        return "local"
+    if top == "__future__":
+        return "future"
+    return "stdlib" if top in STDLIB else "thirdparty"
+
+
+def _key(statement: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(statement.with_changes(leading_lines=[])).strip()
+
+
+def _blank_prefix(lines: Sequence[cst.EmptyLine]) -> tuple[list, list]:
+    """(the blank lines before the first comment, the rest)."""
+    index = 0
+    while index < len(lines) and lines[index].comment is None:
+        index += 1
+    return list(lines[:index]), list(lines[index:])
+
+
+def place_new_imports(before: cst.Module, after: cst.Module, relpath: str, local: Sequence[str] = ()) -> cst.Module:
+    """Move the import lines `after` has and `before` had not into the module's own import
+    block, in its order: `from __future__`, standard library, third party, the project's own
+    (`local` top-level names, the module's own package and relative imports), one blank line
+    between sections, alphabetical within a section when the section already is.
+
+    AddImportsVisitor puts every new import after the module's last import, so `import os` can
+    land under `from app.models import User`; this keeps the file as isort or ruff would."""
+    existing = {_key(s) for s in before.body if is_import_line(s)}
+    body = list(after.body)
+    kept = {_key(s) for s in body}
+    # An import line libcst extended (`from m import a` -> `from m import a, b`) stays where it is.
+    extended = {_import_module(s) for s in before.body if is_import_line(s) and _key(s) not in kept}
+    new = [
+        s for s in body
+        if is_import_line(s) and _key(s) not in existing and _import_module(s) is not None and _import_module(s) not in extended
+    ]
+    if not new:
+        return after
+    tops = frozenset(local) | {module_name_for(relpath).partition(".")[0]}
+    body = [s for s in body if not any(s is n for n in new)]
+    order = {name: i for i, name in enumerate(SECTIONS)}
+    for statement in new:
+        module, level = _import_module(statement)
+        section = import_section(module, level, tops)
+        header = header_end(body)
+        imports = [
+            (i, import_section(*_import_module(s), tops), _import_module(s)[0])
+            for i, s in enumerate(body[:header])
+            if _import_module(s) is not None
+        ]
+        same = [(i, name) for i, sec, name in imports if sec == section]
+        statement = statement.with_changes(leading_lines=[])
+        if same:
+            names = [name for _, name in same]
+            ordered = names == sorted(names, key=str.lower)
+            at = next((i for i, name in same if ordered and name.lower() > module.lower()), same[-1][0] + 1)
+            if at == same[0][0]:  # new first line of the section: it takes the section's spacing and comments
+                statement = statement.with_changes(leading_lines=body[at].leading_lines)
+                body[at] = body[at].with_changes(leading_lines=[])
+            body.insert(at, statement)
+            continue
+        earlier = [i for i, sec, _ in imports if order[sec] < order[section]]
+        later = [i for i, sec, _ in imports if order[sec] > order[section]]
+        if earlier:
+            at = earlier[-1] + 1
+            body.insert(at, statement.with_changes(leading_lines=[cst.EmptyLine()]))
+            if at + 1 < len(body) and _import_module(body[at + 1]) is not None and not body[at + 1].leading_lines:
+                body[at + 1] = body[at + 1].with_changes(leading_lines=[cst.EmptyLine()])
+        elif later:
+            at = later[0]
+            blanks, rest = _blank_prefix(body[at].leading_lines)
+            body.insert(at, statement.with_changes(leading_lines=blanks))
+            body[at + 1] = body[at + 1].with_changes(leading_lines=[cst.EmptyLine(), *rest])
+        else:  # no import yet: after the docstring, where AddImportsVisitor would have put it
+            at = 1 if body and is_docstring(body[0]) else 0
+            body.insert(at, statement.with_changes(leading_lines=[cst.EmptyLine()] if at else []))
+            if at + 1 < len(body) and not _import_module(body[at + 1]):
+                body[at + 1] = spaced(body[at + 1], 1)
+    return after.with_changes(body=body)
+
+
+def add_imports_in_order(module: cst.Module, relpath: str, imports: Sequence[tuple[str, str | None]], local: Sequence[str] = ()) -> cst.Module:
+    """`module` with `from m import name` (`import m` when name is None) for each import it does
+    not have yet, placed in the module's own import order (see place_new_imports)."""
+    context = CodemodContext(filename=relpath, full_module_name=module_name_for(relpath))
+    for mod, name in imports:
+        AddImportsVisitor.add_needed_import(context, mod, name)
+    return place_new_imports(module, AddImportsVisitor(context).transform_module(module), relpath, local)

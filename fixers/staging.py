@@ -6,18 +6,16 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter
-from dataclasses import dataclass
 
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor
 
 from auditor.models import Finding
-from auditor.rules.hardening import secret_name
 from fixers.apps import WireApp, Wiring, find_app, is_app_creation
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, insert_at, run_codemod
 from fixers.rewrite import set_keyword, tail
-from fixers.settings import MARKER, app_python_files, collect_reads, plan_fields, settings_path
+from fixers.env_files import example_file, write_example, write_staging
 from fixers.templates import render
 from fixers.pipeline.workspace import Skip, Workspace
 
@@ -179,87 +177,18 @@ class WireAppImports(WireApp):
 # -- PR420 / PR421: environment files -------------------------------------------------------------
 
 
-@dataclass
-class Variable:
-    name: str
-    example: str
-    staging: str
-    comment: str = ""
-    secret: bool = False
-
-
-def _settings_variables(text: str) -> list[Variable]:
-    tree = ast.parse(text)
-    found = []
-    for node in tree.body:
-        if not (isinstance(node, ast.ClassDef) and node.name == "Settings"):
-            continue
-        for stmt in node.body:
-            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)) or stmt.target.id == "app_env":
-                continue
-            value = stmt.value
-            source = ast.get_source_segment(text, value) if value is not None else None
-            found.append(_variable(stmt.target.id.upper(), source))
-    return found
-
-
-def _variable(name: str, default_source: str | None) -> Variable:
-    """One line of the env files for a setting declared with `default_source`."""
-    secret = secret_name(name)
-    if default_source is None:
-        return Variable(name, "", "", "required: the app does not start without it", secret)
-    if "random_secret=True" in default_source:
-        return Variable(name, "", "", "secret: development uses a random value; set a long random one everywhere else", True)
-    dev_only = default_source.startswith("dev_default(")
-    inner = default_source[len("dev_default(") : -1] if dev_only else default_source
-    try:
-        value = ast.literal_eval(inner) if inner else None
-    except (ValueError, SyntaxError):
-        value = None
-    shown = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    if dev_only:
-        return Variable(name, shown, "", f"development default {shown!r}; required outside development", secret)
-    return Variable(name, shown, shown, "", secret)
-
-
-def project_variables(ws: Workspace) -> tuple[str, list[Variable]]:
-    """(where the settings live, the variables): our settings module, else the env reads."""
-    relpath = settings_path(ws)
-    text = ws.read(relpath)
-    if text is not None and MARKER in text:
-        return relpath, _settings_variables(text)
-    reads = collect_reads(ws, app_python_files(ws))
-    plan_fields(reads)
-    seen: dict[str, Variable] = {}
-    for read in reads:
-        if read.variable and read.variable not in seen:
-            source = None if read.field is None or read.field.default is None else read.field.default
-            if read.field is not None and read.field.random_secret:
-                source = "dev_default(random_secret=True)"
-            elif read.field is not None and read.field.dev_only:
-                source = f"dev_default({read.field.default})"
-            seen[read.variable] = _variable(read.variable, source)
-    return "the app's os.getenv() calls", list(seen.values())
-
-
 class EnvFilesFixer(Fixer):
+    """.env.example (PR420) and .env.staging (PR421) from the app as the plan's earlier fixes left
+    it; existing files are completed, never duplicated."""
+
     def fix(self, findings, ws: Workspace) -> Outcomes:
         findings = list(findings)
         return self.guarded(findings, ws, lambda: self.write_files(findings, ws))
 
     def write_files(self, findings: list[Finding], ws: Workspace) -> Outcomes:
-        where, variables = project_variables(ws)
-        outcomes: Outcomes = {}
         for finding in findings:
-            name = ".env.example" if finding.rule == "PR420" else ".env.staging"
-            if ws.exists(name):
-                outcomes[finding] = f"{name} exists already"
-                continue
             if finding.rule == "PR420":
-                ws.write(name, render("settings/env.example.j2", settings_path=where, variables=variables))
+                write_example(ws, example_file(ws) or ".env.example")
             else:
-                secrets = [v.name for v in variables if v.secret or (not v.staging and "required" in v.comment)]
-                plain = [v for v in variables if v.name not in secrets and v.staging]
-                ws.write(name, render("settings/env.staging.j2", secrets=secrets, variables=plain))
-            outcomes[finding] = None
-        return outcomes
+                write_staging(ws)
+        return {finding: None for finding in findings}
