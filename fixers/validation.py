@@ -1,13 +1,14 @@
 """A Pydantic model at the validation boundary (PR301).
 
 The fields come from how the handler uses the body: `body["qty"]` is a required field,
-`int(body["qty"])` types it `int`, `body.get("note", "")` makes it optional with that default,
-a key read only under an `if` is optional. FastAPI then validates from the signature (the model
-replaces `dict`/`Any` or `await request.json()`); a Flask handler validates the JSON itself and
-answers 422 with the error details instead of failing with a 500.
+`body.get("note", "")` makes it optional with that default, a key read only under an `if` is
+optional. Each field gets a real type from its uses (fixers/body_types.py: casts, the ORM or SQL
+column it is stored in, the function it is passed to...). FastAPI then validates from the
+signature (the model replaces `dict`/`Any` or `await request.json()`); a Flask handler validates
+the JSON itself and answers 422 with the error details instead of failing with a 500.
 
-Handlers that use the body as a whole (iterate it, pass it on, write to it) are left alone:
-their fields cannot be inferred honestly.
+Handlers that use the body as a whole (iterate it, pass it on, write to it), or a field whose
+type no use proves, are left alone: `Any` would validate nothing.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
+from fixers.body_types import FieldType, TypeSource, infer_types, project_has_email_validator
 from fixers.cst import FixCommand, dotted_name, first_free, fix_with, names_in
 from fixers.request_limits import max_length
 from fixers.pipeline.workspace import Skip, Workspace
 
 CASTS = {"int": "int", "float": "float", "str": "str", "bool": "bool", "Decimal": "Decimal", "decimal.Decimal": "Decimal"}
+PASSWORD_KEY = re.compile(r"passw(or)?d|passphrase", re.I)
+REQUIREMENT_FILES = ("requirements.txt", "requirements.in", "requirements/base.txt", "requirements/prod.txt", "pyproject.toml", "setup.cfg", "Pipfile")
 LOOSE_TYPES = {"dict", "Dict", "typing.Dict", "Any", "typing.Any", "Mapping", "typing.Mapping"}
 CONDITIONAL = (cst.If, cst.For, cst.While, cst.Try, cst.IfExp, cst.BooleanOperation, cst.Lambda, cst.ListComp, cst.DictComp, cst.SetComp, cst.GeneratorExp)
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log", "print"}
@@ -40,22 +44,29 @@ class BodyField:
     types: set[str] = field(default_factory=set)
     required: bool = False
     default: str | None = None  # source of the default from .get(key, default)
+    kind: FieldType | None = None  # decided from every use (body_types.infer_types)
 
-    def annotation(self) -> str:
-        kind = next(iter(self.types)) if len(self.types) == 1 else "Any"
-        if kind != "Any" and not self.required and self.default in (None, "None"):
+    def annotation(self, spelled: dict[str, str] | None = None) -> str:
+        kind = self.kind.kind if self.kind else next(iter(self.types))
+        kind = (spelled or {}).get(kind, kind)
+        if not self.required and self.default in (None, "None"):
             return f"Optional[{kind}]"
         return kind
 
-    def line(self) -> str:
-        annotation = self.annotation()
+    def line(self, spelled: dict[str, str] | None = None) -> str:
+        annotation = self.annotation(spelled)
         options = []  # Field(...) arguments, when a plain default is not enough
         if not self.required:
             options.append(f"default={self.default or 'None'}")
         if self.attr != self.key:
             options.append(f"alias={json.dumps(self.key)}")
-        if self.types == {"str"}:  # bounded from the start, so PR302 has nothing to add later
-            options.append(f"max_length={max_length(self.key)}")
+        if annotation.removeprefix("Optional[").rstrip("]") == "str":
+            if self.required and PASSWORD_KEY.search(self.key):
+                # A blank password is never valid; a higher minimum would lock out existing users.
+                options.append("min_length=1")
+            # Bounded from the start (the column's own length when it has one), so PR302 has
+            # nothing to add later.
+            options.append(f"max_length={(self.kind and self.kind.max_length) or max_length(self.key)}")
         if options == [f"default={self.default or 'None'}"]:
             return f"{self.attr}: {annotation} = {self.default or 'None'}"
         if not options:
@@ -234,8 +245,9 @@ class ToAttributes(cst.CSTTransformer):
 class RequestModel(FixCommand):
     DESCRIPTION = "Validate request bodies with a generated Pydantic model."
 
-    def __init__(self, context, targets=()) -> None:
+    def __init__(self, context, targets=(), types: TypeSource | None = None) -> None:
         super().__init__(context, targets)
+        self.types = types or TypeSource()
         self.models: list[tuple[int, cst.BaseStatement]] = []  # (line of the handler, class)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
@@ -269,6 +281,10 @@ class RequestModel(FixCommand):
             raise Skip(uses.problem)
         if not uses.fields:
             raise Skip(f"the handler reads no keys from `{var}`")
+        code = cst.Module([]).code_for_node(function.with_changes(decorators=[]))
+        kinds = infer_types(code, var, {key: f.types for key, f in uses.fields.items()}, self.types)
+        for key, found in kinds.items():
+            uses.fields[key].kind = found
         model = first_free(self.names, pascal(function.name.value) + "Body", pascal(function.name.value) + "Payload")
         self.names.add(model)
         self.models.append((line, self.model_class(model, uses.fields)))
@@ -320,17 +336,29 @@ class RequestModel(FixCommand):
 
     def model_class(self, name: str, fields: dict[str, BodyField]) -> cst.BaseStatement:
         AddImportsVisitor.add_needed_import(self.context, "pydantic", "BaseModel")
-        lines = [f.line() for f in fields.values()]
+        kinds = {f.kind.kind if f.kind else next(iter(f.types)) for f in fields.values()}
+        spelled: dict[str, str] = {}
+        for kind, module in (("Decimal", "decimal"), ("EmailStr", "pydantic"), ("datetime", "datetime"), ("date", "datetime")):
+            if kind not in kinds:
+                continue
+            if module == "datetime" and self._imports_datetime_module():
+                spelled[kind] = f"datetime.{kind}"  # `import datetime`: the name is the module already
+            else:
+                AddImportsVisitor.add_needed_import(self.context, module, kind)
+        lines = [f.line(spelled) for f in fields.values()]
         text = "\n".join(lines)
-        for typing_name in ("Any", "Optional"):
-            if re.search(rf"\b{typing_name}\b", text):
-                AddImportsVisitor.add_needed_import(self.context, "typing", typing_name)
-        if "Decimal" in text:
-            AddImportsVisitor.add_needed_import(self.context, "decimal", "Decimal")
+        if re.search(r"\bOptional\[", text):
+            AddImportsVisitor.add_needed_import(self.context, "typing", "Optional")
         if "Field(" in text:
             AddImportsVisitor.add_needed_import(self.context, "pydantic", "Field")
         body = "".join(f"    {line}\n" for line in lines)
         return cst.parse_statement(f"class {name}(BaseModel):\n{body}")
+
+    def _imports_datetime_module(self) -> bool:
+        return any(
+            m.matches(s, m.SimpleStatementLine(body=[m.Import(names=[m.ImportAlias(name=m.Name("datetime"), asname=None)])]))
+            for s in self._module.body
+        )
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         body = self.place(original_node, list(updated_node.body), [(line, False, [model]) for line, model in self.models])
@@ -339,7 +367,9 @@ class RequestModel(FixCommand):
 
 class RequestModelFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
-        outcomes = fix_with(RequestModel, relpath, findings, ws)
+        email_validator = project_has_email_validator([ws.read(name) or "" for name in REQUIREMENT_FILES])
+        types = TypeSource(ws.index, relpath, email_validator)
+        outcomes = fix_with(RequestModel, relpath, findings, ws, types=types)
         if any(v is None for v in outcomes.values()):
             ws.require("pydantic>=2", self.name)
         return outcomes

@@ -26,30 +26,36 @@ class TestRequestModel(CodemodTest):
 
             @app.post("/signup")
             def signup(payload: dict, db=Depends(get_db)):
-                email = payload["email"]
+                email = payload["email"].lower()
                 age = int(payload["age"])
-                return create(email, age, payload.get("full_name"), payload.get("plan", "free"))
+                if payload.get("referrer") == "friend":
+                    reward(email)
+                return create(email, age, generate_password_hash(payload["password"]), payload.get("plan", "free"))
         """
         after = """
+            from typing import Optional
+
             from fastapi import Depends, FastAPI
             from pydantic import BaseModel, Field
-            from typing import Any
 
             app = FastAPI()
 
 
             class SignupBody(BaseModel):
-                email: Any
+                email: str = Field(max_length=320)
                 age: int
-                full_name: Any = None
+                referrer: Optional[str] = Field(default=None, max_length=255)
+                password: str = Field(min_length=1, max_length=128)
                 plan: str = Field(default="free", max_length=255)
 
 
             @app.post("/signup")
             def signup(payload: SignupBody, db=Depends(get_db)):
-                email = payload.email
+                email = payload.email.lower()
                 age = int(payload.age)
-                return create(email, age, payload.full_name, payload.plan)
+                if payload.referrer == "friend":
+                    reward(email)
+                return create(email, age, generate_password_hash(payload.password), payload.plan)
         """
         self.assertCodemod(before, after, targets=targets(before, "PR301", "def signup"))
 
@@ -63,29 +69,31 @@ class TestRequestModel(CodemodTest):
             @app.post("/login")
             async def login(request: Request, db=Depends(get_db)):
                 data = await request.json()
-                if data.get("remember"):
+                if data.get("remember") is True:
                     remember(data["email"])
-                return check(data["email"], data.get("password", ""))
+                return check(data["email"], data.get("password", ""), jwt.decode(data["token"], KEY, algorithms=["HS256"]))
         """
         after = """
+            from typing import Optional
+
             from fastapi import Depends, FastAPI
             from pydantic import BaseModel, Field
-            from typing import Any
 
             app = FastAPI()
 
 
             class LoginBody(BaseModel):
-                remember: Any = None
-                email: Any
+                remember: Optional[bool] = None
+                email: str = Field(max_length=320)
                 password: str = Field(default="", max_length=128)
+                token: str = Field(max_length=255)
 
 
             @app.post("/login")
             async def login(data: LoginBody, db=Depends(get_db)):
-                if data.remember:
+                if data.remember is True:
                     remember(data.email)
-                return check(data.email, data.password)
+                return check(data.email, data.password, jwt.decode(data.token, KEY, algorithms=["HS256"]))
         """
         self.assertCodemod(before, after, targets=targets(before, "PR301", "await request.json()"))
 
@@ -99,28 +107,29 @@ class TestRequestModel(CodemodTest):
             @bp.route("/", methods=["POST"])
             def create_item():
                 data = request.get_json()
-                if data.get("gift"):
-                    wrap(data["wrapping"])
-                save(data["name"], float(data["price"]), int(data["qty"]), data.get("note", ""), data["class"])
+                if data.get("gift") is True:
+                    wrap(data["wrapping"].strip())
+                save(f"item {data['name']}", float(data["price"]), int(data["qty"]), data.get("note", ""), data["class"] in ("a", "b"))
                 print("created", data)
                 return {"ok": True}, 201
         """
         after = """
+            from typing import Optional
+
             from flask import jsonify, Blueprint, request
             from pydantic import BaseModel, Field, ValidationError
-            from typing import Any
 
             bp = Blueprint("items", __name__)
 
 
             class CreateItemBody(BaseModel):
-                gift: Any = None
-                wrapping: Any = None
-                name: Any
+                gift: Optional[bool] = None
+                wrapping: Optional[str] = Field(default=None, max_length=255)
+                name: str = Field(max_length=255)
                 price: float
                 qty: int
                 note: str = Field(default="", max_length=10000)
-                class_: Any = Field(alias="class")
+                class_: str = Field(alias="class", max_length=255)
 
 
             @bp.route("/", methods=["POST"])
@@ -129,13 +138,28 @@ class TestRequestModel(CodemodTest):
                     data = CreateItemBody.model_validate(request.get_json(silent=True) or {})
                 except ValidationError as exc:
                     return jsonify(error="invalid request body", details=exc.errors(include_url=False, include_context=False)), 422
-                if data.gift:
-                    wrap(data.wrapping)
-                save(data.name, float(data.price), int(data.qty), data.note, data.class_)
+                if data.gift is True:
+                    wrap(data.wrapping.strip())
+                save(f"item {data.name}", float(data.price), int(data.qty), data.note, data.class_ in ("a", "b"))
                 print("created", data)
                 return {"ok": True}, 201
         """
         self.assertCodemod(before, after, targets=targets(before, "PR301", "request.get_json()"))
+
+    def test_a_field_no_use_types_is_left_to_the_user(self):
+        """`Any` validates nothing (a dict instead of a name reaches the handler and fails there):
+        a field whose type no use proves leaves the handler alone, with the reason."""
+        before = """
+            from fastapi import FastAPI
+
+            app = FastAPI()
+
+
+            @app.post("/items")
+            def create(payload: dict):
+                return store(payload["name"], int(payload["qty"]))
+        """
+        self.assertCodemod(before, before, targets=targets(before, "PR301", "def create"))
 
     def test_bodies_used_as_a_whole_are_left_alone(self):
         before = """
@@ -176,7 +200,7 @@ app = Flask(__name__)
 def create_order():
     data = request.get_json()
     qty = int(data["qty"])
-    return {"item": data["item_id"], "qty": qty, "note": data.get("note", "")}, 201
+    return {"item": int(data["item_id"]), "qty": qty, "note": data.get("note", "")}, 201
 """
 
 FASTAPI_APP = """
@@ -239,3 +263,193 @@ def test_fastapi_handler_validates_from_the_signature(tmp_path):
         assert client.post("/login", content="not json").status_code == 422
         """,
     )
+
+
+# -- types from the project: ORM columns, SQL schema, signatures of the project's functions ---------
+
+ORM_APP = {
+    "app/__init__.py": "",
+    "app/db.py": """
+from sqlalchemy import create_engine
+from sqlalchemy.orm import declarative_base, sessionmaker
+
+engine = create_engine("sqlite:///./app.db", connect_args={"check_same_thread": False})
+SessionLocal = sessionmaker(bind=engine)
+Base = declarative_base()
+
+
+def get_db():
+    db = SessionLocal()
+    try:
+        yield db
+    finally:
+        db.close()
+""",
+    "app/models.py": """
+from sqlalchemy import Boolean, Column, Integer, Numeric, String
+
+from app.db import Base
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id = Column(Integer, primary_key=True)
+    email = Column(String(120), unique=True)
+    hashed_password = Column(String)
+    age = Column(Integer)
+    balance = Column(Numeric(10, 2))
+    active = Column(Boolean, default=True)
+""",
+    "app/security.py": """
+import hashlib
+
+
+def hash_password(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
+""",
+    "app/main.py": """
+from fastapi import Depends, FastAPI, HTTPException
+from sqlalchemy.orm import Session
+
+from app.db import Base, engine, get_db
+from app.models import User
+from app.security import hash_password
+
+app = FastAPI()
+Base.metadata.create_all(bind=engine)
+
+
+@app.post("/signup")
+def signup(payload: dict, db: Session = Depends(get_db)):
+    email = payload["email"]
+    if db.query(User).filter(User.email == email).first():
+        raise HTTPException(status_code=400, detail="taken")
+    user = User(email=email, hashed_password=hash_password(payload["password"]), age=payload["age"], balance=payload["balance"], active=payload.get("active", True))
+    db.add(user)
+    db.commit()
+    return {"id": user.id}
+""",
+    "requirements.txt": "fastapi\nsqlalchemy\n",
+}
+
+
+def plan_for(root):
+    result = scan_project(root)
+    return plan_fixes(result, [f for f in result.findings if f.rule == "PR301"], include_review=True)
+
+
+def test_fields_take_the_type_of_the_column_they_are_stored_in(tmp_path):
+    root = write_project(tmp_path, ORM_APP)
+    plan = plan_for(root)
+    assert not plan.skipped, plan.skipped
+    main = next(e.new for e in plan.edits if e.relpath == "app/main.py")
+    model = main[main.index("class SignupBody") : main.index("@app.post")]
+    assert model.split("\n")[1:7] == [
+        "    email: str = Field(max_length=120)",  # String(120)
+        "    password: str = Field(min_length=1, max_length=128)",  # hash_password(password: str)
+        "    age: int",  # Integer
+        "    balance: Decimal",  # Numeric(10, 2)
+        "    active: bool = True",  # Boolean, and the default
+        "",
+    ]
+    assert "from decimal import Decimal" in main and "Any" not in main
+
+
+def test_emails_are_checked_when_the_project_has_email_validator(tmp_path):
+    files = dict(ORM_APP, **{"requirements.txt": "fastapi\nsqlalchemy\npydantic[email]\n"})
+    main = next(e.new for e in plan_for(write_project(tmp_path, files)).edits if e.relpath == "app/main.py")
+    assert "    email: EmailStr\n" in main and "from pydantic import BaseModel, EmailStr, Field" in main
+
+
+def test_wrong_typed_fields_answer_422_not_500(tmp_path):
+    """Before, the generated model typed these fields `Any`: a dict for the email reached the
+    database driver and the client got a 500."""
+    root = write_project(tmp_path, ORM_APP)
+    apply_plan(plan_for(root))
+    run(
+        root,
+        """
+        from fastapi.testclient import TestClient
+        from app.main import app
+        client = TestClient(app, raise_server_exceptions=False)
+        good = {"email": "a@example.com", "password": "pw", "age": 30, "balance": "12.50"}
+        assert client.post("/signup", json=good).status_code == 200
+        for field, value in (("email", {"unexpected": ["object"]}), ("password", ["x"]), ("age", "old"), ("balance", {}), ("password", "")):
+            status = client.post("/signup", json={**good, "email": "b@example.com", field: value}).status_code
+            assert status == 422, (field, value, status)
+        """,
+    )
+
+
+SQL_APP = {
+    "schema.sql": """
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name VARCHAR(80) NOT NULL,
+    price REAL NOT NULL,
+    note TEXT
+);
+""",
+    "app.py": """
+import sqlite3
+
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+def get_db():
+    db = sqlite3.connect("shop.db")
+    with open("schema.sql") as schema:
+        db.executescript(schema.read())
+    return db
+
+
+@app.route("/items", methods=["POST"])
+def create_item():
+    data = request.get_json()
+    db = get_db()
+    db.execute("INSERT INTO items (name, price, note) VALUES (?, ?, ?)", (data["name"], data["price"], data.get("note")))
+    db.commit()
+    return {"ok": True}, 201
+
+
+@app.route("/items/find", methods=["POST"])
+def find_item():
+    data = request.get_json()
+    row = get_db().execute("SELECT name FROM items WHERE id = ? AND price < ?", (data["id"], data["max_price"])).fetchone()
+    return {"name": row[0] if row else None}
+""",
+    "requirements.txt": "flask\n",
+}
+
+
+def test_fields_bound_to_sql_take_the_type_of_the_schema_column(tmp_path):
+    root = write_project(tmp_path, SQL_APP)
+    plan = plan_for(root)
+    assert not plan.skipped, plan.skipped
+    text = plan.edits[0].new
+    assert "class CreateItemBody(BaseModel):\n    name: str = Field(max_length=80)\n    price: float\n    note: Optional[str] = Field(default=None, max_length=10000)\n" in text
+    assert "class FindItemBody(BaseModel):\n    id: int\n    max_price: float\n" in text
+    apply_plan(plan)
+    run(
+        root,
+        """
+        from app import app
+        client = app.test_client()
+        assert client.post("/items", json={"name": "mug", "price": 2.5}).status_code == 201
+        assert client.post("/items", json={"name": {"a": 1}, "price": 2.5}).status_code == 422
+        assert client.post("/items", json={"name": "x" * 81, "price": 2.5}).status_code == 422
+        assert client.post("/items/find", json={"id": "one", "max_price": 3}).status_code == 422
+        assert client.post("/items/find", json={"id": 1, "max_price": 3}).get_json() == {"name": "mug"}
+        """,
+    )
+
+
+def test_conflicting_uses_are_left_to_the_user(tmp_path):
+    files = dict(ORM_APP)
+    files["app/main.py"] = files["app/main.py"].replace('age=payload["age"]', 'age=payload["age"], full_name=payload["age"].title()')
+    plan = plan_for(write_project(tmp_path, files))
+    assert not plan.edits
+    assert plan.skipped[0][1].startswith("by hand: `age` is used as different types (")
