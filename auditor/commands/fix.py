@@ -31,6 +31,15 @@ def register(parser: argparse.ArgumentParser, sub) -> None:
         help="also the fixes that change behaviour (marked review: validation, pooling, error handlers)",
     )
     fix.add_argument("--diff-file", type=Path, metavar="FILE", help="also write the diff to FILE (a patch `git apply` takes)")
+    fix.add_argument(
+        "--verify",
+        action="store_true",
+        help="run the project's own tests before and after the fixes (on a copy, no network but "
+        "127.0.0.1) and leave out any fix that makes a passing test fail",
+    )
+    fix.add_argument(
+        "--verify-timeout", type=float, default=300.0, metavar="SECONDS", help="time allowed for one run of the tests (default: 300)"
+    )
     add_rule_filters(fix)
     fix.set_defaults(handler=cmd_fix)
 
@@ -57,6 +66,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
             )
     except FixError as exc:
         raise UsageError(str(exc)) from None
+    if args.verify:
+        plan = _verify(plan, args)
     if args.diff_file:
         try:
             args.diff_file.write_text(plan.diff(), encoding="utf-8")
@@ -99,6 +110,33 @@ def cmd_fix(args: argparse.Namespace) -> int:
     backup = report.backup_dir.relative_to(result.root)
     _say(f"prodready: {report.summary()}; backup in {backup} (`prodready undo` restores it)")
     return EXIT_CLEAN
+
+
+def _verify(plan, args: argparse.Namespace):
+    """The plan once the project's tests have run without and with it (groups that break a
+    passing test left out); exit 2 when the tests cannot run at all."""
+    from auditor.cli import ProgressLine, UsageError
+    from fixers import FixError
+    from fixers.pipeline.verify import WHAT_IT_RUNS, verify_plan
+
+    if args.verify_timeout <= 0:
+        raise UsageError("--verify-timeout must be a positive number of seconds")
+    if plan.is_empty:
+        return plan
+    _say(f"prodready: {WHAT_IT_RUNS}")
+    try:
+        with ProgressLine(enabled=not args.no_progress) as line:
+            report = verify_plan(
+                plan,
+                include_review=args.include_review,
+                timeout=args.verify_timeout,
+                progress=lambda what, done, most: line.show(f"verify, run {done + 1}: {what}"),
+            )
+    except FixError as exc:
+        raise UsageError(str(exc)) from None
+    for text in report.lines(output=True):
+        _say(f"prodready: {text}" if not text.startswith(" ") else text)
+    return report.plan
 
 
 def cmd_undo(args: argparse.Namespace) -> int:

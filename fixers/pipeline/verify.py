@@ -169,19 +169,14 @@ def _project_files(root: Path):
             yield path
 
 
-def test_style(root: Path) -> str | None:
-    """"pytest", "unittest" (test*.py files built on unittest and nothing else) or None."""
-    root = Path(root)
-    names = [p for p in _project_files(root) if p.name.startswith("test") or p.name.endswith("_test.py")]
-    pytest_style = (
-        (root / "tests").is_dir()
-        or (root / "tests.py").is_file()
-        or any(p.name.startswith("test_") or p.name.endswith("_test.py") for p in names)
-    )
-    unittest_style = any("unittest" in _head(p) for p in names if p.name.startswith("test"))
-    if pytest_style:
+def suite_style(root: Path) -> str | None:
+    """"pytest" where files pytest collects exist (test_*.py, *_test.py), "unittest" where only
+    unittest's own pattern finds tests (tests.py, test*.py built on unittest), else None."""
+    names = [p.name for p in _project_files(Path(root)) if p.name.startswith("test") or p.name.endswith("_test.py")]
+    if any(name.startswith("test_") or name.endswith("_test.py") for name in names):
         return "pytest"
-    return "unittest" if unittest_style else None
+    unittest_files = [p for p in _project_files(Path(root)) if p.name.startswith("test") and "unittest" in _head(p)]
+    return "unittest" if unittest_files else None
 
 
 def _head(path: Path) -> str:
@@ -240,7 +235,7 @@ class ProjectTests:
 
 def find_tests(sandbox: Sandbox) -> tuple[ProjectTests | None, str]:
     """The project's tests and how they will run, or None and why not (in plain words)."""
-    style = test_style(sandbox.root)
+    style = suite_style(sandbox.root)
     if style is None:
         return None, "no tests found in the project"
     if style == "pytest":
