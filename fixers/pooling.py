@@ -4,8 +4,9 @@ instead of a connection opened per request (PR230).
 Pool options go to server databases only: SQLAlchemy's SQLite pools reject `max_overflow` and
 `pool_timeout` (a TypeError when the engine is created). A literal URL is decided here; a URL
 held in a variable is decided when the app starts, by a small `pool_options(url)` function
-written next to the engine. The values are plain numbers, or the project's own settings object
-when it has one: reading `int(os.getenv(...))` by hand is what PR401 reports.
+written next to the engine. The values are read the project's way (`fixers.settings.read_setting`:
+its settings object, else its one module reading the environment), never `int(os.getenv(...))`
+by hand, which PR401 reports.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, first_free, locate, names_in, run_codemod, string_text
 from fixers.pipeline.workspace import Skip, Workspace
 from fixers.rewrite import statements
+from fixers.settings import read_setting
 
 # SQLAlchemy's own defaults for size, overflow and timeout; recycle and pre-ping replace
 # connections the server or a proxy dropped. (setting, environment variable, value)
@@ -43,88 +45,6 @@ SERVER_SCHEMES = {"postgres": "postgresql"}  # SQLAlchemy's old alias
 ENV_CALLS = {"os.getenv", "os.environ.get", "getenv", "environ.get"}
 
 
-@dataclass
-class SettingRead:
-    expression: str  # Python source reading the setting
-    imports: list[tuple[str, str | None]]
-
-
-def read_setting(ws: Workspace, relpath: str, variable: str, default: object, annotation: str, by: str) -> SettingRead | None:
-    """Read a setting the project's way: a field of its own pydantic Settings class (added when
-    missing), through the object the project reads it from. None: no settings object to use.
-
-    Stand-in until fixers.settings offers one shared helper for every fixer."""
-    from fixers.settings import project_settings_class
-
-    found = project_settings_class(ws)
-    if found is None:
-        return None
-    settings_relpath, class_name = found
-    text = ws.read(settings_relpath) or ""
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return None
-    access = settings_access(tree, class_name)
-    settings_module = module_name_for(settings_relpath)
-    if access is None or (settings_relpath != relpath and imports_module(tree, module_name_for(relpath))):
-        return None
-    holder, expression_of = access
-    field_name = variable.lower()
-    fields = class_fields(tree, class_name)
-    if field_name not in fields:
-        text = add_field(text, tree, class_name, f"{field_name}: {annotation} = {default!r}")
-        if text is None:
-            return None
-        ws.write(settings_relpath, text)
-    elif fields[field_name] not in (annotation, f"Optional[{annotation}]", f"{annotation} | None"):
-        return None
-    if settings_relpath == relpath:
-        return SettingRead(expression_of(field_name), [])
-    return SettingRead(expression_of(field_name), [(settings_module, holder)])
-
-
-def settings_access(tree: ast.Module, class_name: str):
-    """How the project reads its settings: (name to import, field -> expression), from a
-    module-level `settings = Settings()` or a cached `def get_settings(): return Settings()`."""
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            if isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) and node.value.func.id == class_name:
-                name = node.targets[0].id
-                return name, lambda field, name=name: f"{name}.{field}"
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and not node.args.args and node.decorator_list:
-            returns = [r for r in ast.walk(node) if isinstance(r, ast.Return) and isinstance(r.value, ast.Call)]
-            if returns and all(isinstance(r.value.func, ast.Name) and r.value.func.id == class_name for r in returns):
-                name = node.name
-                return name, lambda field, name=name: f"{name}().{field}"
-    return None
-
-
-def class_fields(tree: ast.Module, class_name: str) -> dict[str, str]:
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == class_name:
-            return {
-                s.target.id: ast.unparse(s.annotation)
-                for s in node.body
-                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
-            }
-    return {}
-
-
-def add_field(text: str, tree: ast.Module, class_name: str, line: str) -> str | None:
-    """The settings module with one more field, after the class's last field."""
-    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name)
-    fields = [s for s in cls.body if isinstance(s, ast.AnnAssign)]
-    anchor = fields[-1] if fields else None
-    if anchor is None or anchor.end_lineno is None:
-        return None
-    lines = text.splitlines(keepends=True)
-    indent = lines[anchor.lineno - 1][: anchor.col_offset]
-    lines.insert(anchor.end_lineno, f"{indent}{line}\n")
-    return "".join(lines)
-
-
 def imports_module(tree: ast.Module, module: str) -> bool:
     """Whether a module imports `module` (importing back from it would be circular)."""
     for node in ast.walk(tree):
@@ -142,23 +62,32 @@ class PoolValues:
     values: dict[str, str] = field(default_factory=lambda: {name: repr(value) for name, _, value in POOL_SETTINGS})
     imports: list[tuple[str, str | None]] = field(default_factory=list)
     from_settings: bool = False
+    used: set[str] = field(default_factory=set)  # the settings the generated code needs
+
+    def value(self, name: str) -> str:
+        self.used.add(name)
+        return self.values[name]
 
     def schedule_imports(self, context) -> None:
         for module, name in self.imports:
             AddImportsVisitor.add_needed_import(context, module, name)
 
 
-def pool_values(ws: Workspace, relpath: str, by: str) -> PoolValues:
-    """The values read the project's way: its settings object when it has one, else numbers."""
+def pool_values(ws: Workspace, relpath: str, needed: set[str]) -> PoolValues:
+    """The values read the project's way (its settings object, else its one module reading the
+    environment), so they can be tuned per environment; plain numbers when neither is safe."""
     values = PoolValues()
-    for name, variable, default in POOL_SETTINGS:
-        if variable is None:
-            continue
-        read = read_setting(ws, relpath, variable, default, "int", by)
-        if read is not None:
-            values.values[name] = read.expression
-            values.imports.extend(read.imports)
-            values.from_settings = True
+    checkpoint = ws.checkpoint()
+    try:
+        for name, variable, default in POOL_SETTINGS:
+            if variable is not None and name in needed:
+                read = read_setting(ws, relpath, variable, default, int)
+                values.values[name] = read.expression
+                values.imports.extend(read.imports)
+    except Skip:
+        ws.rollback(checkpoint)
+        return PoolValues()
+    values.from_settings = True
     return values
 
 
@@ -185,7 +114,7 @@ def with_literal_settings(call: cst.Call, values: PoolValues) -> cst.Call:
     present = {a.keyword.value for a in call.args if a.keyword is not None}
     equal = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
     added = [
-        cst.Arg(value=cst.parse_expression(values.values[name]), keyword=cst.Name(name), equal=equal)
+        cst.Arg(value=cst.parse_expression(values.value(name)), keyword=cst.Name(name), equal=equal)
         for name, _, _ in POOL_SETTINGS
         if name not in present
     ]
@@ -199,7 +128,7 @@ def with_options_at_run_time(call: cst.Call, url: cst.BaseExpression, helper: st
 
 
 def options_helper(name: str, values: PoolValues) -> list[cst.BaseStatement]:
-    items = "".join(f'        "{setting}": {values.values[setting]},\n' for setting, _, _ in POOL_SETTINGS)
+    items = "".join(f'        "{setting}": {values.value(setting)},\n' for setting, _, _ in POOL_SETTINGS)
     return statements(
         f'''
 def {name}(url):
@@ -366,12 +295,21 @@ class PoolSettings(EnginePooling, FixCommand):
         return super().leave_Module(original_node, updated_node.with_changes(body=body))
 
 
+def with_pool_values(ws: Workspace, relpath: str, run) -> FixCommand:
+    """Run a codemod once with plain numbers to learn which settings its code needs, then again
+    with those read the project's way (so no setting is declared that nothing reads)."""
+    checkpoint = ws.checkpoint()
+    probe = PoolValues()
+    command = run(probe)
+    if not probe.used or not any(outcome is None for outcome in command.outcomes.values()):
+        return command
+    ws.rollback(checkpoint)
+    return run(pool_values(ws, relpath, probe.used))
+
+
 class PoolSettingsFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
-        checkpoint = ws.checkpoint()
-        command = run_codemod(ws, relpath, PoolSettings, locate(ws, findings), values=pool_values(ws, relpath, self.name))
-        if not any(outcome is None for outcome in command.outcomes.values()):
-            ws.rollback(checkpoint)  # settings fields added for nothing
+        command = with_pool_values(ws, relpath, lambda values: run_codemod(ws, relpath, PoolSettings, locate(ws, findings), values=values))
         return {f: command.outcomes.get(f, "no matching code found at this place any more") for f in findings}
 
 
@@ -602,10 +540,8 @@ class ShareConnections(EnginePooling, FixCommand):
             args = ", ".join(
                 cst.Module([]).code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in plan.call.args
             )
-            size = str(POOL_MAX)
-            if self.values.from_settings:
-                size = self.values.values["pool_size"]
-                self.values.schedule_imports(self.context)
+            size = self.values.value("pool_size") if self.values.from_settings else str(POOL_MAX)
+            self.values.schedule_imports(self.context)
             helper = POOL_HELPER[kind].format(pool=self.pool_name, args=args, size=size)
             self.definitions.append((line, False, statements(helper)))
             self.needs_psycopg_pool = kind == "psycopg"
@@ -761,7 +697,6 @@ def g_key(ws: Workspace) -> str:
 class SharedConnectionFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
         flask = ws.index is not None and "flask" in ws.index.frameworks
-        checkpoint = ws.checkpoint()
         teardown: Teardown | str | None = None
         if flask:
             teardown = plan_teardown(ws, relpath, findings)
@@ -771,12 +706,10 @@ class SharedConnectionFixer(Fixer):
                     f"callers close the connection themselves ({', '.join(closing[:3])}); with one connection per "
                     "request the next caller would get a closed one. Remove those close() calls and share it by hand"
                 )
-        values = pool_values(ws, relpath, self.name)
-        command = run_codemod(
-            ws, relpath, ShareConnections, locate(ws, findings), flask=flask, teardown=teardown, values=values, key=g_key(ws) if flask else "db"
-        )
-        if not any(outcome is None for outcome in command.outcomes.values()):
-            ws.rollback(checkpoint)  # settings fields added for nothing
+        key = g_key(ws) if flask else "db"
+        command = with_pool_values(ws, relpath, lambda values: run_codemod(
+            ws, relpath, ShareConnections, locate(ws, findings), flask=flask, teardown=teardown, values=values, key=key
+        ))
         if command.needs_psycopg_pool:
             ws.require("psycopg-pool>=3.2", self.name)
         if command.teardown is not None and isinstance(teardown, Teardown) and teardown.decorator is None:

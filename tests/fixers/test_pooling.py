@@ -482,7 +482,7 @@ def test_pool_settings_add_no_finding_of_their_own(tmp_path):
         "app/__init__.py": "",
         "app/config.py": "import os\nSECRET_KEY = os.getenv('SECRET_KEY', '')\n",
         "app/main.py": "import os\nfrom fastapi import FastAPI\nfrom sqlalchemy import create_engine\napp = FastAPI()\nNAME = os.getenv('APP_NAME', 'x')\n",
-        "app/db.py": "from sqlalchemy import create_engine\n\nengine = create_engine('postgresql://db/app')\n",
+        "app/db.py": "from sqlalchemy import create_engine\n\nengine = create_engine('postgresql+pg8000://db/app')\n",
     })
     before = scan_project(root)
     found = [f for f in before.findings if f.rule == "PR231"]
@@ -490,4 +490,13 @@ def test_pool_settings_add_no_finding_of_their_own(tmp_path):
     apply_plan(plan_fixes(before, found))
     after = scan_project(root)
     assert sorted((f.rule, f.path) for f in after.findings) == sorted((f.rule, f.path) for f in before.findings if f not in found)
-    assert "pool_size=5," in (root / "app/db.py").read_text()
+    # read from the module that already reads the environment, checked and typed there
+    assert "pool_size=DB_POOL_SIZE," in (root / "app/db.py").read_text()
+    assert 'DB_POOL_SIZE = env_typed("DB_POOL_SIZE", 5, int)' in (root / "app/config.py").read_text()
+    check = """
+        import sys, types
+        sys.modules["pg8000"] = types.SimpleNamespace(paramstyle="format", __version__="1.31.0")
+        from app.db import engine
+        print(engine.pool.size(), engine.pool._max_overflow)
+    """
+    assert run_python(root, textwrap.dedent(check), {"DB_POOL_SIZE": "7"}).stdout == "7 10\n"
