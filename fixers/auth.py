@@ -1,13 +1,21 @@
 """Auth fixes, in the project's own terms: its auth dependency or login decorator on routes that
 have none (PR201), a role check on admin routes (PR202), the current user in the queries of
 routes that load other users' rows (PR203), and JWT handling (PR210-PR212).
+
+Each fix reuses what the route's neighbours already do (the same module first, then the same
+router or blueprint, then the app), names things the way the edited module does, and is left to
+the user, with the reason, when the app gives no safe way to do it: routes that create accounts
+or hand out credentials stay public, a role is checked only on a flag or column the user model has.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import re
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 import libcst.matchers as m
@@ -17,7 +25,8 @@ from auditor.index.extract import module_name_for
 from auditor.models import Finding
 from auditor.rules.auth import WEBHOOK_PATH
 from auditor.rules.querying import data_shape
-from auditor.rules.route_code import id_params, user_params
+from auditor.rules.route_code import handler_node, id_params, user_params
+from auditor.walk import dotted
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, header_end, insert_at
 from fixers.rewrite import (
@@ -27,6 +36,7 @@ from fixers.rewrite import (
     decorator_names,
     param_names,
     route_at,
+    run_codemod,
     set_keyword,
     statements,
     tail,
@@ -34,9 +44,31 @@ from fixers.rewrite import (
 )
 from fixers.pipeline.workspace import Skip, Workspace
 
-ROLE_COLUMNS = (("is_admin", "{user}.is_admin"), ("is_superuser", "{user}.is_superuser"), ("is_staff", "{user}.is_staff"), ("role", '{user}.role == "admin"'))
+ADMIN_FLAGS = ("is_admin", "is_superuser", "is_staff", "is_administrator", "admin", "superuser")
+ADMIN_VALUE = re.compile(r"""\brole\s*(?:==|!=)\s*(["'])(admin\w*|superuser|superadmin|staff|owner)\1|\brole\s*=\s*(["'])(admin\w*|superuser|superadmin)\3""", re.I)
+NO_ADMIN_FLAG = (
+    "by hand: your User model has no admin flag or role column (is_admin, role...), so who is an "
+    "administrator cannot be checked automatically"
+)
 ADMIN_CHECK_NAME = re.compile(r"(require|ensure|check|only)_?(admin|superuser|staff)|(admin|superuser|staff)_(required|only|user)", re.I)
 SESSION_USER = re.compile(r"""session\s*(\[\s*["'](\w*user\w*)["']\s*\]|\.get\(\s*["'](\w*user\w*)["'])""")
+HTTPAUTH_OBJECT = re.compile(r"^(\w+)\s*=\s*(?:flask_httpauth\.)?(?:HTTPBasicAuth|HTTPTokenAuth|HTTPDigestAuth|MultiAuth)\(", re.M)
+
+# Routes that create accounts or hand out credentials: a login requirement there locks everyone out.
+CREDENTIAL_SEGMENT = re.compile(
+    r"^(log[-_]?in|sign[-_]?in|sign[-_]?up|register|registration|signup|token|tokens|refresh|"
+    r"[\w-]*password[\w-]*|forgot[\w-]*|reset[\w-]*|activate|activation|verify[\w-]*|confirm[\w-]*|"
+    r"magic[-_]?link|otp|oauth\w*|callback|sso|authorize)$",
+    re.I,
+)
+INVITATION = re.compile(r"(^|/)invit\w*(/|$)", re.I)
+ACCEPTING = re.compile(r"(^|/)(accept|join|redeem|claim)(/|$)|[{<](\w+:)?(token|code|key)[}>]", re.I)
+PASSWORD_HASHING = re.compile(r"(^|\.|_)(hash_password|generate_password_hash|set_password|hashpw|make_password|get_password_hash|password_hash)$|^(pwd_context|password_context|ph|argon2|bcrypt)\.hash$", re.I)
+CREDENTIAL_ISSUING = re.compile(
+    r"(^|\.)(login_user|create_access_token|create_refresh_token|encode_auth_token|generate_auth_token|"
+    r"create_token|issue_token|make_token|generate_token|create_session|jwt\.encode)$",
+    re.I,
+)
 
 
 def split(qualified: str) -> tuple[str, str]:
@@ -44,9 +76,142 @@ def split(qualified: str) -> tuple[str, str]:
     return module, name
 
 
-def handler_edit(ws: Workspace, findings: list[Finding], rewrite) -> Outcomes:
-    """Apply `rewrite(route, function) -> function` to each finding's handler, file by file."""
-    outcomes: Outcomes = {}
+# -- naming things in the edited module ------------------------------------------------------------
+
+
+def _same(a: str, b: str) -> bool:
+    """Two dotted names for the same thing (one may be written from below the scanned root)."""
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
+@dataclass
+class ModuleNames:
+    """What the module-level names of one module stand for (from its current text), and how code
+    added to it names a project model or a library object: by the name the module already has for
+    it, through a module it imports (`models.Page`), or with an import in its own style."""
+
+    module: str
+    package: str
+    imported: dict[str, str] = field(default_factory=dict)  # local name -> absolute dotted target
+    spelled: dict[str, tuple[str, int]] = field(default_factory=dict)  # absolute module -> (as written, level)
+    defined: set[str] = field(default_factory=set)
+    star: bool = False
+
+    @classmethod
+    def read(cls, relpath: str, text: str) -> ModuleNames:
+        module = module_name_for(relpath)
+        package = module if relpath.endswith("__init__.py") else module.rpartition(".")[0]
+        names = cls(module, package)
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            return names
+        for node in tree.body:
+            for sub in ast.walk(node) if isinstance(node, (ast.Try, ast.If)) else [node]:
+                names._bind(sub)
+        return names
+
+    def _bind(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self.imported[alias.asname] = alias.name
+                else:
+                    head = alias.name.partition(".")[0]
+                    self.imported.setdefault(head, head)
+        elif isinstance(node, ast.ImportFrom):
+            base = self.resolve(node.module or "", node.level)
+            self.spelled.setdefault(base, (node.module or "", node.level))
+            for alias in node.names:
+                if alias.name == "*":
+                    self.star = True
+                else:
+                    self.imported[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.defined.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                self.defined |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+    def resolve(self, module: str, level: int) -> str:
+        if not level:
+            return module
+        parts = self.package.split(".") if self.package else []
+        base = parts[: len(parts) - (level - 1)] if level > 1 else parts
+        return ".".join([*base, module] if module else base)
+
+    def bound(self, name: str) -> bool:
+        return name in self.imported or name in self.defined
+
+    def ref(self, module: str, name: str, imports: list) -> str:
+        """How this module names `module.name`; when it has no name for it yet, `name`, with an
+        import appended to `imports`. Skip when `name` already means something else here."""
+        if name in self.defined and _same(module, self.module):
+            return name
+        target = self.imported.get(name)
+        if target is not None and _same(target, f"{module}.{name}"):
+            return name
+        for local, target in sorted(self.imported.items()):
+            if _same(target, module) and local not in self.defined:
+                return f"{local}.{name}"
+        if self.bound(name) or hasattr(builtins, name):
+            raise Skip(f"by hand: the name {name} means something else in this module, so the fix cannot name the {name} model here")
+        imports.append((*self.spelling(module), name))
+        return name
+
+    def spelling(self, module: str) -> tuple[str, int]:
+        """How the module writes an import of `module`: as it already does, else like its imports
+        of its neighbours (relative, or absolute from the same root)."""
+        for resolved, spelled in self.spelled.items():
+            if resolved and _same(resolved, module):
+                return spelled
+        if any(level for _, level in self.spelled.values()):
+            ours, theirs = self.package.split("."), module.split(".")
+            common = 0
+            while common < min(len(ours), len(theirs) - 1) and ours[common] == theirs[common]:
+                common += 1
+            if common:
+                return ".".join(theirs[common:]), len(ours) - common + 1
+        return module, 0
+
+
+class HandlerRewrite(FunctionRewrite):
+    """FunctionRewrite whose callbacks also get the module's names; the imports the successful
+    rewrites need are scheduled on the codemod context, so AddImportsVisitor adds them to the
+    module's own import block (into its existing `from .models import ...` when there is one)."""
+
+    def __init__(self, context, targets=(), edits: dict | None = None, names: ModuleNames | None = None) -> None:
+        wrapped = {qualname: (targets_, self._scoped(callback)) for qualname, (targets_, callback) in (edits or {}).items()}
+        super().__init__(context, targets, edits=wrapped)
+        self.module_names = names
+        self.pending: list[tuple[str, int, str | None]] = []
+
+    def _scoped(self, callback):
+        def run(function: cst.FunctionDef) -> cst.FunctionDef:
+            imports: list[tuple[str, int, str | None]] = []
+            new = callback(function, self.module_names, imports)  # on Skip nothing is imported
+            self.pending.extend(imports)
+            return new
+
+        return run
+
+    def transform_module_impl(self, tree: cst.Module) -> cst.Module:
+        tree = super().transform_module_impl(tree)
+        names = self.module_names
+        pending = list(dict.fromkeys(self.pending))
+        relative = [(module, level) for module, level, _ in pending if level]
+        if names is not None and relative and all(names.resolve(*r) in names.spelled for r in relative):
+            # Only names from modules the file already imports relatively: libcst merges them into
+            # those lines once it knows the package the relative imports start from.
+            self.context = replace(self.context, full_package_name=names.package)
+            pending = [(names.resolve(module, level), 0, name) if level else (module, level, name) for module, level, name in pending]
+        for module, level, name in pending:
+            AddImportsVisitor.add_needed_import(self.context, module, name, relative=level)
+        return tree
+
+
+def _findings_by_handler(ws: Workspace, findings: list[Finding], outcomes: Outcomes) -> dict[str, dict[str, tuple[list[Target], object]]]:
     by_file: dict[str, dict[str, tuple[list[Target], object]]] = {}
     for finding in findings:
         try:
@@ -57,15 +222,83 @@ def handler_edit(ws: Workspace, findings: list[Finding], rewrite) -> Outcomes:
         edits = by_file.setdefault(route.relpath, {})
         targets, _ = edits.get(route.handler.qualname, ([], None))
         targets.append(Target(finding, finding.line, None))
-        edits[route.handler.qualname] = (targets, lambda function, route=route: rewrite(route, function))
-    for relpath, edits in by_file.items():
+        edits[route.handler.qualname] = (targets, route)
+    return by_file
+
+
+def handler_edit(ws: Workspace, findings: list[Finding], rewrite) -> Outcomes:
+    """Apply `rewrite(route, function) -> function` to each finding's handler, file by file."""
+    outcomes: Outcomes = {}
+    for relpath, found in _findings_by_handler(ws, findings, outcomes).items():
+        edits = {q: (targets, lambda function, route=route: rewrite(route, function)) for q, (targets, route) in found.items()}
         all_targets = [t for targets, _ in edits.values() for t in targets]
         command = transform(ws, relpath, FunctionRewrite, all_targets, edits=edits)
         outcomes.update({t.finding: command.outcomes.get(t.finding, "the handler was not found") for t in all_targets})
     return outcomes
 
 
-# -- the project's own auth -------------------------------------------------------------------------
+def scoped_handler_edit(ws: Workspace, findings: list[Finding], rewrite) -> Outcomes:
+    """Apply `rewrite(route, function, names, imports) -> function` to each finding's handler:
+    `names.ref(module, name, imports)` names a model or library object in the handler's module."""
+    outcomes: Outcomes = {}
+    for relpath, found in _findings_by_handler(ws, findings, outcomes).items():
+        names = ModuleNames.read(relpath, ws.read(relpath) or "")
+        edits = {
+            q: (targets, lambda function, names, imports, route=route: rewrite(route, function, names, imports))
+            for q, (targets, route) in found.items()
+        }
+        all_targets = [t for targets, _ in edits.values() for t in targets]
+        command = run_codemod(ws, relpath, HandlerRewrite, all_targets, keep_any_change=True, edits=edits, names=names)
+        outcomes.update({t.finding: command.outcomes.get(t.finding, "the handler was not found") for t in all_targets})
+    return outcomes
+
+
+# -- routes that are public by design ----------------------------------------------------------------
+
+
+def public_by_design(ws: Workspace, route) -> str | None:
+    """Why a route looks meant for people who are not logged in yet (it creates accounts or hands
+    out credentials), from its path and from what its handler does; None otherwise."""
+    segments = [s for s in route.path.lower().split("/") if s and not s.startswith(("{", "<"))]
+    if INVITATION.search(route.path) and ACCEPTING.search(route.path):
+        return "it accepts an invitation sent by link"
+    if any(CREDENTIAL_SEGMENT.match(s) for s in segments):
+        return "its address is for signing up, logging in or resetting a password"
+    node = handler_node(ws.index, route)
+    if node is None:
+        return None
+    shape = data_shape(ws.index)
+    user_models = {shape.tables[t].model for t in shape.users if shape.tables[t].model}
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            name = dotted(sub.func) or ""
+            if name.rpartition(".")[2] in user_models:
+                return "it creates accounts"
+            if PASSWORD_HASHING.search(name):
+                return "it sets passwords"
+            if CREDENTIAL_ISSUING.search(name):
+                return "it hands out logins (tokens or sessions)"
+            if sub.args and isinstance(sub.args[0], ast.Constant) and isinstance(sub.args[0].value, str):
+                if any(re.search(rf"\binsert\s+into\s+{t}\b", sub.args[0].value, re.I) for t in shape.users):
+                    return "it creates accounts"
+        if isinstance(sub, ast.Assign) and any(
+            isinstance(t, ast.Subscript) and dotted(t.value) == "session" and re.search(r"user", ast.unparse(t.slice), re.I) for t in sub.targets
+        ):
+            return "it hands out logins (tokens or sessions)"
+    return None
+
+
+def public_reason(why: str) -> str:
+    return f"by hand: this route looks public by design ({why}); if it is, add it to public-routes"
+
+
+# -- the project's own auth: what the route's neighbours use -------------------------------------------
+
+
+def neighbours(index, route) -> list[list]:
+    """Other routes of the same framework: of the same module, of the same router/blueprint, of the app."""
+    others = [r for r in index.routes if r is not route and r.framework == route.framework]
+    return [[r for r in others if r.relpath == route.relpath], [r for r in others if r.router == route.router], others]
 
 
 @dataclass
@@ -73,52 +306,149 @@ class FastapiAuth:
     dependency: str  # qualified name of the auth dependency
     param: str  # the parameter as the project writes it: "current_user: User = Depends(get_current_user)"
     name: str  # the parameter's name
+    local: bool = False  # written as in this module (every name in it is bound there)
 
 
-def fastapi_auth(ws: Workspace, relpath: str) -> FastapiAuth:
-    """The auth dependency most routes use, with the parameter as written in `relpath` if it is there."""
+def fastapi_auth(ws: Workspace, route_or_relpath) -> FastapiAuth:
+    """The auth dependency the route's nearest neighbours use, with the parameter as a route of
+    the same module writes it when there is one."""
     index = ws.index
-    uses: Counter = Counter()
-    for route in index.routes:
-        for param in route.handler.params:
-            if param.depends_on:
-                qualified = param.depends_on if "." in param.depends_on else index.qualify(param.depends_on, index.modules[route.relpath])
-                if index.is_auth_callable(qualified) == "auth":
-                    uses[qualified] += 1
-    if not uses:
-        raise Skip("the app has no auth dependency (Depends(get_current_user)) to reuse")
-    dependency = uses.most_common(1)[0][0]
-    local = dependency.rpartition(".")[2]
-    for route in index.routes:
-        if route.relpath != relpath:
-            continue
-        for param in route.handler.params:
-            if param.depends_on and param.depends_on.rpartition(".")[2] == local and param.default:
-                annotation = f": {param.annotation}" if param.annotation else ""
-                return FastapiAuth(dependency, f"{param.name}{annotation} = {param.default}", param.name)
-    return FastapiAuth(dependency, f"current_user=Depends({local})", "current_user")
-
-
-def flask_login_decorator(ws: Workspace) -> str:
-    """The qualified login decorator most authenticated Flask routes use."""
-    index = ws.index
-    uses: Counter = Counter()
-    for route in index.routes:
-        for decorator in route.decorators:
-            qualified = decorator if "." in decorator else index.qualify(decorator, index.modules[route.relpath])
-            if decorator in route.auth and index.is_auth_callable(qualified, decorator=True) == "auth":
+    if isinstance(route_or_relpath, str):  # a module rather than a route: its first route's neighbours
+        route = next((r for r in index.routes if r.relpath == route_or_relpath), None)
+        tiers = neighbours(index, route) if route is not None else [index.routes]
+        tiers = [[route, *tiers[0]] if route is not None else [], *tiers[1:]]
+    else:
+        route = route_or_relpath
+        tiers = neighbours(index, route)
+    for tier in tiers:
+        uses: Counter = Counter()
+        written: dict[str, FastapiAuth] = {}
+        for other in tier:
+            facts = index.modules[other.relpath]
+            for param in other.handler.params:
+                depends_on = index.param_dependency(param, facts)
+                if not depends_on:
+                    continue
+                qualified = depends_on if "." in depends_on else index.qualify(depends_on, facts)
+                if index.is_auth_callable(qualified) != "auth":
+                    continue
                 uses[qualified] += 1
-    if not uses:
-        raise Skip("the app has no login decorator to reuse (routes are guarded some other way, e.g. a before_request hook)")
-    return uses.most_common(1)[0][0]
+                if route is not None and other.relpath == route.relpath and qualified not in written:
+                    annotation = f": {param.annotation}" if param.annotation else ""
+                    default = f" = {param.default}" if param.default else ""
+                    written[qualified] = FastapiAuth(qualified, f"{param.name}{annotation}{default}", param.name, True)
+            for dep in other.dependencies:  # router- or app-level dependencies=[Depends(...)]
+                if dep in other.auth and not any(index.param_dependency(p, facts) == dep for p in other.handler.params):
+                    qualified = dep if "." in dep else index.qualify(dep, facts)
+                    if index.resolve_function(qualified) is not None and index.is_auth_callable(qualified) == "auth":
+                        uses[qualified] += 1
+        if uses:
+            dependency = uses.most_common(1)[0][0]
+            return written.get(dependency) or FastapiAuth(dependency, f"current_user=Depends({split(dependency)[1]})", "current_user")
+    raise Skip("the app has no auth dependency (Depends(get_current_user)) to reuse")
 
 
-def add_decorator(function: cst.FunctionDef, code: str, route_owner: str) -> cst.FunctionDef:
-    """Add a decorator right below the route decorator (it must wrap the view first)."""
+@dataclass
+class FlaskGuard:
+    """A login decorator as the neighbours use it: `login_required`, `token_auth.login_required`."""
+
+    module: str  # where the decorator, or the object it hangs on, is defined or imported from
+    name: str  # that name: login_required / token_auth
+    attribute: str  # "" or "login_required" for `token_auth.login_required`
+    kind: str  # flask-login | httpauth | project
+
+    def written(self, local: str) -> str:
+        return f"{local}.{self.attribute}" if self.attribute else local
+
+    def user(self, local: str) -> str | None:
+        """The logged-in user as a handler under this guard reads it."""
+        if self.kind == "httpauth":
+            return f"{local}.current_user()"
+        if self.kind == "flask-login":
+            return "current_user"
+        return None
+
+
+def httpauth_objects(index) -> set[str]:
+    """Qualified names of the Flask-HTTPAuth objects (`auth = HTTPTokenAuth()`) the project makes."""
+    found = set()
+    for relpath, facts in index.modules.items():
+        if "flask_httpauth" in facts.top_imports:
+            found |= {f"{facts.module}.{name}" for name in HTTPAUTH_OBJECT.findall(index.source(relpath))}
+    return found
+
+
+def flask_guard_of(index, route, decorator: str) -> FlaskGuard | None:
+    """The guard a decorator of `route` is, when it authenticates (and checks no role). The index
+    writes decorators qualified (`flask_login.login_required`, `app.api.auth.token_auth.login_required`),
+    or bare when defined in the route's own module."""
+    facts = index.modules[route.relpath]
+    qualified = decorator if "." in decorator else f"{facts.module}.{decorator}"
+    if index.is_auth_callable(decorator if "." in decorator else index.qualify(decorator, facts), decorator=True) != "auth":
+        return None
+    prefix, _, attribute = decorator.rpartition(".")
+    if prefix:
+        candidates = {prefix, f"{facts.module}.{prefix}"} if "." not in prefix else {prefix}
+        for obj in httpauth_objects(index):
+            if obj in candidates or any("." in c and _same(obj, c) for c in candidates):
+                return FlaskGuard(*split(obj if obj in candidates else next(iter(candidates))), attribute, "httpauth")
+    if qualified in ("flask_login.login_required", "flask_login.utils.login_required"):
+        return FlaskGuard("flask_login", "login_required", "", "flask-login")
+    return FlaskGuard(*split(qualified), "", "project")
+
+
+def flask_guard(ws: Workspace, route) -> FlaskGuard:
+    """The login decorator the route's nearest neighbours use."""
+    index = ws.index
+    for tier in neighbours(index, route):
+        uses: Counter = Counter()
+        for other in tier:
+            for decorator in other.decorators:
+                if decorator in other.auth:
+                    guard = flask_guard_of(index, other, decorator)
+                    if guard is not None:
+                        uses[(guard.module, guard.name, guard.attribute, guard.kind)] += 1
+        if uses:
+            return FlaskGuard(*uses.most_common(1)[0][0])
+    raise Skip("the app has no login decorator to reuse (routes are guarded some other way, e.g. a before_request hook)")
+
+
+def answers_json(index, route) -> bool:
+    """The handler answers with JSON (jsonify, dicts, lists), not pages or redirects."""
+    node = handler_node(index, route)
+    if node is None:
+        return False
+    calls = {(dotted(c.func) or "").rpartition(".")[2] for c in ast.walk(node) if isinstance(c, ast.Call)}
+    if calls & {"render_template", "render_template_string", "redirect", "send_file"}:
+        return False
+    returns = [r.value for r in ast.walk(node) if isinstance(r, ast.Return) and r.value is not None]
+    firsts = [v.elts[0] if isinstance(v, ast.Tuple) and v.elts else v for v in returns]
+    return "jsonify" in calls or any(isinstance(v, (ast.Dict, ast.List)) for v in firsts)
+
+
+def login_redirects(index) -> bool:
+    """Flask-Login is set to send people who are not logged in to a login page."""
+    sources = [index.source(relpath) for relpath, facts in index.modules.items() if "flask_login" in facts.top_imports]
+    sources += [index.source(relpath) for relpath, facts in index.modules.items() if "flask_login" not in facts.top_imports and "login_view" in index.source(relpath)]
+    joined = "\n".join(sources)
+    return bool(re.search(r"\blogin_view\s*=|LoginManager\([^)]*login_view", joined)) and not re.search(r"unauthorized_handler|unauthorized_callback\s*=", joined)
+
+
+def guard_local(names: ModuleNames, guard: FlaskGuard, imports: list) -> str:
+    """The guard's name in the module (imported when the module has none for it)."""
+    return names.ref(guard.module, guard.name, imports) if guard.module else guard.name
+
+
+def add_decorator(function: cst.FunctionDef, code: str, route_owner: str, below: set[str] | frozenset[str] = frozenset()) -> cst.FunctionDef:
+    """Add a decorator right below the route decorator (it must wrap the view first), or below
+    the last of the decorators named in `below` (a role check goes under the login check)."""
     decorators = list(function.decorators)
     new = cst.Decorator(cst.parse_expression(code))
     names = decorator_names(function)
     position = next((i + 1 for i, name in enumerate(names) if name.startswith(route_owner + ".")), len(decorators))
+    for i, name in enumerate(names):
+        if name and any(b == name or b.endswith("." + name) for b in below):
+            position = max(position, i + 1)
     decorators.insert(position, new)
     return function.with_changes(decorators=decorators)
 
@@ -131,7 +461,7 @@ def import_in(context, qualified: str) -> str:
 
 
 class AuthRouteFixer(Fixer):
-    """PR201: the project's auth dependency or login decorator on the route."""
+    """PR201: the login check the route's neighbours use, on the route."""
 
     def fix(self, findings, ws: Workspace) -> Outcomes:
         findings = list(findings)
@@ -145,47 +475,61 @@ class AuthRouteFixer(Fixer):
                 continue
             if WEBHOOK_PATH.search(route.path):
                 outcomes[finding] = "a webhook cannot log in: verify the sender's signature (HMAC of the raw body) instead"
+            elif why := public_by_design(ws, route):
+                outcomes[finding] = public_reason(why)
             else:
                 usable.append(finding)
         for relpath in sorted({f.path for f in usable}):
             group = [f for f in usable if f.path == relpath]
-            outcomes.update(self.guarded(group, ws, lambda group=group: self.add_auth(group, ws)))
+            for finding in group:  # one route at a time: each has its own neighbours
+                outcomes.update(self.guarded([finding], ws, lambda finding=finding: self.add_auth([finding], ws)))
         return outcomes
 
     def add_auth(self, findings: list[Finding], ws: Workspace) -> Outcomes:
         """The login check, and the current user in its lookups of users' rows by a path id (a
         route that starts to require a login should not then serve other users' rows)."""
         route = route_at(ws, findings[0])
-        needed: list[tuple[str, str]] = []
         shape = data_shape(ws.index)
+        style = paramstyle(ws, route.relpath)
         if route.framework == "fastapi":
-            auth = fastapi_auth(ws, route.relpath)
+            auth = fastapi_auth(ws, route)
 
-            def rewrite(route, function):
+            def rewrite(route, function, names, imports):
                 if auth.name in param_names(function):
                     raise Skip(f"the handler already has a parameter named {auth.name}")
-                function = add_param(function, auth.param)
-                return own_rows_only(shape, route, function, f"{auth.name}.id", paramstyle(ws, route.relpath), needed)
+                param = auth.param
+                if not auth.local:
+                    depends = names.ref("fastapi", "Depends", imports)
+                    param = f"{auth.name}={depends}({names.ref(*split(auth.dependency), imports)})"
+                function = add_param(function, param, first="=" not in param)
+                return own_rows_only(shape, route, function, f"{auth.name}.id", style, names, imports)
 
-            outcomes = handler_edit(ws, findings, rewrite)
-            self._imports(ws, route.relpath, [("fastapi", "Depends"), split(auth.dependency), *needed], auth.param)
-            return outcomes
-        decorator = flask_login_decorator(ws)
-        local = split(decorator)[1]
+            return scoped_handler_edit(ws, findings, rewrite)
+        guard = flask_guard(ws, route)
+        if guard.kind == "flask-login" and answers_json(ws.index, route) and login_redirects(ws.index):
+            raise Skip(
+                "by hand: this route answers JSON, but the app's login check (Flask-Login) sends people who are "
+                "not logged in to the HTML login page; protect it with a check that answers 401"
+            )
         owner = route.router.rpartition(".")[2]
 
-        def rewrite_flask(route, function):
-            function = add_decorator(function, local, owner)
-            try:
-                user, imports = user_expression(ws, route)
-            except Skip:
-                return function
-            needed.extend(imports)
-            return own_rows_only(shape, route, function, user, paramstyle(ws, route.relpath), needed)
+        def rewrite_flask(route, function, names, imports):
+            local = guard_local(names, guard, imports)
+            function = add_decorator(function, guard.written(local), owner)
+            user_imports: list = []
+            if guard.kind == "flask-login":
+                user = names.ref("flask_login", "current_user", user_imports) + ".id"
+            elif guard.kind == "httpauth":
+                user = f"{local}.current_user().id"
+            else:
+                try:
+                    user, extra = user_expression(ws, route)
+                    user = _user_names(user, extra, names, user_imports)
+                except Skip:
+                    return function
+            return own_rows_only(shape, route, function, user, style, names, imports, user_imports)
 
-        outcomes = handler_edit(ws, findings, rewrite_flask)
-        self._imports(ws, route.relpath, [split(decorator), *needed], "")
-        return outcomes
+        return scoped_handler_edit(ws, findings, rewrite_flask)
 
     @staticmethod
     def _imports(ws: Workspace, relpath: str, imports: list[tuple[str, str]], param: str) -> None:
@@ -228,14 +572,38 @@ def add_imports(module: cst.Module, relpath: str, imports: list[tuple[str, str |
 # -- PR202: role checks ---------------------------------------------------------------------------
 
 
+def _model_class(index, relpath: str, name: str) -> ast.ClassDef | None:
+    return next((n for n in index.tree(relpath).body if isinstance(n, ast.ClassDef) and n.name == name), None)
+
+
 def role_expression(ws: Workspace, user: str) -> str:
-    """How the project's user model says "admin" (an is_admin flag, a role column...)."""
-    shape = data_shape(ws.index)
+    """How the project's user model says "admin": a flag (is_admin, is_superuser...), a property
+    or method of that name, or a role column compared with the value the app itself uses. Skip
+    when the model has none of these: a check on a missing attribute would turn everyone away."""
+    index = ws.index
+    shape = data_shape(index)
     for table in (shape.tables[name] for name in sorted(shape.users)):
-        for column, expression in ROLE_COLUMNS:
-            if column in table.columns:
-                return expression.format(user=user)
-    return f'getattr({user}, "is_admin", False) or getattr({user}, "role", None) == "admin"'
+        for flag in ADMIN_FLAGS:
+            if flag in table.columns:
+                return f"{user}.{flag}"
+        node = _model_class(index, table.path, table.model) if table.model and table.path.endswith(".py") else None
+        for sub in node.body if node is not None else []:
+            if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)) and sub.name in ADMIN_FLAGS:
+                decorated = {dotted(d) or "" for d in sub.decorator_list}
+                attribute = decorated & {"property", "cached_property", "functools.cached_property", "hybrid_property"}
+                return f"{user}.{sub.name}" if attribute else f"{user}.{sub.name}()"
+            if isinstance(sub, (ast.Assign, ast.AnnAssign)) and any(
+                isinstance(t, ast.Name) and t.id in ADMIN_FLAGS for t in (sub.targets if isinstance(sub, ast.Assign) else [sub.target])
+            ):
+                name = next(t.id for t in (sub.targets if isinstance(sub, ast.Assign) else [sub.target]) if isinstance(t, ast.Name))
+                return f"{user}.{name}"
+        if "role" in table.columns:
+            for relpath in sorted(index.modules):
+                match = ADMIN_VALUE.search(index.source(relpath))
+                if match:
+                    return f'{user}.role == "{match.group(2) or match.group(4)}"'
+            raise Skip("by hand: your User model has a role column, but no value of it is used for administrators anywhere in the app, so which role is an admin cannot be told automatically")
+    raise Skip(NO_ADMIN_FLAG)
 
 
 def existing_role_check(ws: Workspace, framework: str) -> str | None:
@@ -264,22 +632,21 @@ class AdminRoleFixer(Fixer):
     def _fastapi(self, findings, ws: Workspace, route) -> Outcomes:
         auth = fastapi_auth(ws, route.relpath)
         check = existing_role_check(ws, "fastapi") or self._create_dependency(ws, auth)
-        local = split(check)[1]
         index = ws.index
 
-        def rewrite(route, function):
+        def rewrite(route, function, names, imports):
             users = user_params(index, route)
             params = [p for p in function.params.params if p.name.value in users]
             if not params:
-                raise Skip("the handler gets the current user some other way; add Depends(" + local + ") by hand")
+                raise Skip("the handler gets the current user some other way; add Depends(" + split(check)[1] + ") by hand")
+            depends = names.ref("fastapi", "Depends", imports)
+            local = names.ref(*split(check), imports)
             new_params = [
-                p.with_changes(default=cst.parse_expression(f"Depends({local})")) if p in params else p for p in function.params.params
+                p.with_changes(default=cst.parse_expression(f"{depends}({local})")) if p in params else p for p in function.params.params
             ]
             return function.with_changes(params=function.params.with_changes(params=new_params))
 
-        outcomes = handler_edit(ws, findings, rewrite)
-        AuthRouteFixer._imports(ws, route.relpath, [("fastapi", "Depends"), split(check)], "")
-        return outcomes
+        return scoped_handler_edit(ws, findings, rewrite)
 
     def _create_dependency(self, ws: Workspace, auth: FastapiAuth) -> str:
         """`require_admin` next to the auth dependency, built on it."""
@@ -291,13 +658,16 @@ class AdminRoleFixer(Fixer):
         if re.search(r"^def require_admin\b", text, re.M):
             return f"{module_name_for(relpath)}.require_admin"
         code = (
-            "\n\ndef require_admin(current_user=Depends({dep})):\n"
+            "def require_admin(current_user=Depends({dep})):\n"
             '    """The current user, when they are an administrator; 403 for everyone else."""\n'
             "    if not ({check}):\n"
             '        raise HTTPException(status_code=403, detail="Administrators only")\n'
             "    return current_user\n"
         ).format(dep=local, check=role_expression(ws, "current_user"))
-        module = cst.parse_module(text.rstrip("\n") + "\n" + code)
+        module = cst.parse_module(text)
+        # right below the dependency it builds on: routes further down may use it as a default
+        after = next((i + 1 for i, s in enumerate(module.body) if isinstance(s, cst.FunctionDef) and s.name.value == local), len(module.body))
+        module = module.with_changes(body=insert_at(list(module.body), after, statements(code)))
         module = add_imports(module, relpath, [("fastapi", "Depends"), ("fastapi", "HTTPException")])
         ws.write(relpath, module.code)
         return f"{module_name_for(relpath)}.require_admin"
@@ -305,36 +675,39 @@ class AdminRoleFixer(Fixer):
     def _flask(self, findings, ws: Workspace, route) -> Outcomes:
         check = existing_role_check(ws, "flask")
         owner = route.router.rpartition(".")[2]
-        if check is None:
-            if "flask_login" not in ws.index.imported_packages:
-                raise Skip("the app keeps only an id in the session, so there is no user object to check a role on; add an admin check by hand")
-            self._create_decorator(ws, route.relpath)
-            local = "admin_required"
-        else:
-            local = split(check)[1]
-        outcomes = handler_edit(ws, findings, lambda route, function: add_decorator(function, local, owner))
+        below = set(route.auth)
         if check is not None:
-            AuthRouteFixer._imports(ws, route.relpath, [split(check)], "")
-        return outcomes
+            return scoped_handler_edit(
+                ws, findings, lambda route, function, names, imports: add_decorator(function, names.ref(*split(check), imports), owner, below)
+            )
+        guards = [g for d in route.auth if (g := flask_guard_of(ws.index, route, d)) is not None]
+        guard = next((g for g in guards if g.kind != "project"), None)
+        if guard is None:
+            raise Skip("the app keeps only an id in the session, so there is no user object to check a role on; add an admin check by hand")
+        names = ModuleNames.read(route.relpath, ws.read(route.relpath) or "")
+        user = guard.user(guard_local(names, guard, []))
+        self._create_decorator(ws, route.relpath, user, guard.kind == "flask-login")
+        return handler_edit(ws, findings, lambda route, function: add_decorator(function, "admin_required", owner, below))
 
     @staticmethod
-    def _create_decorator(ws: Workspace, relpath: str) -> None:
+    def _create_decorator(ws: Workspace, relpath: str, user: str, flask_login: bool) -> None:
         text = ws.read(relpath) or ""
         if re.search(r"^def admin_required\b", text, re.M):
             return
         code = (
             "def admin_required(view):\n"
-            '    """Only administrators get through (403 for everyone else); use below @login_required."""\n\n'
+            '    """Only administrators get through (403 for everyone else); use below the login check."""\n\n'
             "    @functools.wraps(view)\n"
             "    def wrapped(*args, **kwargs):\n"
             "        if not ({check}):\n"
             "            abort(403)\n"
             "        return view(*args, **kwargs)\n\n"
             "    return wrapped\n"
-        ).format(check=role_expression(ws, "current_user"))
+        ).format(check=role_expression(ws, user))
         module = cst.parse_module(text)
         body = insert_at(list(module.body), header_end(module.body), statements(code))
-        module = add_imports(module.with_changes(body=body), relpath, [("functools", None), ("flask", "abort"), ("flask_login", "current_user")])
+        imports = [("functools", None), ("flask", "abort")] + ([("flask_login", "current_user")] if flask_login else [])
+        module = add_imports(module.with_changes(body=body), relpath, imports)
         ws.write(relpath, module.code)
 
 
@@ -343,15 +716,17 @@ class AdminRoleFixer(Fixer):
 
 @dataclass
 class Join:
-    model: str  # the parent model joined
-    condition: str  # Child.fk == Parent.id
+    child: str  # model names
+    column: str
+    parent: str
+    target: str  # the parent's column the child's points at
 
 
 @dataclass
 class Ownership:
     joins: list[Join]
-    condition: str  # Owner.owner_id == <user>.id
-    models: set[str]  # model names the code needs imported
+    owner: str  # the model holding the owner column
+    column: str  # its owner column
 
 
 OWNER_COLUMN = re.compile(r"^(owner|user|account|customer|created_by|author|creator)(_id)?$|_(owner|user)_id$", re.I)
@@ -376,35 +751,40 @@ def owner_path(shape, table_name: str, depth: int = 0) -> list[tuple[str, str]] 
     return [(table_name, direct[0][0])] if direct else None
 
 
-def ownership(shape, model: str, user_id: str) -> Ownership:
+def ownership(shape, model: str) -> Ownership:
     """How rows of `model` lead to the user: its owner column, or joins through its parents."""
     table = shape.table_of(model)
     path = owner_path(shape, table.name) if table is not None else None
     if not path:
         raise Skip(f"{model} has no column leading to a user")
     joins: list[Join] = []
-    models = {model}
     for (child, column), (parent, _) in zip(path, path[1:]):
         child_model, parent_model = shape.tables[child].model, shape.tables[parent].model
         if parent_model is None or child_model is None:
             raise Skip(f"{parent} has no model to join on")
         target_column = shape.tables[child].columns[column].foreign_key.partition(".")[2] or "id"
-        joins.append(Join(parent_model, f"{child_model}.{column} == {parent_model}.{target_column}"))
-        models.add(parent_model)
+        joins.append(Join(child_model, column, parent_model, target_column))
     last_table, last_column = path[-1]
     owner_model = shape.tables[last_table].model
     if owner_model is None:
         raise Skip(f"{last_table} has no model to filter on")
-    return Ownership(joins, f"{owner_model}.{last_column} == {user_id}", models)
+    return Ownership(joins, owner_model, last_column)
 
 
-def user_expression(ws: Workspace, route) -> tuple[str, list[tuple[str, str]]]:
+def user_expression(ws: Workspace, route, names: ModuleNames | None = None, imports: list | None = None) -> tuple[str, list[tuple[str, str]]]:
     """The current user's id as this route can read it, and the imports that needs."""
     if route.framework == "fastapi":
         users = sorted(user_params(ws.index, route))
         if not users:
             raise Skip("the handler has no current-user parameter to filter by")
         return f"{users[0]}.id", []
+    for decorator in route.auth:  # the guard on the route says who the user is
+        guard = flask_guard_of(ws.index, route, decorator) if decorator in route.decorators else None
+        if guard is not None and guard.kind != "project":
+            if guard.kind == "flask-login":
+                return "current_user.id", [("flask_login", "current_user")]
+            local = guard_local(names, guard, imports if imports is not None else []) if names is not None else guard.name
+            return f"{guard.user(local)}.id", []
     if "flask_login" in ws.index.imported_packages:
         return "current_user.id", [("flask_login", "current_user")]
     for relpath in sorted(ws.index.modules):
@@ -428,46 +808,58 @@ def paramstyle(ws: Workspace, relpath: str) -> str:
     return "format" if {"psycopg2", "psycopg", "pymysql"} & ws.index.imported_packages else "qmark"
 
 
+def _user_names(user: str, extra: list, names: ModuleNames, imports: list) -> str:
+    """`user` with the library name it starts with (current_user, session) as the module names it."""
+    for module, name in extra:
+        local = names.ref(module, name, imports)
+        if user.startswith(name):
+            user = local + user[len(name):]
+    return user
+
+
 class OwnershipFixer(Fixer):
     """PR203: other users' rows answer 404 — the owner condition goes into the query."""
 
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
         shape = data_shape(ws.index)
-        needed: list[tuple[str, str]] = []
 
-        def rewrite(route, function):
-            user, imports = user_expression(ws, route)
+        def rewrite(route, function, names, imports):
+            user_imports: list = []
+            user, extra = user_expression(ws, route, names, user_imports)
+            user = _user_names(user, extra, names, user_imports)
             finding = next(f for f in findings if route_at(ws, f) is route)
-            editor = OwnerFilter(shape, route, user, finding.message, paramstyle(ws, route.relpath))
+            editor = OwnerFilter(shape, route, user, finding.message, paramstyle(ws, route.relpath), names)
             new = function.visit(editor)
             if not editor.changed:
                 raise Skip(editor.problem or "no query of the user's rows was found to restrict")
-            needed.extend(imports)
-            needed.extend(editor.imports)
+            imports.extend(editor.imports + (user_imports if editor.uses_user else []))
             return new
 
-        outcomes = handler_edit(ws, findings, rewrite)
-        if needed:
-            AuthRouteFixer._imports(ws, findings[0].path, list(dict.fromkeys(needed)), "")
-        return outcomes
+        return scoped_handler_edit(ws, findings, rewrite)
 
 
-def own_rows_only(shape, route, function: cst.FunctionDef, user: str, style: str, needed: list) -> cst.FunctionDef:
+def own_rows_only(
+    shape, route, function: cst.FunctionDef, user: str, style: str, names: ModuleNames, imports: list, user_imports: list = ()
+) -> cst.FunctionDef:
     """The function with its lookups of users' rows by a path id restricted to `user` (unchanged
-    when it has none)."""
-    editor = OwnerFilter(shape, route, user, "loads by a path id", style)
-    new = function.visit(editor)
-    if editor.changed:
-        needed.extend(editor.imports)
-        return new
-    return function
+    when it has none, or when the models cannot be named in the module)."""
+    editor = OwnerFilter(shape, route, user, "loads by a path id", style, names)
+    try:
+        new = function.visit(editor)
+    except Skip:
+        return function
+    if not editor.changed:
+        return function
+    imports.extend([*editor.imports, *(user_imports if editor.uses_user else [])])
+    return new
 
 
 class OwnerFilter(cst.CSTTransformer):
     """Inside one handler: adds the owner condition to the lookups by a path id (or to the
-    unfiltered read), or checks the parent row a body field points at before the write."""
+    unfiltered read), or checks the parent row a body field points at before the write. Models
+    are named as the module names them (`models.Page`), imports it lacks collected in `imports`."""
 
-    def __init__(self, shape, route, user: str, message: str, paramstyle: str = "qmark") -> None:
+    def __init__(self, shape, route, user: str, message: str, paramstyle: str = "qmark", names: ModuleNames | None = None) -> None:
         self.paramstyle = paramstyle
         self.shape = shape
         self.route = route
@@ -475,16 +867,23 @@ class OwnerFilter(cst.CSTTransformer):
         self.ids = set(id_params(route.path))
         self.message = message
         self.changed = False
+        self.uses_user = False
         self.problem: str | None = None
-        self.imports: list[tuple[str, str]] = []
+        self.names = names or ModuleNames(module_name_for(route.relpath), "")
+        self.imports: list[tuple[str, int, str | None]] = []
         self.lookups: dict[int, str] = {}  # restricted `x = ...first()` statements -> x
         self.body_params = {p.name for p in route.handler.params if p.depends_on is None and p.name not in self.ids}
         self.depth = 0
 
-    def _model_import(self, model: str) -> None:
+    def ref(self, model: str) -> str:
+        """The model as this module names it (Skip when its name means something else here)."""
         table = self.shape.table_of(model)
-        if table is not None:
-            self.imports.append((module_name_for(table.path), model))
+        if table is None or not table.path.endswith(".py"):
+            raise Skip(f"{model} is not a model of this project")
+        return self.names.ref(module_name_for(table.path), model, self.imports)
+
+    def library(self, module: str, name: str) -> str:
+        return self.names.ref(module, name, self.imports)
 
     # -- ORM queries -----------------------------------------------------------------------------
 
@@ -505,17 +904,18 @@ class OwnerFilter(cst.CSTTransformer):
         if "every user's" not in self.message and not self._chain_uses_ids(original):
             return updated
         try:
-            owner = ownership(self.shape, tail(model), self.user)
+            owner = ownership(self.shape, tail(model))
         except Skip as exc:
             self.problem = str(exc)
             return updated
         expr: cst.BaseExpression = updated
         for join in owner.joins:
-            expr = cst.Call(cst.Attribute(expr, cst.Name("join")), args=[cst.Arg(cst.Name(join.model), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))), cst.Arg(cst.parse_expression(join.condition))])
-        expr = cst.Call(cst.Attribute(expr, cst.Name("filter")), args=[cst.Arg(cst.parse_expression(owner.condition))])
-        for other in owner.models - {tail(model)}:
-            self._model_import(other)
-        self.changed = True
+            parent = self.ref(join.parent)
+            condition = f"{self.ref(join.child)}.{join.column} == {parent}.{join.target}"
+            expr = cst.Call(cst.Attribute(expr, cst.Name("join")), args=[cst.Arg(cst.parse_expression(parent), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))), cst.Arg(cst.parse_expression(condition))])
+        condition = f"{self.ref(owner.owner)}.{owner.column} == {self.user}"
+        expr = cst.Call(cst.Attribute(expr, cst.Name("filter")), args=[cst.Arg(cst.parse_expression(condition))])
+        self.changed = self.uses_user = True
         return expr
 
     def _chain_uses_ids(self, query: cst.Call) -> bool:
@@ -575,7 +975,7 @@ class OwnerFilter(cst.CSTTransformer):
                 elements[-1] = elements[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
             elements.append(cst.Element(cst.parse_expression(self.user)))
             args[1] = args[1].with_changes(value=params.with_changes(elements=elements))
-        self.changed = True
+        self.changed = self.uses_user = True
         return updated.with_changes(args=args)
 
     # -- writes pointing at a parent from the body ---------------------------------------------------
@@ -592,10 +992,9 @@ class OwnerFilter(cst.CSTTransformer):
 
     def _not_found(self, var: str) -> list[cst.BaseStatement]:
         if self.route.framework == "fastapi":
-            self.imports.append(("fastapi", "HTTPException"))
-            return statements(f'if {var} is None:\n    raise HTTPException(status_code=404, detail="Not found")\n')
-        self.imports.append(("flask", "abort"))
-        return statements(f"if {var} is None:\n    abort(404)\n")
+            error = self.library("fastapi", "HTTPException")
+            return statements(f'if {var} is None:\n    raise {error}(status_code=404, detail="Not found")\n')
+        return statements(f"if {var} is None:\n    {self.library('flask', 'abort')}(404)\n")
 
     def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock) -> cst.IndentedBlock:
         if "creates" not in self.message:
@@ -639,19 +1038,19 @@ class OwnerFilter(cst.CSTTransformer):
                 if session is None:
                     self.problem = "no database session found in the handler to check the parent row with"
                     return None
-                owner = ownership(self.shape, parent.model, self.user)
-                query = f"{session}.query({parent.model})"
+                owner = ownership(self.shape, parent.model)
+                parent_ref = self.ref(parent.model)
+                query = f"{session}.query({parent_ref})"
                 for join in owner.joins:
-                    query += f".join({join.model}, {join.condition})"
+                    join_ref = self.ref(join.parent)
+                    query += f".join({join_ref}, {self.ref(join.child)}.{join.column} == {join_ref}.{join.target})"
+                condition = f"{self.ref(owner.owner)}.{owner.column} == {self.user}"
                 value = code_of(arg.value)
-                self._model_import(parent.model)
-                for other in owner.models:
-                    self._model_import(other)
-                self.imports.append(("fastapi", "HTTPException"))
-                noun = parent.model
+                error = self.library("fastapi", "HTTPException")
+                self.uses_user = True
                 return (
-                    f"if {query}.filter({parent.model}.id == {value}, {owner.condition}).first() is None:\n"
-                    f'    raise HTTPException(status_code=404, detail="{noun} not found")\n'
+                    f"if {query}.filter({parent_ref}.id == {value}, {condition}).first() is None:\n"
+                    f'    raise {error}(status_code=404, detail="{parent.model} not found")\n'
                 )
         return None
 

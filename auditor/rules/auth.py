@@ -364,8 +364,19 @@ def stats():
     ]
     INVALID = [
         {
+            "models.py": """
+from sqlalchemy import Boolean, Column, Integer, String
+from sqlalchemy.orm import declarative_base
+Base = declarative_base()
+class User(Base):
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True)
+    role = Column(String, default="member")   # "admin" for administrators
+    is_admin = Column(Boolean, default=False)
+""",
             "app.py": """
 from fastapi import Depends, FastAPI, HTTPException
+from models import User
 def get_current_user(token: str = ""):
     if not token:
         raise HTTPException(status_code=401)

@@ -1,0 +1,194 @@
+"""PR203's owner filter names models the way the module does: through `models.` when the module
+imports the models module, with an import in the module's own import block otherwise, and never
+through a name that means something else there (a pydantic schema of the same name)."""
+
+from __future__ import annotations
+
+from fixers import apply_plan, plan_fixes
+from tests.fixers.roundtrip import read, run_python
+from tests.helpers import scan_project, write_project
+
+# The layout of FastAPI's SQL tutorial: `from . import models`, queries on `models.Page`.
+TUTORIAL_APP = {
+    "app/__init__.py": "",
+    "app/database.py": """
+from sqlalchemy import create_engine
+from sqlalchemy.orm import declarative_base, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
+SessionLocal = sessionmaker(bind=engine)
+Base = declarative_base()
+""",
+    "app/models.py": """
+from sqlalchemy import Column, ForeignKey, Integer, String
+
+from .database import Base
+
+
+class User(Base):
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True)
+    email = Column(String, unique=True)
+
+
+class Notebook(Base):
+    __tablename__ = "notebooks"
+    id = Column(Integer, primary_key=True)
+    title = Column(String)
+    owner_id = Column(Integer, ForeignKey("users.id"), index=True)
+
+
+class Page(Base):
+    __tablename__ = "pages"
+    id = Column(Integer, primary_key=True)
+    text = Column(String)
+    notebook_id = Column(Integer, ForeignKey("notebooks.id"), index=True)
+""",
+    "app/schemas.py": """
+from pydantic import BaseModel
+
+
+class Notebook(BaseModel):
+    id: int
+    title: str
+""",
+    "app/deps.py": """
+from fastapi import Depends, Header, HTTPException
+
+from . import models
+from .database import SessionLocal
+
+
+def get_db():
+    db = SessionLocal()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def get_current_user(x_user: int = Header(0), db=Depends(get_db)):
+    user = db.get(models.User, x_user)
+    if user is None:
+        raise HTTPException(status_code=401, detail="login required")
+    return user
+""",
+    "app/main.py": """
+from fastapi import Depends, FastAPI, HTTPException
+from sqlalchemy.orm import Session
+
+from . import models
+from .deps import get_current_user, get_db
+from .schemas import Notebook
+
+app = FastAPI()
+
+
+@app.get("/pages/{page_id}")
+def read_page(page_id: int, db: Session = Depends(get_db), user: models.User = Depends(get_current_user)):
+    page = db.query(models.Page).filter(models.Page.id == page_id).first()
+    if page is None:
+        raise HTTPException(status_code=404, detail="Page not found")
+    return {"id": page.id, "text": page.text}
+
+
+@app.get("/notebooks/{notebook_id}", response_model=Notebook)
+def read_notebook(notebook_id: int, db: Session = Depends(get_db), user: models.User = Depends(get_current_user)):
+    notebook = db.query(models.Notebook).filter(models.Notebook.id == notebook_id).first()
+    if notebook is None:
+        raise HTTPException(status_code=404, detail="Notebook not found")
+    return Notebook(id=notebook.id, title=notebook.title)
+""",
+}
+
+CHECK_TUTORIAL = """
+from fastapi.testclient import TestClient
+from app import models
+from app.database import Base, SessionLocal, engine
+from app.main import app
+Base.metadata.create_all(engine)
+with SessionLocal() as db:
+    db.add_all([models.User(id=1, email="ann@x.io"), models.User(id=2, email="bob@x.io"),
+                models.Notebook(id=1, title="ann's", owner_id=1), models.Page(id=1, text="hi", notebook_id=1)])
+    db.commit()
+client = TestClient(app)
+ann, bob = {"x-user": "1"}, {"x-user": "2"}
+assert client.get("/pages/1", headers=ann).json() == {"id": 1, "text": "hi"}
+assert client.get("/pages/1", headers=bob).status_code == 404
+assert client.get("/notebooks/1", headers=ann).json() == {"id": 1, "title": "ann's"}
+assert client.get("/notebooks/1", headers=bob).status_code == 404
+"""
+
+
+def test_owner_filter_names_models_through_the_module_the_handler_uses(tmp_path):
+    root = write_project(tmp_path, TUTORIAL_APP)
+    found = [f for f in scan_project(root).findings if f.rule == "PR203"]
+    assert len(found) == 2
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert not plan.skipped, plan.skipped
+    apply_plan(plan)
+    main = read(root, "app/main.py")
+    assert (
+        "page = db.query(models.Page).join(models.Notebook, models.Page.notebook_id == models.Notebook.id)"
+        ".filter(models.Notebook.owner_id == user.id).filter(models.Page.id == page_id).first()" in main
+    )
+    assert "db.query(models.Notebook).filter(models.Notebook.owner_id == user.id).filter(models.Notebook.id == notebook_id)" in main
+    # nothing imported: `models` is already there, and `Notebook` is the response schema here
+    assert main.count("import") == TUTORIAL_APP["app/main.py"].count("import")
+    run_python(root, CHECK_TUTORIAL)
+
+
+def test_a_model_the_module_does_not_import_is_imported_in_its_import_block(tmp_path):
+    files = dict(TUTORIAL_APP)
+    files["app/main.py"] = """
+from fastapi import Depends, FastAPI, HTTPException
+from sqlalchemy.orm import Session
+
+from .deps import get_current_user, get_db
+from .models import Page
+
+app = FastAPI()
+
+
+@app.get("/pages/{page_id}")
+def read_page(page_id: int, db: Session = Depends(get_db), user=Depends(get_current_user)):
+    page = db.query(Page).filter(Page.id == page_id).first()
+    if page is None:
+        raise HTTPException(status_code=404, detail="Page not found")
+    return {"id": page.id, "text": page.text}
+"""
+    root = write_project(tmp_path, files)
+    found = [f for f in scan_project(root).findings if f.rule == "PR203"]
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert not plan.skipped, plan.skipped
+    apply_plan(plan)
+    main = read(root, "app/main.py")
+    # the module's own relative import grows; no second, absolute one
+    assert "from .models import Notebook, Page\n" in main and "from app.models" not in main
+    run_python(root, CHECK_TUTORIAL.replace('assert client.get("/notebooks/1", headers=ann).json() == {"id": 1, "title": "ann\'s"}\n', "").replace('assert client.get("/notebooks/1", headers=bob).status_code == 404\n', ""))
+
+
+def test_a_model_name_taken_by_something_else_is_skipped_with_the_reason(tmp_path):
+    files = dict(TUTORIAL_APP)
+    files["app/main.py"] = """
+from fastapi import Depends, FastAPI
+from sqlalchemy.orm import Session
+
+from .deps import get_current_user, get_db
+from .models import Page
+from .schemas import Notebook
+
+app = FastAPI()
+
+
+@app.get("/pages/{page_id}")
+def read_page(page_id: int, db: Session = Depends(get_db), user=Depends(get_current_user)):
+    page = db.query(Page).filter(Page.id == page_id).first()
+    return {"id": page.id, "notebook": Notebook(id=1, title="x").title}
+"""
+    root = write_project(tmp_path, files)
+    found = [f for f in scan_project(root).findings if f.rule == "PR203"]
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert plan.is_empty
+    assert "Notebook" in plan.skipped[0][1] and "something else" in plan.skipped[0][1]
