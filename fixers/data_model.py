@@ -18,6 +18,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
+from fixers.column_uses import MONEY, TIME, ColumnUses, apply_rewrites
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, locate, run_codemod
 from fixers.rewrite import code_of, set_keyword, statements, tail
 from fixers.templates import render
@@ -215,16 +216,87 @@ class ColumnConstraints(FixCommand):
 
 
 class ColumnFixer(Fixer):
-    """Column constraints and types, in models (libcst) or in SQL schema files (text)."""
+    """Column constraints and types, in models (libcst) or in SQL schema files (text).
+
+    A type change (Float -> Numeric, naive -> aware DateTime) is made only together with the
+    edits that keep the code computing with the column working (fixers/column_uses.py), or not
+    at all, with the reason."""
 
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
         if relpath.endswith(".sql"):
             return fix_sql_schema(relpath, findings, ws)
-        outcomes = fix_with(ColumnConstraints, relpath, findings, ws)
-        money = [f for f in findings if f.rule == "PR103" and outcomes.get(f) is None]
+        refused: Outcomes = {}
+        for kind, rule in ((MONEY, "PR103"), (TIME, "PR104")):
+            refused.update(_refused_type_changes(ws, relpath, [f for f in findings if f.rule == rule], kind))
+        outcomes = fix_with(ColumnConstraints, relpath, [f for f in findings if f not in refused], ws)
+        money = [f for f in findings if f.rule == "PR103" and f in outcomes and outcomes[f] is None]
         if money:
+            _follow_through_to_decimal(ws, relpath, money)
             _decimal_annotations(ws, relpath, [ws.position(f)[0] for f in money])
-        return outcomes
+        return {**outcomes, **refused}
+
+
+def _typed_columns(ws: Workspace, relpath: str, findings: list[Finding]) -> dict[Finding, tuple[str, str]]:
+    """finding -> (model class, attribute) of the ORM column it points at."""
+    facts = ws.index.modules.get(relpath) if ws.index is not None else None
+    found = {}
+    for finding in findings:
+        for model in facts.models if facts is not None else []:
+            column = next((c for c in model.columns if c.span.line == finding.line), None)
+            if column is not None:
+                found[finding] = (model.name, column.name)
+    return found
+
+
+def _column_uses(ws: Workspace, kind: str, columns: set[tuple[str, str]]):
+    index = ws.index
+    texts = {rp: text for rp in index.modules if rp.endswith(".py") and (text := ws.read(rp)) is not None}
+    return ColumnUses(kind, columns, texts, index, flask="flask" in index.frameworks).analyse()
+
+
+def _refused_type_changes(ws: Workspace, relpath: str, findings: list[Finding], kind: str) -> Outcomes:
+    """The type changes the code computing with the column could not follow, with the places
+    that would break. The others are checked again without the refused ones (a refused column
+    stays a float, which changes how the rest must be written)."""
+    columns = _typed_columns(ws, relpath, findings)
+    refused: Outcomes = {}
+    chosen = set(columns.values())
+    while chosen:
+        problems = _column_uses(ws, kind, chosen).problems
+        blamed = {p: {c for c in chosen if f"{c[0]}.{c[1]}" in p.columns} for p in problems}
+        bad = set().union(*blamed.values()) if blamed else set()
+        if not bad:
+            break
+        for finding, column in columns.items():
+            if column in bad:
+                mine = [p for p, cs in blamed.items() if column in cs]
+                more = f" (and {len(mine) - 1} more place{'s' if len(mine) > 2 else ''})" if len(mine) > 1 else ""
+                change = "an exact money type (Decimal)" if kind == MONEY else "time-zone aware datetimes"
+                refused[finding] = f"by hand: {mine[0]}{more}; switching {column[0]}.{column[1]} to {change} would break it"
+        chosen -= bad
+    return refused
+
+
+def _follow_through_to_decimal(ws: Workspace, relpath: str, money: list[Finding]) -> None:
+    """Rewrite the code computing with the now-Decimal columns (float literals, float(), round)."""
+    columns = set(_typed_columns(ws, relpath, money).values())
+    if not columns:
+        return
+    uses = _column_uses(ws, MONEY, columns)
+    if uses.problems:
+        raise Skip(f"by hand: {uses.problems[0]}; switching to an exact money type (Decimal) would break it")
+    for path in sorted({r.relpath for r in uses.rewrites}):
+        text = apply_rewrites(ws.read(path), [r for r in uses.rewrites if r.relpath == path])
+        ws.write(path, text)
+        run_codemod(ws, path, ImportDecimal, [], keep_any_change=True)
+
+
+class ImportDecimal(FixCommand):
+    """`from decimal import Decimal` for the rewritten arithmetic."""
+
+    def visit_Module(self, node: cst.Module) -> None:
+        super().visit_Module(node)
+        AddImportsVisitor.add_needed_import(self.context, "decimal", "Decimal")
 
 
 def _decimal_annotations(ws: Workspace, relpath: str, lines: list[int]) -> None:
