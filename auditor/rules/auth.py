@@ -89,6 +89,20 @@ def _verifies_signature(index, route, node: ast.AST) -> bool:
     return any(SIGNATURE_WORDS.search(call) for call in calls)
 
 
+def checks_owner(index, route, node: ast.AST, users: set[str]) -> bool:
+    """The handler compares its data with the logged-in user (see `checks_ownership`), or calls a
+    project helper that does so with a user it reads itself (`current_user`, `g.user`,
+    `auth.current_user()`) -- `note = note_or_404(id)` that aborts with 404 for other users' notes."""
+    if checks_ownership(index, route.relpath, node, users):
+        return True
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            helper = resolve_helper(index, route.relpath, sub)
+            if helper is not None and helper[1] is not node and checks_ownership(index, helper[0], helper[1], frozenset(), depth=1):
+                return True
+    return False
+
+
 @register
 class UnauthenticatedRoute(ProjectRule):
     code = "PR201"
@@ -435,7 +449,7 @@ def reindex():
         lookups = lookups_by(node, set(id_params(route.path)))
         if not any(t in shape.users for call in lookups for t in tables_touched(call, shape)):
             return False
-        return not checks_ownership(index, route.relpath, node, user_params(index, route))
+        return not checks_owner(index, route, node, user_params(index, route))
 
 
 @register
@@ -610,7 +624,7 @@ def export_items():
                 continue
             users = user_params(index, route)
             guards = [name.rpartition(".")[2] for name in [*route.decorators, *route.dependencies]]
-            if any(OWNERSHIP_GUARD.search(name) for name in guards) or checks_ownership(index, route.relpath, node, users):
+            if any(OWNERSHIP_GUARD.search(name) for name in guards) or checks_owner(index, route, node, users):
                 continue
             problem = self._problem(index, route, node, shape)
             if problem:

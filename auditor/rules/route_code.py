@@ -18,7 +18,7 @@ CLAUSES = frozenset({"filter", "filter_by", "where", "get", "join", "having"})
 OWNERSHIP_CALL = re.compile(r"(authori[sz]e|permission|can_|ensure_|check_|assert_|require_|verify_access|owner|member)", re.I)
 SESSION_USER_KEY = re.compile(r"(user|account|uid|owner|member)", re.I)
 USER_ATTRIBUTES = frozenset({"g.user", "g.current_user", "request.user", "request.state.user", "flask.g.user"})
-USER_CALLS = re.compile(r"(^|\.)(get_jwt_identity|get_current_user|current_identity|get_jwt)$")
+USER_CALLS = re.compile(r"(^|\.)(get_jwt_identity|get_current_user|current_identity|get_jwt|current_user)$")  # auth.current_user(): Flask-HTTPAuth
 
 
 def path_params(path: str) -> list[str]:
