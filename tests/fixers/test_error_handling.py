@@ -34,9 +34,9 @@ class TestKeepTaskReference(CodemodTest):
         """
         after = '''
             import asyncio
+            import logging
 
             from fastapi import FastAPI
-            import logging
 
             logger = logging.getLogger(__name__)
 
@@ -147,8 +147,8 @@ class TestGuardLoop(CodemodTest):
                     time.sleep(5)
         """
         after = """
-            import time
             import logging
+            import time
 
             logger = logging.getLogger(__name__)
 
@@ -183,8 +183,9 @@ class TestLogSwallowed(CodemodTest):
                 return {}
         """
         after = """
-            from flask import Blueprint, session
             import logging
+
+            from flask import Blueprint, session
 
             logger = logging.getLogger(__name__)
 

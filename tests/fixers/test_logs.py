@@ -36,8 +36,9 @@ class TestPrintToLogger(CodemodTest):
                 return {}
         """
         after = """
-            from fastapi import FastAPI
             import logging
+
+            from fastapi import FastAPI
 
             logger = logging.getLogger(__name__)
 
@@ -72,10 +73,10 @@ class TestPrintToLogger(CodemodTest):
                 return ""
         """
         after = """
+            import logging
             import sys
 
             from flask import Flask
-            import logging
 
             logger = logging.getLogger(__name__)
 
@@ -210,7 +211,8 @@ def test_fastapi_logging_setup_is_created_and_wired(tmp_path):
     root, plan = set_up(tmp_path, {"app/__init__.py": "", "app/main.py": FASTAPI_MAIN, "app/routes.py": FASTAPI_ROUTES}, "app/main.py")
     assert plan.files_changed == ["app/logging_setup.py", "app/main.py"]
     main = (root / "app/main.py").read_text()
-    assert "from app.logging_setup import RequestIdMiddleware, configure_logging\n\nconfigure_logging()\n" in main
+    # The new import joins the project's imports in their (sorted) order; the call comes after them all.
+    assert "from app.logging_setup import RequestIdMiddleware, configure_logging\nfrom app.routes import router\n\nconfigure_logging()\n" in main
     assert 'app = FastAPI(title="shop")\napp.add_middleware(RequestIdMiddleware)\n' in main
     assert scan_project(root).index.logging_setup  # what the no-logging-config rule looks for
 
