@@ -211,10 +211,11 @@ class EnginePooling:
     values: PoolValues
     helper: str | None
 
-    def init_pooling(self, values: PoolValues | None) -> None:
+    def init_pooling(self, values: PoolValues | None, shared: tuple[str, str] | None = None) -> None:
         self.values = values or PoolValues()
         self.helper = None  # name of the run-time helper, once the module has or needs one
         self.helper_line: int | None = None  # line of the first statement that needs it
+        self.shared = shared  # (module, name) of the helper another module of the project has
 
     def find_helper(self, module: cst.Module) -> None:
         self.helper = next((s.name.value for s in module.body if is_options_helper(s)), None)
@@ -248,6 +249,9 @@ class EnginePooling:
             return with_literal_settings(call, self.values)
         if how != "run-time":
             return call
+        if self.helper is None and self.shared is not None and self.shared[1] not in self.names:
+            AddImportsVisitor.add_needed_import(self.context, *self.shared)
+            self.helper, self.helper_exists = self.shared[1], True
         if self.helper is None:
             self.helper = first_free(self.names, *HELPER_NAMES)
         if not self.helper_exists and (self.helper_line is None or line < self.helper_line):
@@ -269,9 +273,9 @@ class PoolSettings(EnginePooling, FixCommand):
 
     DESCRIPTION = "Add explicit pool settings to SQLAlchemy engines of server databases."
 
-    def __init__(self, context, targets=(), values: PoolValues | None = None) -> None:
+    def __init__(self, context, targets=(), values: PoolValues | None = None, shared: tuple[str, str] | None = None) -> None:
         super().__init__(context, targets)
-        self.init_pooling(values)
+        self.init_pooling(values, shared)
 
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)
@@ -295,6 +299,45 @@ class PoolSettings(EnginePooling, FixCommand):
         return super().leave_Module(original_node, updated_node.with_changes(body=body))
 
 
+def shared_helper(ws: Workspace, relpath: str) -> tuple[str, str] | None:
+    """(module, name) of the run-time helper an engine module of the project already has, when
+    importing it from `relpath` cannot be circular."""
+    relpaths = sorted(set(ws.index.modules if ws.index is not None else ()) | {r for r in ws.files if r.endswith(".py")})
+    for provider in relpaths:
+        text = ws.read(provider) or ""
+        if provider == relpath or "get_backend_name()" not in text:
+            continue
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        name = next((n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in HELPER_NAMES), None)
+        if name is not None and not imports_transitively(ws, provider, relpath):
+            return module_name_for(provider), name
+    return None
+
+
+def imports_transitively(ws: Workspace, provider: str, reader: str) -> bool:
+    """Does importing `provider` import `reader`, directly or through the project's modules?"""
+    by_module = {module_name_for(r): r for r in set(ws.index.modules if ws.index is not None else ()) | set(ws.files)}
+    seen, todo = set(), [provider]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            tree = ast.parse(ws.read(current) or "")
+        except SyntaxError:
+            return True
+        if imports_module(tree, module_name_for(reader)):
+            return True
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            todo += [by_module[n] for n in names if n in by_module]
+    return False
+
+
 def with_pool_values(ws: Workspace, relpath: str, run) -> FixCommand:
     """Run a codemod once with plain numbers to learn which settings its code needs, then again
     with those read the project's way (so no setting is declared that nothing reads)."""
@@ -309,7 +352,9 @@ def with_pool_values(ws: Workspace, relpath: str, run) -> FixCommand:
 
 class PoolSettingsFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
-        command = with_pool_values(ws, relpath, lambda values: run_codemod(ws, relpath, PoolSettings, locate(ws, findings), values=values))
+        command = with_pool_values(ws, relpath, lambda values: run_codemod(
+            ws, relpath, PoolSettings, locate(ws, findings), values=values, shared=shared_helper(ws, relpath)
+        ))
         return {f: command.outcomes.get(f, "no matching code found at this place any more") for f in findings}
 
 
@@ -441,9 +486,9 @@ class ShareConnections(EnginePooling, FixCommand):
     DESCRIPTION = "Share database connections instead of opening one per request."
 
     def __init__(self, context, targets=(), flask: bool = False, teardown: Teardown | str | None = None,
-                 values: PoolValues | None = None, key: str = "db") -> None:
+                 values: PoolValues | None = None, key: str = "db", shared: tuple[str, str] | None = None) -> None:
         super().__init__(context, targets)
-        self.init_pooling(values)
+        self.init_pooling(values, shared)
         self.flask = flask
         self.teardown_plan = teardown  # a Teardown, or why a Flask connection cannot be shared
         self.key = key
@@ -540,7 +585,8 @@ class ShareConnections(EnginePooling, FixCommand):
             args = ", ".join(
                 cst.Module([]).code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in plan.call.args
             )
-            size = self.values.value("pool_size") if self.values.from_settings else str(POOL_MAX)
+            configured = self.values.value("pool_size")  # also tells the probe run it is needed
+            size = configured if self.values.from_settings else str(POOL_MAX)
             self.values.schedule_imports(self.context)
             helper = POOL_HELPER[kind].format(pool=self.pool_name, args=args, size=size)
             self.definitions.append((line, False, statements(helper)))
@@ -708,7 +754,7 @@ class SharedConnectionFixer(Fixer):
                 )
         key = g_key(ws) if flask else "db"
         command = with_pool_values(ws, relpath, lambda values: run_codemod(
-            ws, relpath, ShareConnections, locate(ws, findings), flask=flask, teardown=teardown, values=values, key=key
+            ws, relpath, ShareConnections, locate(ws, findings), flask=flask, teardown=teardown, values=values, key=key, shared=shared_helper(ws, relpath)
         ))
         if command.needs_psycopg_pool:
             ws.require("psycopg-pool>=3.2", self.name)

@@ -368,7 +368,8 @@ def test_psycopg3_pool_is_added_to_the_dependencies(tmp_path):
     root = write_project(tmp_path, {"app.py": source, "requirements.txt": "psycopg[binary]\n"})
     plan = plan_fixes(scan_project(root), [finding("PR230", "app.py", 4, 11)])
     assert plan.dependencies == ["psycopg-pool>=3.2"]
-    assert "from psycopg_pool import ConnectionPool" in plan.edits[0].new
+    app = next(e for e in plan.edits if e.relpath == "app.py").new
+    assert "from psycopg_pool import ConnectionPool" in app and "max_size=DB_POOL_SIZE" in app
     assert next(e for e in plan.edits if e.relpath == "requirements.txt").new == "psycopg[binary]\npsycopg-pool>=3.2\n"
 
 
