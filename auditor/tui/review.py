@@ -11,6 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, ProgressBar, Static
 
@@ -28,10 +29,27 @@ from auditor.tui.widgets import StepTrail, syntax_theme
 UNFIXED_SHOWN = 3  # accepted fixes the engine could not make, listed by name in the headline
 
 
+class VerifyProgress(Message):
+    """The project's tests are running around the apply: `done` runs of at most `most`."""
+
+    def __init__(self, what: str, done: int, most: int) -> None:
+        super().__init__()
+        self.what, self.done, self.most = what, done, most
+
+
+def project_has_tests(root: Path) -> bool:
+    try:
+        from fixers.pipeline.verify import has_tests
+    except ImportError:  # an install without the fix engine
+        return False
+    return has_tests(root)
+
+
 class ReviewScreen(Screen):
     BINDINGS = [
         Binding("a", "apply", "Apply"),
         Binding("e", "export", "Export patch"),
+        Binding("v", "toggle_verify", "Run tests on/off"),
         Binding("b", "back", "Back"),
         Binding("q", "app.request_quit", "Quit", show=False),
     ]
@@ -39,11 +57,16 @@ class ReviewScreen(Screen):
     plan: Any | None = None
     config_edit: ConfigEdit | None = None
     ready = False
+    applying = False
+    verify_lines: list[str] = []
+    verified = False
 
     def compose(self) -> ComposeResult:
         dry_run = self.app.session.dry_run
         yield StepTrail("review")
         yield Static("Preparing the changes…", id="review-head", classes="intro")
+        if not dry_run:
+            yield Static(id="review-verify")
         yield ProgressBar(id="plan-progress", show_eta=False)
         with VerticalScroll(id="review-diff-box"):
             yield Static(id="review-diff")
@@ -57,7 +80,29 @@ class ReviewScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#review-error").display = False
+        session = self.app.session
+        if not session.dry_run:
+            if session.verify is None:
+                session.verify = project_has_tests(session.root)
+            self._show_verify()
         self.build_plan()
+
+    def _show_verify(self) -> None:
+        text = Text()
+        if self.app.session.verify:
+            text.append("Your tests run first", style="bold")
+            text.append(", on a copy (your code runs; no network but 127.0.0.1); a fix that breaks one is left out. v turns this off.")
+        else:
+            text.append("Your tests do not run before writing", style="bold")
+            text.append(" (v turns it on)." if project_has_tests(self.app.session.root) else ": the project has no tests.")
+        self.query_one("#review-verify", Static).update(text)
+
+    def action_toggle_verify(self) -> None:
+        session = self.app.session
+        if session.dry_run or self.applying:
+            return
+        session.verify = not session.verify
+        self._show_verify()
 
     @work(thread=True, exclusive=True, group="plan")
     def build_plan(self) -> None:
@@ -180,9 +225,12 @@ class ReviewScreen(Screen):
             f"{count(files, 'file')} will be written. A backup of the code is kept, and "
             f"`{fixes.undo_command(self.app.path_label)}` puts it back."
         )
+        if self.app.session.verify:
+            body += " First your tests run on a copy of the project (this runs your code); a fix that breaks one is left out."
 
         def answered(yes: bool | None) -> None:
             if yes:
+                self.applying = True
                 self.query_one("#review-head", Static).update("Writing the changes, then scanning again…")
                 for button in self.query(Button):
                     button.disabled = True
@@ -194,9 +242,12 @@ class ReviewScreen(Screen):
     def run_apply(self) -> None:
         session = self.app.session
         report = None
+        plan = self.plan
         try:
-            if self.plan is not None and not self.plan.is_empty:
-                report = fixes.apply(self.plan)
+            if session.verify and plan is not None and not plan.is_empty:
+                plan = self._verified(plan)
+            if plan is not None and not plan.is_empty:
+                report = fixes.apply(plan)
         except fixes.fix_error_types() as exc:
             self.post_message(ApplyFailed(str(exc)))
             return
@@ -219,7 +270,32 @@ class ReviewScreen(Screen):
                 result = None
         self.post_message(ApplyDone(report, written, result, warning))
 
+    def _verified(self, plan: Any) -> Any:
+        """The plan once the project's tests ran without and with it (in the apply worker)."""
+        from fixers.pipeline.verify import VerifyError, verify_plan
+
+        try:
+            report = verify_plan(
+                plan, include_review=True, progress=lambda what, done, most: self.post_message(VerifyProgress(what, done, most))
+            )
+        except VerifyError as exc:
+            message = str(exc).removeprefix("--verify ")
+            raise VerifyError(f"{message} (press v to write the changes without running your tests)") from None
+        self.verify_lines = [line.removeprefix("verify: ") for line in report.lines()]
+        self.verified = report.status == "verified"
+        return report.plan
+
+    def on_verify_progress(self, message: VerifyProgress) -> None:
+        self.query_one("#review-head", Static).update(
+            f"Running your tests before writing (run {message.done + 1}, at most {message.most}): {message.what}…"
+        )
+        bar = self.query_one(ProgressBar)
+        bar.display = True
+        bar.update(total=message.most, progress=message.done)
+
     def on_apply_failed(self, message: ApplyFailed) -> None:
+        self.applying = False
+        self.query_one(ProgressBar).display = False
         self.query_one("#review-head", Static).update(self._headline())
         for button in self.query(Button):
             button.disabled = False
@@ -235,6 +311,8 @@ class ReviewScreen(Screen):
             backup_dir=report.backup_dir if report is not None else None,
             config_written=message.config_written,
             warnings=[message.warning] if message.warning else [],
+            verify_lines=list(self.verify_lines),
+            verified=self.verified,
         )
         if message.result is not None:
             self.app.scanned(message.result, after_apply=True)

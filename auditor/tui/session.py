@@ -59,6 +59,7 @@ class Session:
     decisions: dict[Finding, Decision] = field(default_factory=dict)
     public_routes: dict[Finding, str] = field(default_factory=dict)
     outcome: Outcome | None = None
+    verify: bool | None = None  # run the project's tests around apply; None: on when it has tests
 
     # -- scanning -------------------------------------------------------------------------
 
@@ -187,3 +188,5 @@ class Outcome:
     config_written: str | None = None
     patch_path: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    verify_lines: list[str] = field(default_factory=list)  # what running the project's tests found
+    verified: bool = False  # the tests ran, and the changes written passed them

@@ -43,6 +43,8 @@ class SummaryScreen(Screen):
         outcome = self.outcome
         if outcome.applied:
             written = len(outcome.changed) + len(outcome.created) + (outcome.config_written is not None)
+            if outcome.verified:
+                return Text(f"Done: {count(written, 'file')} written; your tests passed with the fixes.", style="bold green")
             return Text(f"Done: {count(written, 'file')} written. Run your tests now.", style="bold green")
         if outcome.patch_path is not None:
             return Text("Dry run: nothing was written to the project. The patch is saved.", style="bold")
@@ -82,6 +84,9 @@ class SummaryScreen(Screen):
         if outcome.patch_path is not None:
             text.append("Patch: ", style="bold")
             text.append(f"{self.app.shown_path(outcome.patch_path)} (apply it with `git apply`)\n")
+        if outcome.verify_lines:
+            text.append("Your tests: ", style="bold")
+            text.append("\n".join(outcome.verify_lines) + "\n")
         for warning in outcome.warnings:
             text.append(f"{warning}\n", style="bold red")
         text.rstrip()

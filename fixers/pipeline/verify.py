@@ -15,6 +15,7 @@ written: every run works in a fresh copy (see runner.py).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -164,9 +165,17 @@ sys.exit(0 if result.wasSuccessful() else 1)
 
 
 def _project_files(root: Path):
-    for path in root.rglob("*.py"):
-        if not SKIPPED_DIRS & set(path.relative_to(root).parts):
-            yield path
+    """The project's .py files, without descending into SKIPPED_DIRS or other virtualenvs."""
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIPPED_DIRS and not os.path.isfile(os.path.join(folder, d, "pyvenv.cfg"))]
+        for name in filenames:
+            if name.endswith(".py"):
+                yield Path(folder) / name
+
+
+def has_tests(root: Path) -> bool:
+    """Whether the project has tests --verify can run (the wizard turns verify on then)."""
+    return suite_style(root) is not None
 
 
 def suite_style(root: Path) -> str | None:
