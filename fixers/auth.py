@@ -301,6 +301,19 @@ def neighbours(index, route) -> list[list]:
     return [[r for r in others if r.relpath == route.relpath], [r for r in others if r.router == route.router], others]
 
 
+def qualified_dependency(index, param, facts) -> str | None:
+    """The qualified Depends(...) target of a handler parameter; through an `Annotated` alias it
+    is named in the alias's module, not the handler's."""
+    if param.depends_on:
+        return param.depends_on if "." in param.depends_on else index.qualify(param.depends_on, facts)
+    dependency = index.param_dependency(param, facts)
+    if not dependency or "." in dependency:
+        return dependency
+    head, _, rest = (param.annotation or "").partition(".")
+    located = index.module_of(facts.imports[head] + (f".{rest}" if rest else "")) if head in facts.imports else None
+    return index.qualify(dependency, index.modules[located[0]]) if located else index.qualify(dependency, facts)
+
+
 @dataclass
 class FastapiAuth:
     dependency: str  # qualified name of the auth dependency
@@ -326,11 +339,8 @@ def fastapi_auth(ws: Workspace, route_or_relpath) -> FastapiAuth:
         for other in tier:
             facts = index.modules[other.relpath]
             for param in other.handler.params:
-                depends_on = index.param_dependency(param, facts)
-                if not depends_on:
-                    continue
-                qualified = depends_on if "." in depends_on else index.qualify(depends_on, facts)
-                if index.is_auth_callable(qualified) != "auth":
+                qualified = qualified_dependency(index, param, facts)
+                if qualified is None or index.is_auth_callable(qualified) != "auth":
                     continue
                 uses[qualified] += 1
                 if route is not None and other.relpath == route.relpath and qualified not in written:
@@ -641,8 +651,17 @@ class AdminRoleFixer(Fixer):
                 raise Skip("the handler gets the current user some other way; add Depends(" + split(check)[1] + ") by hand")
             depends = names.ref("fastapi", "Depends", imports)
             local = names.ref(*split(check), imports)
+            # `user: CurrentUser` (an Annotated alias that already depends on the login) loses the
+            # alias: FastAPI refuses a Depends both in Annotated and as the default
             new_params = [
-                p.with_changes(default=cst.parse_expression(f"{depends}({local})")) if p in params else p for p in function.params.params
+                p.with_changes(
+                    default=cst.parse_expression(f"{depends}({local})"),
+                    equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")) if p.default is None else p.equal,
+                    annotation=None if p.default is None else p.annotation,
+                )
+                if p in params
+                else p
+                for p in function.params.params
             ]
             return function.with_changes(params=function.params.with_changes(params=new_params))
 
