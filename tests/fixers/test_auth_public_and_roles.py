@@ -231,3 +231,20 @@ def test_an_admin_method_of_the_user_model_is_called(tmp_path):
     assert not [f for f, _ in plan.skipped if f in found], plan.skipped
     apply_plan(plan)
     assert "if not (current_user.is_administrator()):" in read(root, "app/deps.py")
+
+
+def test_signup_stays_public_next_to_routes_that_use_depends_directly(tmp_path):
+    files = dict(APP)
+    files["app/accounts.py"] = (
+        APP["app/accounts.py"]
+        .replace("from app.deps import CurrentUser", "from app.deps import get_current_user")
+        .replace("def me(user: CurrentUser):", "def me(user=Depends(get_current_user)):")
+    )
+    root = write_project(tmp_path, files)
+    found = [f for f in scan_project(root).findings if f.rule == "PR201" and f.path == "app/accounts.py"]
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert plan.is_empty, plan.diff()
+    assert {reason for _, reason in plan.skipped} == {
+        "by hand: this route looks public by design (it creates accounts); if it is, add it to public-routes",
+        "by hand: this route looks public by design (it accepts an invitation sent by link); if it is, add it to public-routes",
+    }
