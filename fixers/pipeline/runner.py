@@ -93,6 +93,14 @@ class Isolation:
     isolated: bool
     description: str
 
+    def beside(self, pid: int) -> tuple[str, ...]:
+        """The prefix that runs a command in the network namespace of process `pid` (a server
+        started with this isolation), so it can reach that process's 127.0.0.1."""
+        if not self.isolated:
+            return ()
+        user = ("-U", "--preserve-credentials") if "-rn" in self.prefix else ()
+        return ("nsenter", "-t", str(pid), *user, "-n", "--")
+
 
 @cache
 def network_isolation() -> Isolation:
@@ -335,9 +343,11 @@ class Sandbox:
             env.update(extra)
         return env
 
-    def command(self, args: Sequence[str]) -> list[str]:
-        """args with "{python}" standing for the project's interpreter, behind the isolation prefix."""
-        return [*self.isolation.prefix, *(str(self.python.executable) if a == "{python}" else a for a in args)]
+    def command(self, args: Sequence[str], beside: Process | None = None) -> list[str]:
+        """args with "{python}" standing for the project's interpreter, behind the isolation prefix
+        (a new namespace, or with `beside` the namespace of that running process)."""
+        prefix = self.isolation.prefix if beside is None else self.isolation.beside(beside.pid)
+        return [*prefix, *(str(self.python.executable) if a == "{python}" else a for a in args)]
 
     def run(
         self,
@@ -346,11 +356,13 @@ class Sandbox:
         timeout: float = DEFAULT_TIMEOUT,
         env: Mapping[str, str] | None = None,
         path: Sequence[Path] = (),
+        beside: Process | None = None,
     ) -> RunResult:
         """Run to the end (or the timeout, then kill the whole group); output from a file, so a
         grandchild that keeps the output open cannot hang the wait. `path`: folders added to
-        PYTHONPATH after the copy (a plugin of prodready's own, kept outside the copy)."""
-        command = self.command(args)
+        PYTHONPATH after the copy (a plugin of prodready's own, kept outside the copy). `beside`:
+        run in the network namespace of that started process (a client of a server)."""
+        command = self.command(args, beside)
         self._runs += 1
         log = self.dir / f"run-{self._runs}.log"
         started = time.monotonic()

@@ -227,3 +227,33 @@ def test_a_started_process_is_stopped_with_its_whole_group(tmp_path):
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(child)
+
+
+def test_a_client_run_beside_a_started_server_reaches_it_on_loopback_and_the_host_does_not(tmp_path):
+    port_file = tmp_path / "port"
+    with Sandbox(project(tmp_path)) as sandbox:
+        copy = sandbox.copy("server")
+        server = sandbox.start(
+            script(f"""
+                import socket
+                server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(5)
+                open({str(port_file)!r}, "w").write(str(server.getsockname()[1]))
+                while True:
+                    connection, _ = server.accept(); connection.sendall(b"hello"); connection.close()
+            """),
+            cwd=copy,
+        )
+        deadline = time.monotonic() + 10
+        while not (port_file.exists() and port_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        port = int(port_file.read_text())
+        client = sandbox.run(
+            script(f"import socket; print(socket.create_connection(('127.0.0.1', {port}), timeout=5).recv(5))"),
+            cwd=copy,
+            timeout=20,
+            beside=server,
+        )
+        assert "b'hello'" in client.output, client.output
+        if sandbox.isolation.isolated:  # the server's loopback is its own
+            with pytest.raises(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=2).recv(5)
