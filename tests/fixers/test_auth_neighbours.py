@@ -301,3 +301,30 @@ def clear_tags(id):
     tags = read(root, "app/api/tags.py")
     assert "from app.api.auth import token_auth\n" in tags and "@token_auth.login_required\ndef clear_tags(id):" in tags
     run_python(root, CHECK_BLUEPRINT_APP.split("# signing up")[0].replace("/api/notes/1", "/api/notes/1/tags"))
+
+
+def test_an_admin_check_on_a_token_api_reads_the_user_from_its_httpauth_object(tmp_path):
+    files = dict(BLUEPRINT_APP)
+    files["app/models.py"] = BLUEPRINT_APP["app/models.py"].replace(
+        "    token = db.Column(db.String(64), unique=True, index=True)\n",
+        "    token = db.Column(db.String(64), unique=True, index=True)\n    is_admin = db.Column(db.Boolean, default=False)\n",
+    )
+    root = write_project(tmp_path, files)
+    found = [f for f in scan_project(root).findings if f.rule == "PR202"]
+    assert [f.message.split(" ")[1] for f in found] == ["/api/admin/users"]
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert [p.finding for p in plan.fixes] == found, plan.skipped
+    apply_plan(plan)
+    users = read(root, "app/api/users.py")
+    assert "        if not (token_auth.current_user().is_admin):\n            abort(403)\n" in users
+    # under the login check, so that runs first and answers 401 to callers without a token
+    assert '@api.route("/admin/users")\n@token_auth.login_required\n@admin_required\ndef admin_users():' in users
+    run_python(
+        root,
+        CHECK_BLUEPRINT_APP.split("# the JSON API")[0].replace('token="ann-token")', 'token="ann-token", is_admin=True)')
+        + """
+assert client.get("/api/admin/users").status_code == 401
+assert client.get("/api/admin/users", headers={"Authorization": "Bearer bob-token"}).status_code == 403
+assert client.get("/api/admin/users", headers={"Authorization": "Bearer ann-token"}).get_json() == ["ann@x.io", "bob@x.io"]
+""",
+    )
