@@ -83,7 +83,7 @@ def test_fastapi_failure_paths_pass_on_a_careful_app(tmp_path):
     root, plan, _ = fix_project(tmp_path, FASTAPI, {"PR431"})
     assert plan.files_changed == ["tests/test_failure_paths.py"]
     generated = read(root, "tests/test_failure_paths.py")
-    assert '("POST", "/notes", {"title": "title-test", "stars": 1}),' in generated
+    assert '("POST", "/notes", {"title": "title-test", "stars": 1}, True),' in generated
     assert "from app.main import SECRET_KEY, ALGORITHM" in generated
     assert 'request.getfixturevalue("auth_headers")' in generated
     done = run_tests(root)
@@ -152,12 +152,16 @@ def logged_in(client):
 }
 
 
-def test_flask_failure_paths_find_the_unvalidated_body(tmp_path):
+def test_an_unvalidated_body_is_listed_as_a_known_gap_not_a_failure(tmp_path):
+    """Only PR431 is fixed: `request.get_json()["name"]` on a blank body is still a 500. The
+    generated test names that gap (xfail with the finding) instead of failing on day one."""
     root, _, _ = fix_project(tmp_path, FLASK, {"PR431"})
     generated = read(root, "tests/test_failure_paths.py")
-    assert '("POST", "/items", {"name": "name-test"}),' in generated and "test_forged_session_cookie" not in generated
+    assert '"POST", "/items", {"name": "name-test"}, False,' in generated
+    assert 'marks=pytest.mark.xfail(strict=False, reason="PR301 not fixed yet (app/__init__.py:' in generated
     assert 'request.getfixturevalue("logged_in")' in generated
+    assert '("POST", "/login")' not in generated.split("LOGIN_ROUTES")[1]
     done = run_tests(root)
-    # request.get_json()["name"] on a blank body is a 500: exactly what these tests are for.
-    assert done.returncode == 1 and "test_invalid_bodies_are_rejected_not_a_500" in done.stdout
-    assert "test_missing_or_bad_credentials_are_401" not in done.stdout.split("short test summary")[-1]
+    assert done.returncode == 0, done.stdout[-3000:]
+    # The blank body still crashes (xfailed); a valid body sent twice works (xpassed).
+    assert "2 passed, 1 xfailed, 1 xpassed" in done.stdout
