@@ -408,11 +408,15 @@ def flask_guard_of(index, route, decorator: str) -> FlaskGuard | None:
 
 
 def flask_guard(ws: Workspace, route) -> FlaskGuard:
-    """The login decorator the route's nearest neighbours use."""
+    """The login decorator the route's nearest neighbours use. When the nearest logged-in
+    neighbours are guarded by their blueprint's before_request hook instead, there is no
+    decorator of theirs to copy: the route belongs on that blueprint, which is for the user to say."""
     index = ws.index
     for tier in neighbours(index, route):
         uses: Counter = Counter()
+        hooked = 0
         for other in tier:
+            hooked += any(hook in other.auth for hook in other.hooks)
             for decorator in other.decorators:
                 if decorator in other.auth:
                     guard = flask_guard_of(index, other, decorator)
@@ -420,7 +424,25 @@ def flask_guard(ws: Workspace, route) -> FlaskGuard:
                         uses[(guard.module, guard.name, guard.attribute, guard.kind)] += 1
         if uses:
             return FlaskGuard(*uses.most_common(1)[0][0])
+        if hooked:
+            raise Skip(
+                "by hand: the routes next to this one are protected by a before_request check on their blueprint; "
+                "register this route on that blueprint, or add the same check to it"
+            )
     raise Skip("the app has no login decorator to reuse (routes are guarded some other way, e.g. a before_request hook)")
+
+
+def guard_redirects(index, guard: FlaskGuard) -> bool:
+    """The guard sends people who are not logged in to a login page (an HTML redirect)."""
+    if guard.kind == "flask-login":
+        return login_redirects(index)
+    if guard.kind == "project":
+        resolved = index.resolve_function(f"{guard.module}.{guard.name}")
+        node = index.function_node(resolved[0], resolved[1].qualname) if resolved else None
+        return node is not None and any(
+            isinstance(c, ast.Call) and (dotted(c.func) or "").rpartition(".")[2] == "redirect" for c in ast.walk(node)
+        )
+    return False
 
 
 def answers_json(index, route) -> bool:
@@ -516,10 +538,10 @@ class AuthRouteFixer(Fixer):
 
             return scoped_handler_edit(ws, findings, rewrite)
         guard = flask_guard(ws, route)
-        if guard.kind == "flask-login" and answers_json(ws.index, route) and login_redirects(ws.index):
+        if answers_json(ws.index, route) and guard_redirects(ws.index, guard):
             raise Skip(
-                "by hand: this route answers JSON, but the app's login check (Flask-Login) sends people who are "
-                "not logged in to the HTML login page; protect it with a check that answers 401"
+                "by hand: this route answers JSON, but the app's login check sends people who are not logged in "
+                "to the HTML login page; protect it with a check that answers 401"
             )
         owner = route.router.rpartition(".")[2]
 
