@@ -280,7 +280,7 @@ def _why_missing(test: str, after: SuiteRun) -> Outcome:
         return Outcome("error", f"the tests did not finish: {after.run.describe()}", _tail(after.run.output))
     for module, error in after.collect_errors.items():
         if test.startswith(module.split("::")[0]) or not module:
-            return Outcome("error", f"{module or 'the tests'} no longer load: {error.message}", error.text)
+            return Outcome("error", f"{module or 'the tests'} cannot be imported any more: {error.message}", error.text)
     message = "did not run" + (f" ({after.run.describe()})" if not after.run.ok else "")
     return Outcome("missing", message, _tail(after.run.output))
 
@@ -344,7 +344,7 @@ class VerifyReport:
         out.append(f"verify: before the fixes {passed} passed" + (f", {failing} already failing (ignored)" if failing else ""))
         if self.after is not None:
             passed, failing = self.after
-            out.append(f"verify: with the fixes {passed} passed" + (f", {failing} failing (the same as before)" if failing else ""))
+            out.append(f"verify: with the fixes {passed} passed" + (f", {failing} failing (none of them passed before)" if failing else ""))
         if self.new_tests:
             passed, failing = self.new_tests
             out.append(f"verify: tests the fixes add: {passed} passed" + (f", {failing} failing" if failing else ""))
@@ -447,6 +447,8 @@ def verify_plan(
             report.status = "no-tests"
             return _finish(report, search)
         report.before = baseline.counts()
+        # A fix that makes the tests hang should not cost the whole timeout on every run.
+        search.timeout = min(timeout, 5 * baseline.run.duration + 60)
         verified, final_run = _search_groups(search, baseline, report)
         report.plan = _final_plan(plan, search.plan_for(verified), report)
         report.after, report.new_tests = _after_counts(baseline, final_run)

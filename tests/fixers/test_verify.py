@@ -149,3 +149,34 @@ def test_tests_that_cannot_start_stop_the_cli_with_one_line_and_exit_2(tmp_path,
     last = err.strip().splitlines()[-1]
     assert "--verify cannot run your tests as they are, before any fix" in last and "no_such_module_anywhere" in last
     assert digest(root) == before
+
+
+def suite(outcomes: dict[str, str], timed_out: bool = False, collect: dict[str, str] | None = None):
+    from fixers.pipeline.runner import Isolation, RunResult
+    from fixers.pipeline.verify import Outcome, SuiteRun
+
+    run = RunResult(["pytest"], None if timed_out else 1, "last line of output", 3.0, timed_out, 3.0, Isolation((), False, ""))
+    return SuiteRun(
+        {test: Outcome(status, f"{status} message") for test, status in outcomes.items()},
+        run,
+        {module: Outcome("error", message) for module, message in (collect or {}).items()},
+    )
+
+
+def test_what_counts_as_newly_broken():
+    from fixers.pipeline.verify import newly_broken
+
+    baseline = suite({"t.py::a": "passed", "t.py::b": "passed", "t.py::c": "failed", "t.py::d": "skipped", "u.py::e": "passed"})
+    after = suite({"t.py::a": "passed", "t.py::b": "error", "t.py::c": "failed", "t.py::d": "failed", "t.py::new": "failed"})
+    broken = newly_broken(baseline, after)
+    # b errors now; e vanished; c failed before; d never passed; the new test is not the baseline's
+    assert sorted(broken) == ["t.py::b", "u.py::e"]
+    assert broken["u.py::e"].status == "missing" and "exit code 1" in broken["u.py::e"].message
+
+    hung = newly_broken(baseline, suite({"t.py::a": "passed"}, timed_out=True))
+    assert sorted(hung) == ["t.py::b", "u.py::e"]
+    assert hung["u.py::e"].message == "the tests did not finish: timed out after 3 s"
+
+    unloadable = newly_broken(baseline, suite({"t.py::a": "passed", "t.py::b": "passed"}, collect={"u.py": "NameError: name 'logger' is not defined"}))
+    assert list(unloadable) == ["u.py::e"]
+    assert unloadable["u.py::e"].message == "u.py cannot be imported any more: NameError: name 'logger' is not defined"
