@@ -9,7 +9,9 @@ Only `fix --verify` and `rehearse` come here; `scan` never runs the project. Eve
 - gets a small environment (no tokens or keys from the caller's shell), a private HOME and TMPDIR.
 
 `Sandbox` holds one temporary folder for a whole verification or rehearsal: copies of the project,
-runs (`run`, waits) and long-running processes (`start` / `Process.stop`, for a server).
+runs (`run`, waits) and long-running processes (`start` / `Process.stop`, for a server). A run
+`beside` a started process shares its network namespace: a client that reaches the server on
+127.0.0.1 and nothing else.
 """
 
 from __future__ import annotations

@@ -72,7 +72,8 @@ class SuiteRun:
 
 class Check(Protocol):
     """Something run on a copy of the project that reports outcomes by id: the test suite here;
-    the rehearsal's happy-path probes can be another."""
+    the rehearsal's happy-path probes can be another (`verify_plan(plan, check=...)`). A check
+    that needs the copy untouched after running the tests on it copies it first."""
 
     name: str
 
