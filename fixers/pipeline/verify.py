@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Protocol
 
 from auditor.models import Finding
+from fixers.pipeline.apply import validate
 from fixers.pipeline.errors import FixError
 from fixers.pipeline.plan import FixPlan, plan_fixes
 from fixers.pipeline.runner import DEFAULT_TIMEOUT, SKIPPED_DIRS, RunResult, Sandbox
+from fixers.pipeline.workspace import inside
 
 MAX_RUNS = 10  # test-suite runs per verification, the baseline included
 MAX_SECONDS = 900.0  # for all runs together
@@ -434,6 +436,8 @@ def verify_plan(
     a test that passed. Raises VerifyError when the tests cannot run at all."""
     if plan.is_empty:
         return VerifyReport(plan, "nothing-to-verify")
+    for edit in plan.edits:  # what apply would refuse (a file changed since the plan), refused before the long runs
+        validate(edit, inside(Path(plan.root), edit.relpath))
     with Sandbox(Path(plan.root), isolate=isolate) as sandbox:
         how = ""
         if check is None:

@@ -180,3 +180,16 @@ def test_what_counts_as_newly_broken():
     unloadable = newly_broken(baseline, suite({"t.py::a": "passed", "t.py::b": "passed"}, collect={"u.py": "NameError: name 'logger' is not defined"}))
     assert list(unloadable) == ["u.py::e"]
     assert unloadable["u.py::e"].message == "u.py cannot be imported any more: NameError: name 'logger' is not defined"
+
+
+def test_a_file_changed_since_the_plan_is_refused_before_any_test_runs(tmp_path):
+    from fixers import StaleFileError
+
+    root = copy_fixture(tmp_path)
+    plan = plan_fixes(scan(root, use_cache=False, overrides={"select": ["PR502"]}))
+    main_py = root / "app" / "main.py"
+    main_py.write_text(main_py.read_text() + "\n# edited meanwhile\n")
+    seen = []
+    with pytest.raises(StaleFileError):
+        verify_plan(plan, progress=lambda *args: seen.append(args))
+    assert seen == []
