@@ -119,7 +119,20 @@ class BodyUses(cst.CSTVisitor):
         super().on_leave(original_node)
 
     def conditional(self) -> bool:
-        return any(isinstance(n, CONDITIONAL) for n in self.stack[:-1])
+        """Whether the current node may not run: inside an `if` body, a loop body, the right
+        side of `and`/`or`... The test of an `if` or `while`, a loop's iterable and the left
+        side of `and`/`or` always run."""
+        for parent, child in zip(self.stack, self.stack[1:]):
+            if not isinstance(parent, CONDITIONAL):
+                continue
+            if isinstance(parent, (cst.If, cst.While, cst.IfExp)) and child is parent.test:
+                continue
+            if isinstance(parent, cst.For) and child is parent.iter:
+                continue
+            if isinstance(parent, cst.BooleanOperation) and child is parent.left:
+                continue
+            return True
+        return False
 
     def field(self, key: str) -> BodyField:
         if key not in self.fields:

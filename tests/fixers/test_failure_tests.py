@@ -165,3 +165,170 @@ def test_an_unvalidated_body_is_listed_as_a_known_gap_not_a_failure(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:]
     # The blank body still crashes (xfailed); a valid body sent twice works (xpassed).
     assert "2 passed, 1 xfailed, 1 xpassed" in done.stdout
+
+
+TYPED_BODY = {
+    "app/__init__.py": "",
+    "app/main.py": """
+from fastapi import Depends, FastAPI, Header, HTTPException
+
+app = FastAPI()
+USERS = {}
+NOTES = []
+
+
+def current_user(authorization: str = Header("")):
+    if authorization != "Bearer good":
+        raise HTTPException(status_code=401)
+    return "ann"
+
+
+@app.post("/auth/signup")
+def signup(payload: dict):
+    email = payload["email"].lower()
+    if email in USERS:
+        raise HTTPException(status_code=409)
+    USERS[email] = payload["password"].encode()
+    return {"email": email}
+
+
+@app.post("/auth/login")
+def login(payload: dict):
+    if USERS.get(payload["email"].lower()) != payload["password"].encode():
+        raise HTTPException(status_code=401)
+    return {"access_token": "good"}
+
+
+@app.post("/notes")
+def add_note(payload: dict, user=Depends(current_user)):
+    NOTES.append(payload["text"].strip())
+    return {"count": len(NOTES)}
+""",
+    "tests/conftest.py": """
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import app
+
+
+@pytest.fixture
+def client():
+    return TestClient(app)
+
+
+@pytest.fixture
+def auth_headers():
+    return {"Authorization": "Bearer good"}
+""",
+    "tests/test_app.py": """
+def test_signup(client):
+    assert client.post("/auth/signup", json={"email": "a@b.c", "password": "pw"}).status_code == 200
+""",
+}
+
+
+def entries(generated: str, name: str) -> str:
+    """The lines of a route list in the generated file, without its comment."""
+    block = generated.split(f"{name} = [")[1].split("\n]")[0]
+    return "\n".join(line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+
+
+def test_a_body_the_same_plan_validates_is_asserted_as_fixed(tmp_path):
+    """The failure-path tests are written after the other fixes of the plan: the request models
+    PR301's fix adds make these routes reject bad bodies, so nothing is marked xfail."""
+    root, plan, _ = fix_project(tmp_path, TYPED_BODY, {"PR301", "PR431"})
+    generated = read(root, "tests/test_failure_paths.py")
+    assert "xfail" not in entries(generated, "BODY_ROUTES")
+    assert '("POST", "/notes", {"text": "text-test"}, True),' in entries(generated, "BODY_ROUTES")
+    done = run_tests(root)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "xfailed" not in done.stdout and "xpassed" not in done.stdout
+
+
+def test_without_the_body_fix_the_gap_is_an_xfail(tmp_path):
+    root, _, _ = fix_project(tmp_path, TYPED_BODY, {"PR431"})
+    generated = read(root, "tests/test_failure_paths.py")
+    body_routes = entries(generated, "BODY_ROUTES")
+    assert body_routes.count("pytest.mark.xfail(strict=False") == 3 and "PR301 not fixed yet (app/main.py:" in body_routes
+    done = run_tests(root)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "3 xfailed" in done.stdout  # a blank body still crashes each handler (KeyError: a 500)
+
+
+def test_credential_routes_never_need_a_login(tmp_path):
+    """The login handler answers 401 itself (the index sees an auth check in it), and signup is
+    public: neither is listed among the routes that refuse callers without credentials."""
+    root, _, _ = fix_project(tmp_path, TYPED_BODY, {"PR301", "PR431"})
+    assert entries(read(root, "tests/test_failure_paths.py"), "LOGIN_ROUTES").strip() == '("POST", "/notes"),'
+
+
+def test_a_blank_body_is_fine_when_no_field_is_required(tmp_path):
+    files = dict(FASTAPI)
+    files["app/main.py"] = files["app/main.py"].replace(
+        "    title: str = Field(max_length=100)\n    stars: int\n", '    title: str = Field(default="untitled", max_length=100)\n    stars: int = 0\n'
+    )
+    root, _, _ = fix_project(tmp_path, files, {"PR431"})
+    assert '("POST", "/notes", {"title": "title-test", "stars": 1}, False),' in read(root, "tests/test_failure_paths.py")
+    done = run_tests(root)
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+FLASK_LOGIN = {
+    "app/__init__.py": """
+from flask import Flask, jsonify, redirect, request, url_for
+from flask_login import LoginManager, UserMixin, login_required, login_user
+
+
+class User(UserMixin):
+    def __init__(self, user_id):
+        self.id = user_id
+
+
+def create_app():
+    app = Flask(__name__)
+    app.secret_key = "test"
+    login_manager = LoginManager(app)
+    login_manager.login_view = "login"
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        return User(user_id)
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login():
+        if request.method == "POST":
+            login_user(User("1"))
+            return redirect(url_for("profile"))
+        return "<form method=post></form>"
+
+    @app.route("/profile")
+    @login_required
+    def profile():
+        return jsonify(id=1)
+
+    return app
+""",
+    "tests/conftest.py": """
+import pytest
+
+from app import create_app
+
+
+@pytest.fixture
+def client():
+    return create_app().test_client()
+""",
+    "tests/test_app.py": "def test_profile_needs_login(client):\n    assert client.get('/profile').status_code == 302\n",
+}
+
+
+def test_a_redirect_to_the_login_page_counts_as_refused(tmp_path):
+    """Flask-Login with a login_view answers a missing login with a 302 to its login page: the
+    generated test accepts that (it used to follow the redirect and see the page's 200)."""
+    root, _, _ = fix_project(tmp_path, FLASK_LOGIN, {"PR431"})
+    generated = read(root, "tests/test_failure_paths.py")
+    assert "DENIED = {301, 302, 303, 307, 401, 403}" in generated
+    assert entries(generated, "LOGIN_ROUTES").strip() == '("GET", "/profile"),'
+    done = run_tests(root)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "test_missing_or_bad_credentials_are_refused" not in done.stdout

@@ -453,3 +453,27 @@ def test_conflicting_uses_are_left_to_the_user(tmp_path):
     plan = plan_for(write_project(tmp_path, files))
     assert not plan.edits
     assert plan.skipped[0][1].startswith("by hand: `age` is used as different types (")
+
+
+def test_a_key_read_in_an_if_test_is_required(tmp_path):
+    """`if check(body["email"]):` always reads the key (only the if's body may not run): the
+    field is required, not Optional (None.lower() would be a 500)."""
+    source = """
+from fastapi import FastAPI, HTTPException
+
+app = FastAPI()
+USERS = {}
+
+
+@app.post("/login")
+def login(payload: dict):
+    if USERS.get(payload["email"].lower()) != payload["password"] or payload["remember"] == "yes":
+        raise HTTPException(status_code=401)
+    return {"ok": True}
+"""
+    root = write_project(tmp_path, {"app.py": source})
+    result = scan_project(root)
+    plan = plan_fixes(result, [f for f in result.findings if f.rule == "PR301"], include_review=True)
+    text = plan.edits[0].new
+    assert "    email: str = Field(max_length=320)\n    password: str = Field(min_length=1, max_length=128)\n" in text
+    assert "    remember: Optional[str] = Field(default=None, max_length=255)\n" in text  # after `or`: may not run
