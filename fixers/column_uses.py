@@ -126,6 +126,9 @@ class ColumnUses:
         for model, attr in columns:
             self.attrs.setdefault(model, {})[attr] = frozenset({f"{model}.{attr}"})
         self.functions: dict[str, frozenset[str]] = {}  # project functions returning a tracked value
+        # methods (model -> name) and functions returning a dict or list holding tracked values
+        self.container_attrs: dict[str, dict[str, frozenset[str]]] = {}
+        self.container_functions: dict[str, frozenset[str]] = {}
         self.trees: dict[str, ast.Module] = {}
         for relpath, text in texts.items():
             try:
@@ -151,8 +154,11 @@ class ColumnUses:
         return Uses(unique, list(dict.fromkeys(self.uses.problems)))
 
     def _signature(self):
-        attrs = sorted((m, a, tuple(sorted(c))) for m, found in self.attrs.items() for a, c in found.items())
-        return attrs, sorted((f, tuple(sorted(c))) for f, c in self.functions.items())
+        def flat(table):
+            return sorted((m, a, tuple(sorted(c))) for m, found in table.items() for a, c in found.items())
+
+        functions = sorted((f, tuple(sorted(c))) for f, c in [*self.functions.items(), *self.container_functions.items()])
+        return flat(self.attrs), flat(self.container_attrs), functions
 
     # -- one function (or module body) ------------------------------------------------------------
 
@@ -167,6 +173,7 @@ class _Scope:
         self.o, self.relpath, self.scope, self.cls, self.depth = owner, relpath, scope, cls, depth
         self.values = values  # local name -> columns its tracked value comes from
         self.columns: frozenset[str] = frozenset()  # those of the value being followed
+        self.containers: dict[str, frozenset[str]] = {}  # local dicts/lists holding tracked values
         self.instances: dict[str, str] = {}  # local name -> model class (an instance or rows of it)
         self.others: set[str] = set()  # names known to hold something else
         self.floats: set[str] = set()
@@ -357,8 +364,19 @@ class _Scope:
     # -- how each tracked value is used -----------------------------------------------------------
 
     def classify(self) -> None:
+        for _ in range(2):  # a dict assigned to a name is known once its values have been seen
+            known = dict(self.containers)
+            self._classify()
+            if self.containers == known:
+                break
+
+    def _classify(self) -> None:
         for node in self.nodes:
-            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in self.containers:
+                self._container_use(node, self.containers[node.id])
+            elif isinstance(node, ast.Call) and self._returns_container(node):
+                self._container_use(node, self._returns_container(node))
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
                 found = self.tracked_attr(node)
                 if found:
                     self.use(node, found[1], maybe=found[0] == "maybe")
@@ -434,13 +452,15 @@ class _Scope:
             self._argument(node, parent, columns, hops)
         elif isinstance(parent, ast.Return):
             self._returned(parent, columns)
-        elif isinstance(parent, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
+        elif self._holds(parent, node):
             self._container(node, parent, columns, hops)
 
     def _maybe(self, node: ast.AST, parent: ast.AST, columns: frozenset[str]) -> None:
         """A `.price` read on something that may or may not be the model: fine when the use
         works with a Decimal as well as a float, a reason otherwise."""
         risky = None
+        if self._holds(parent, node):  # in a dict or list: fine unless it goes to JSON
+            return self._container(node, parent, columns, 0)
         if self.o.kind == MONEY and isinstance(parent, ast.BinOp):
             other = parent.right if parent.left is node else parent.left
             if not self._exact_number(other) and not self.origins(other):
@@ -546,8 +566,11 @@ class _Scope:
             if len(call.args) == 2 and call.args[0] is node and isinstance(call.args[1], ast.Constant) and isinstance(call.args[1].value, int):
                 places = call.args[1].value
                 step = "1" if places <= 0 else "0." + "0" * (places - 1) + "1"
-                atom = isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript))
-                self.rewrite(call, ('{}' if atom else '({})') + f'.quantize(Decimal("{step}"))', node)
+                # sum() of nothing, or a total that starts at 0, is an int: Decimal() first
+                maybe_int = isinstance(node, ast.Name) or isinstance(node, ast.Call) and _name(node.func) in {"sum", "min", "max"}
+                atom = isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)) and not maybe_int
+                template = "Decimal({})" if maybe_int else "{}" if atom else "({})"
+                self.rewrite(call, template + f'.quantize(Decimal("{step}"))', node)
                 self.use(call, columns, False, hops + 1)
             return
         if name in {"abs", "min", "max", "sum"}:
@@ -602,26 +625,76 @@ class _Scope:
         scope = self.scope
         if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return
+        if self.o.kind == MONEY and self.depth == 0 and isinstance(scope.returns, ast.Name) and scope.returns.id == "float":
+            self.rewrite(scope.returns, "Decimal")  # `def total(self) -> float` now returns a Decimal
         if self.cls in self.o.models:  # a property or method of the model: `order.total` is tracked too
             attrs = self.o.attrs.setdefault(self.cls, {})
             attrs[scope.name] = attrs.get(scope.name, frozenset()) | columns
         elif self.cls is None and self.depth == 0:
             self.o.functions[scope.name] = self.o.functions.get(scope.name, frozenset()) | columns
 
+    @staticmethod
+    def _holds(parent: ast.AST, node: ast.AST) -> bool:
+        """parent is a dict, list or comprehension and node one of its values."""
+        if isinstance(parent, (ast.List, ast.Tuple, ast.Set)):
+            return True
+        if isinstance(parent, ast.Dict):
+            return any(v is node for v in parent.values)
+        if isinstance(parent, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+            return parent.elt is node
+        if isinstance(parent, ast.DictComp):
+            return parent.value is node
+        return False
+
+    def _returns_container(self, call: ast.Call) -> frozenset[str]:
+        """`product.to_dict()` or `serialize(order)` returning a dict that holds the column."""
+        if isinstance(call.func, ast.Attribute):
+            receiver = self.receiver(call.func.value)
+            if receiver and receiver.startswith("model:"):
+                return self.o.container_attrs.get(receiver[6:], {}).get(call.func.attr, frozenset())
+        elif isinstance(call.func, ast.Name):
+            return self.o.container_functions.get(call.func.id, frozenset())
+        return frozenset()
+
     def _container(self, node: ast.AST, parent: ast.AST, columns: frozenset[str], hops: int) -> None:
-        """A value in a dict or list: fine for FastAPI answers (numbers), not for Flask's JSON."""
+        """A value in a dict, list or comprehension: follow the container to where it goes."""
         top = parent
-        while isinstance(self.parents.get(top), (ast.Dict, ast.List, ast.Tuple, ast.Set)):
+        while self._holds(self.parents.get(top), top):
             top = self.parents[top]
-        holder = self.parents.get(top)
-        if isinstance(holder, (ast.Call, ast.keyword)):
-            call = self.parents.get(holder) if isinstance(holder, ast.keyword) else holder
-            if isinstance(call, ast.Call):
-                unsafe = self._unsafe_call(_name(call.func))
-                if unsafe:
-                    self.problem(call, f"passes {self.what(node)} to {_name(call.func)}(): {unsafe}", columns)
-        elif isinstance(holder, ast.Return) and self.o.flask and self.o.kind == MONEY:
-            self.problem(holder, f"returns {self.what(node)} in a JSON answer: {self._unsafe_call('jsonify')}", columns)
+        self._container_use(top, columns, value=node)
+
+    def _container_use(self, node: ast.AST, columns: frozenset[str], value: ast.AST | None = None) -> None:
+        """Where a container holding tracked values goes: JSON (json.dumps; Flask's answers write
+        Decimal as strings), a sum, a name, a return."""
+        self.columns = columns
+        value = value if value is not None else node
+        parent = self.parents.get(node)
+        if self._holds(parent, node):
+            return self._container(node, parent, columns, 0)
+        if isinstance(parent, (ast.Call, ast.keyword)):
+            call = self.parents.get(parent) if isinstance(parent, ast.keyword) else parent
+            if not isinstance(call, ast.Call) or call.func is node:
+                return
+            name = _name(call.func)
+            unsafe = self._unsafe_call(name)
+            if unsafe:
+                self.problem(call, f"passes {self.what(value)} to {name}(): {unsafe}", columns)
+            elif name in {"sum", "min", "max"} and self.o.kind == MONEY and isinstance(node, (ast.GeneratorExp, ast.ListComp)):
+                self.use(call, columns, False)
+        elif isinstance(parent, ast.Return):
+            if self.o.flask and self.o.kind == MONEY:
+                self.problem(parent, f"returns {self.what(value)} in a JSON answer: {self._unsafe_call('jsonify')}", columns)
+            scope = self.scope
+            if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if self.cls in self.o.models:
+                    table = self.o.container_attrs.setdefault(self.cls, {})
+                    table[scope.name] = table.get(scope.name, frozenset()) | columns
+                elif self.cls is None and self.depth == 0:
+                    self.o.container_functions[scope.name] = self.o.container_functions.get(scope.name, frozenset()) | columns
+        elif isinstance(parent, ast.Assign) and parent.value is node:
+            for target in parent.targets:
+                if isinstance(target, ast.Name):
+                    self.containers[target.id] = self.containers.get(target.id, frozenset()) | columns
 
     # -- naive -> aware datetimes -------------------------------------------------------------------
 

@@ -19,8 +19,9 @@ from auditor.index.extract import module_name_for
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
 from fixers.column_uses import MONEY, TIME, ColumnUses, apply_rewrites
-from fixers.cst import FixCommand, Target, dotted_name, fix_with, locate, run_codemod
+from fixers.cst import FixCommand, Target, dotted_name, fix_with, locate, run_codemod, string_text
 from fixers.rewrite import code_of, set_keyword, statements, tail
+from fixers.settings import read_setting
 from fixers.templates import render
 from fixers.pipeline.workspace import Skip, Workspace
 
@@ -58,6 +59,15 @@ def _annotation_inner(annotation: cst.Annotation | None) -> str:
     return ""
 
 
+RATE_NAME = re.compile(r"(rate|ratio|percent|pct|factor|multiplier)", re.I)
+
+
+def _numeric_size(finding: Finding) -> tuple[str, str]:
+    """Numeric(12, 2) for amounts; a rate (tax_rate = 0.075) needs more places than cents."""
+    named = re.search(r"\.(\w+) stores money", finding.message or "")
+    return ("9", "6") if named and RATE_NAME.search(named.group(1)) else ("12", "2")
+
+
 class ColumnConstraints(FixCommand):
     """Edits the Column/mapped_column call a finding points at (or the Table for PR106)."""
 
@@ -67,6 +77,7 @@ class ColumnConstraints(FixCommand):
         super().__init__(context, targets)
         self.annotation: cst.Annotation | None = None
         self.datetime_class: str | None = None  # how `datetime.now` is spelled in this module
+        self.current: Target | None = None  # the finding being fixed
 
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)
@@ -117,6 +128,7 @@ class ColumnConstraints(FixCommand):
         call = updated_node
         for target in sorted(targets, key=lambda t: t.finding.rule):
             try:
+                self.current = target
                 call = self._apply(target.finding.rule, call, name)
             except Skip as exc:
                 self.skipped([target], str(exc))
@@ -140,18 +152,19 @@ class ColumnConstraints(FixCommand):
         raise Skip(f"{rule} is not a column fix")
 
     def _money(self, call: cst.Call) -> cst.Call:
+        digits, places = _numeric_size(self.current.finding)
         position = _type_arg(call, FLOAT_TYPES)
         args = list(call.args)
         if position is None:
             if _annotation_inner(self.annotation) != "float":
                 raise Skip("no Float type found on this column")
             AddImportsVisitor.add_needed_import(self.context, "sqlalchemy", "Numeric")
-            new = cst.Arg(cst.parse_expression("Numeric(12, 2)"), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            new = cst.Arg(cst.parse_expression(f"Numeric({digits}, {places})"), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
             args.insert(0, new)
         else:
             old = args[position].value
             reference = old.func if isinstance(old, cst.Call) else old
-            numeric = cst.Call(_name_like(reference, "Numeric"), args=[cst.Arg(cst.Integer("12"), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))), cst.Arg(cst.Integer("2"))])
+            numeric = cst.Call(_name_like(reference, "Numeric"), args=[cst.Arg(cst.Integer(digits), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))), cst.Arg(cst.Integer(places))])
             if isinstance(reference, cst.Name):
                 AddImportsVisitor.add_needed_import(self.context, "sqlalchemy", "Numeric")
             args[position] = args[position].with_changes(value=numeric)
@@ -233,6 +246,18 @@ class ColumnFixer(Fixer):
         if money:
             _follow_through_to_decimal(ws, relpath, money)
             _decimal_annotations(ws, relpath, [ws.position(f)[0] for f in money])
+            by_model: dict[str, list[str]] = {}
+            for model, attr in _typed_columns(ws, relpath, money).values():
+                by_model.setdefault(model, []).append(attr)
+            run_codemod(ws, relpath, DecimalOnAssignment, [], keep_any_change=True, columns=by_model)
+        changed = [f for f, reason in outcomes.items() if reason is None]
+        if changed:
+            ws.note(
+                f"the column changes in {relpath} change the model only: an existing database keeps its columns "
+                'until a migration changes them (`alembic revision --autogenerate -m "column changes"`, read it, '
+                "then `alembic upgrade head`); existing rows must satisfy new NOT NULL and UNIQUE constraints first",
+                changed,
+            )
         return {**outcomes, **refused}
 
 
@@ -250,7 +275,12 @@ def _typed_columns(ws: Workspace, relpath: str, findings: list[Finding]) -> dict
 
 def _column_uses(ws: Workspace, kind: str, columns: set[tuple[str, str]]):
     index = ws.index
-    texts = {rp: text for rp in index.modules if rp.endswith(".py") and (text := ws.read(rp)) is not None}
+    # Files no fix has opened are read as the scan saw them (no stale-file check on every module).
+    texts = {
+        rp: text
+        for rp in index.modules
+        if rp.endswith(".py") and (text := ws.read(rp) if rp in ws.files else index.source(rp)) is not None
+    }
     return ColumnUses(kind, columns, texts, index, flask="flask" in index.frameworks).analyse()
 
 
@@ -289,6 +319,41 @@ def _follow_through_to_decimal(ws: Workspace, relpath: str, money: list[Finding]
         text = apply_rewrites(ws.read(path), [r for r in uses.rewrites if r.relpath == path])
         ws.write(path, text)
         run_codemod(ws, path, ImportDecimal, [], keep_any_change=True)
+
+
+class DecimalOnAssignment(FixCommand):
+    """A `@validates` hook on the model, so a money column holds a Decimal from the moment it is
+    set (`Invoice(amount=9.99)`), not only once read back from the database: the rewritten
+    arithmetic then sees Decimal values before the first commit too."""
+
+    def __init__(self, context, targets=(), columns: dict[str, list[str]] | None = None) -> None:
+        super().__init__(context, targets)
+        self.columns = columns or {}
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        names = self.columns.get(original_node.name.value)
+        if not names or not isinstance(updated_node.body, cst.IndentedBlock):
+            return updated_node
+        members = set()
+        for statement in updated_node.body.body:
+            if isinstance(statement, cst.FunctionDef):
+                members.add(statement.name.value)
+                for decorator in statement.decorators:
+                    if isinstance(decorator.decorator, cst.Call) and tail(dotted_name(decorator.decorator.func) or "") == "validates":
+                        validated = {string_text(a.value) for a in decorator.decorator.args}
+                        if validated & set(names):
+                            return updated_node  # the model validates these columns already
+        name = next(n for n in ("_money_as_decimal", "_money_as_decimal_", "_prodready_money_as_decimal") if n not in members)
+        quoted = ", ".join(f'"{n}"' for n in names)
+        function = cst.parse_statement(
+            f"@validates({quoted})\n"
+            f"def {name}(self, key, value):\n"
+            f'    """Money columns hold Decimal values from the moment they are set, not only once read back."""\n'
+            f"    return value if value is None or isinstance(value, Decimal) else Decimal(str(value))\n"
+        ).with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+        AddImportsVisitor.add_needed_import(self.context, "decimal", "Decimal")
+        AddImportsVisitor.add_needed_import(self.context, "sqlalchemy.orm", "validates")
+        return updated_node.with_changes(body=updated_node.body.with_changes(body=[*updated_node.body.body, function]))
 
 
 class ImportDecimal(FixCommand):
@@ -354,7 +419,7 @@ def fix_sql_schema(relpath: str, findings: list[Finding], ws: Workspace) -> Outc
             statement = f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {name} ON {table.name} ({column.name});\n"
             after.setdefault(_statement_end(lines, index), []).append(statement)
         elif finding.rule == "PR103":
-            new = SQL_FLOAT.sub("NUMERIC(12, 2)", lines[index], count=1)
+            new = SQL_FLOAT.sub("NUMERIC({}, {})".format(*_numeric_size(finding)), lines[index], count=1)
             if new == lines[index]:
                 outcomes[finding] = "no REAL/FLOAT type found on this line"
                 continue
@@ -558,24 +623,31 @@ class KeepForDevelopment(FixCommand):
     """Keep the schema set-up statement for SQLite, development and tests (decided when the app
     starts); other databases get their schema from `alembic upgrade head`."""
 
-    def __init__(self, context, targets=(), env_var: str = "APP_ENV", env_default: str = "development") -> None:
+    def __init__(self, context, targets=(), environment: str | None = None, imports=()) -> None:
         super().__init__(context, targets)
-        self.env_var, self.env_default = env_var, env_default
+        self.environment = environment  # how this module reads the app's environment name
+        self.imports = imports
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node):
         targets = [t for t in self.targets if t.finding not in self.outcomes and self.span(original_node).start.line == t.line]
         if not targets:
             return updated_node
-        AddImportsVisitor.add_needed_import(self.context, "os")
-        environment = f"os.getenv({self.env_var!r}, {self.env_default!r}) in {DEVELOPMENT_VALUES!r}".replace("'", '"')
+        environment = f"{self.environment} in {DEVELOPMENT_VALUES!r}".replace("'", '"') if self.environment else None
         calls = [n for n in _calls_in(original_node) if tail(dotted_name(n.func) or "") == "create_all"]
         bind = _bind_of(calls[0]) if calls else None
-        if bind is not None and isinstance(bind, (cst.Name, cst.Attribute)):
-            test = f'{code_of(bind)}.url.get_backend_name() == "sqlite" or {environment}'
-            why = "# Tables are created here only on SQLite, in development and in tests; other databases"
+        sqlite = f'{code_of(bind)}.url.get_backend_name() == "sqlite"' if isinstance(bind, (cst.Name, cst.Attribute)) else None
+        if sqlite and environment:
+            test, where = f"{sqlite} or {environment}", "on SQLite, in development and in tests"
+        elif environment:
+            test, where = environment, "in development and in tests"
+        elif sqlite:
+            test, where = sqlite, "on SQLite"
         else:
-            test = environment
-            why = "# Tables are created here only in development and in tests; other databases"
+            self.skipped(targets, "the app's environment setting could not be read here; guard the schema set-up by hand")
+            return updated_node
+        why = f"# Tables are created here only {where}; other databases"
+        for module, name in self.imports:
+            AddImportsVisitor.add_needed_import(self.context, module, name)
         guarded = cst.If(
             test=cst.parse_expression(test),
             body=cst.IndentedBlock([updated_node.with_changes(leading_lines=[])]),
@@ -645,7 +717,12 @@ class MigrationsFixer(Fixer):
         outcomes: Outcomes = {}
         for relpath in sorted({f.path for f in findings}):
             group = [f for f in findings if f.path == relpath]
-            command = run_codemod(ws, relpath, KeepForDevelopment, locate(ws, group), env_var=env_var, env_default=env_default)
+            try:  # the app's own way: its settings object, else its one module reading the environment
+                read = read_setting(ws, relpath, env_var, env_default, str)
+                environment, imports = read.expression, read.imports
+            except Skip:
+                environment, imports = None, ()
+            command = run_codemod(ws, relpath, KeepForDevelopment, locate(ws, group), environment=environment, imports=imports)
             outcomes.update({f: command.outcomes.get(f, "the schema set-up call was not found") for f in group})
         return outcomes
 

@@ -280,8 +280,7 @@ def index():
 def test_alembic_for_create_all(tmp_path):
     root, plan, _ = fix_project(tmp_path, CREATE_ALL, {"PR110"})
     main = read(root, "app/main.py")
-    assert 'if engine.url.get_backend_name() == "sqlite" or os.getenv("APP_ENV", "development") in (' in main
-    assert '"testing"):\n    Base.metadata.create_all(bind=engine)\n' in main
+    assert 'if engine.url.get_backend_name() == "sqlite" or APP_ENV in ("development", "dev", "local", "test", "testing"):\n    Base.metadata.create_all(bind=engine)\n' in main
     env = read(root, "migrations/env.py")
     assert "from app.database import Base\nimport app.models" in env and "from app.database import engine" in env
     assert "target_metadata = Base.metadata" in env
@@ -330,7 +329,7 @@ def init_db():
         "app/schema.sql": "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT);\n",
     }
     root, _, _ = fix_project(tmp_path, files, {"PR110"})
-    assert '        if os.getenv("APP_ENV", "development") in ("development", "dev", "local", "test", "testing"):\n            db.executescript(f.read())\n' in read(root, "app/db.py")
+    assert ' in ("development", "dev", "local", "test", "testing"):\n            db.executescript(f.read())\n' in read(root, "app/db.py")
     db = tmp_path / "fresh.db"
     run_python(root, "from alembic.config import main; main(['upgrade', 'head'])", env={"DATABASE_URL": f"sqlite:///{db}"})
     assert sqlite3.connect(db).execute("SELECT name FROM sqlite_master WHERE name = 'notes'").fetchone()

@@ -4,6 +4,7 @@ before production."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -144,7 +145,8 @@ def test_create_all_is_decided_when_the_app_starts(tmp_path):
     root = write_project(tmp_path / "app", APP)
     fix_only(root, "PR110")
     main = read(root, "app/main.py")
-    assert 'if engine.url.get_backend_name() == "sqlite" or os.getenv("APP_ENV", "development") in (' in main
+    assert re.search(r'if engine\.url\.get_backend_name\(\) == "sqlite" or \S*APP_ENV\S* in \("development", "dev", "local", "test", "testing"\):\n    Base\.metadata\.create_all\(bind=engine\)', main), main
+    assert "os.getenv" not in main  # read the project's way (PR401 stays quiet)
     # SQLite, whatever the environment says: a fresh checkout works.
     db = tmp_path / "fresh.db"
     run_python(root, "import app.main", env={"DATABASE_URL": f"sqlite:///{db}", "APP_ENV": "production"})
@@ -166,8 +168,16 @@ def test_the_apps_own_environment_variable_is_used(tmp_path):
     root = write_project(tmp_path / "app", files)
     fix_only(root, "PR110")
     main = read(root, "app/main.py")
-    assert 'os.getenv("ENVIRONMENT", "production") in ("development", "dev", "local", "test", "testing")' in main
+    assert "from app.config import ENVIRONMENT" in main  # the module that already reads it
+    assert 'or ENVIRONMENT in ("development", "dev", "local", "test", "testing"):' in main
     assert "APP_ENV" not in main
+    # Its default is the app's own ("production"): on a server database without ENVIRONMENT set,
+    # the schema comes from migrations; with ENVIRONMENT=test it is created.
+    db = tmp_path / "prod.db"
+    run_python(root, AS_SERVER_DATABASE + "import app.main", env={"DATABASE_URL": f"sqlite:///{db}"})
+    assert "users" not in _tables(db)
+    run_python(root, AS_SERVER_DATABASE + "import app.main", env={"DATABASE_URL": f"sqlite:///{db}", "ENVIRONMENT": "test"})
+    assert "users" in _tables(db)
 
 
 def test_flask_sqlalchemy_create_all_checks_the_apps_engine(tmp_path):
@@ -201,7 +211,7 @@ def create_app():
     }
     root = write_project(tmp_path / "app", files)
     fix_only(root, "PR110")
-    assert 'if db.engine.url.get_backend_name() == "sqlite" or os.getenv(' in read(root, "app.py")
+    assert 'if db.engine.url.get_backend_name() == "sqlite" or ' in read(root, "app.py")
     db = tmp_path / "notes.db"
     run_python(root, "from app import create_app; print(create_app().test_client().get('/').data)", env={"DATABASE_URL": f"sqlite:///{db}", "APP_ENV": "production"})
     assert "note" in _tables(db)

@@ -85,6 +85,12 @@ def revenue(db=Depends(get_db)):
     return {"revenue": total, "big": [i.id for i in db.query(Invoice).all() if i.unit_price > 100]}
 
 
+@app.get("/summary")
+def summary(db=Depends(get_db)):
+    rows = db.query(Invoice).all()
+    return {"count": len(rows), "total": round(sum(i.total for i in rows), 2)}
+
+
 @app.post("/quote")
 def quote(data: Quote):
     # A request model's float, not the column: left alone.
@@ -101,12 +107,14 @@ from app.main import app
 from app.models import Invoice
 
 Base.metadata.create_all(engine)
+client = TestClient(app)
+print(client.get("/summary").json())  # no invoices yet: sum() of nothing is 0
+print(repr(Invoice(customer="b", quantity=2, unit_price=5.5, discount=0.5).total))  # before any commit
 with SessionLocal() as db:
     db.add(Invoice(customer="a", quantity=3, unit_price=9.99, discount=1.0))
     db.commit()
     invoice = db.query(Invoice).first()
     print(repr(invoice.unit_price), repr(invoice.total), repr(invoice.with_fee()))
-client = TestClient(app)
 print(client.get("/invoices/1").json())
 print(client.get("/revenue").json())
 print(client.post("/quote", json={"unit_price": 10}).json())
@@ -124,9 +132,13 @@ def test_the_money_fix_rewrites_the_arithmetic_and_the_totals_still_compute(tmp_
     assert '"half": invoice.total * Decimal("0.5")' in main and 'total = Decimal("0.0")' in main
     assert "data.unit_price * 1.2" in main  # the request model's float is not the column
     assert "from decimal import Decimal" in models and "from decimal import Decimal" in main
+    assert 'Decimal(sum(i.total for i in rows)).quantize(Decimal("0.01"))' in main
+    assert '@validates("unit_price")' in models  # Decimal from the moment the value is set
     # The fixed app really computes, on SQLite through SQLAlchemy.
     done = run_python(root, COMPUTE, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'fixed.db'}"})
-    first, invoice, revenue, quote = done.stdout.splitlines()
+    empty, fresh, first, invoice, revenue, quote = done.stdout.splitlines()
+    assert empty == "{'count': 0, 'total': 0.0}"
+    assert fresh == "Decimal('12.60')"  # (2 * 5.5 - 0.5) * 1.2, exact before the first commit too
     assert first == "Decimal('9.99') Decimal('34.76') Decimal('36.26')"
     assert invoice == "{'id': 1, 'total': 34.76, 'half': 17.38, 'label': '34.76'}"
     assert revenue == "{'revenue': 34.76, 'big': []}"
@@ -159,6 +171,8 @@ def converted(invoice_id: int, currency: str, db=Depends(get_db)):
         ("import json\n\ndef dump(invoice: Invoice):\n    return json.dumps({'total': invoice.unit_price})\n", "json.dumps cannot write Decimal values"),
         ("import math\n\ndef rounded(invoice: Invoice):\n    return math.floor(invoice.unit_price)\n", "math.floor() works on floats"),
         ("def same(invoice: Invoice, other):\n    return invoice.unit_price == other\n", "for equality"),
+        ("import json\n\ndef export(db):\n    rows = [{'total': o.unit_price} for o in db.query(Invoice).all()]\n    return json.dumps(rows)\n", "to json.dumps(): json.dumps cannot write Decimal values"),
+        ("from fastapi import Depends\n\ndef grand_total(db):\n    return sum((o.total for o in db.query(Invoice)), 0.0) * rate()\n", "multiplies `sum((o.total for o in db.query(Invoice)), 0.0)` by `rate()`"),
         # a project function that receives the column and computes with a float
         ("def fee(amount):\n    return amount * 1.03\n\ndef charge(invoice: Invoice):\n    return fee(invoice.unit_price)\n", "fee() receives the column"),
     ],
@@ -170,6 +184,36 @@ def test_uses_that_cannot_be_made_safe_are_named(tmp_path, use, words):
     plan = plan_fixes(result, [f for f in result.findings if f.rule == "PR103"], include_review=True)
     assert not plan.fixes and plan.is_empty
     assert words in plan.skipped[0][1] and "app/billing.py:" in plan.skipped[0][1]
+
+
+FLASK_TO_DICT = """
+from flask import Flask, jsonify
+from flask_sqlalchemy import SQLAlchemy
+
+app = Flask(__name__)
+db = SQLAlchemy(app)
+
+
+class Product(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    price = db.Column(db.Float)
+
+    def to_dict(self):
+        return {"id": self.id, "price": self.price}
+
+
+@app.route("/products")
+def products():
+    return jsonify([p.to_dict() for p in Product.query.all()])
+"""
+
+
+def test_flask_answers_built_by_a_model_method_are_followed(tmp_path):
+    root = write_project(tmp_path / "app", {"app.py": FLASK_TO_DICT})
+    result = scan_project(root)
+    plan = plan_fixes(result, [f for f in result.findings if f.rule == "PR103"], include_review=True)
+    assert not plan.fixes
+    assert "app.py:13 returns `self.price` in a JSON answer" in plan.skipped[0][1]
 
 
 def test_flask_answers_would_change_from_numbers_to_strings(tmp_path):
@@ -275,3 +319,14 @@ def test_rewrites_nest_inside_each_other():
         Rewrite("m.py", (1, 14), (1, 17), 'Decimal("0.5")'),
     ]
     assert apply_rewrites(text, rewrites) == 'x = (a * Decimal("0.5")).quantize(Decimal("0.01"))\n'
+
+
+def test_a_rate_keeps_its_decimal_places(tmp_path):
+    models = INVOICES.replace("    discount = Column(Float, default=0.0)", "    discount = Column(Float, default=0.0)\n    tax_rate = Column(Float, default=0.075)")
+    models = models.replace("(1 + TAX_RATE)", "(1 + self.tax_rate)")
+    root, plan, _ = fix_project(tmp_path / "app", {**INVOICE_APP, "app/models.py": models}, {"PR103"})
+    text = read(root, "app/models.py")
+    assert "tax_rate = Column(Numeric(9, 6), default=0.075)" in text  # 0.075 would round to 0.08 with 2 places
+    assert "unit_price = Column(Numeric(12, 2))" in text
+    assert '@validates("unit_price", "tax_rate")' in text
+    assert any("alembic revision --autogenerate" in note for note in plan.notes)
