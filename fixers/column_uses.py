@@ -472,7 +472,8 @@ class _Scope:
         if risky:
             owner = self.source(node.value) if isinstance(node, ast.Attribute) else "?"
             models = " or ".join(sorted({c.partition(".")[0] for c in columns}))
-            self.problem(parent, f"{risky}, and it could not be told whether `{owner}` is a {models}", columns)
+            article = "an" if models[:1].upper() in "AEIOU" else "a"
+            self.problem(parent, f"{risky}, and it could not be told whether `{owner}` is {article} {models}", columns)
 
     def _float_literal(self, node: ast.AST) -> bool:
         return isinstance(node, ast.Constant) and isinstance(node.value, float)
