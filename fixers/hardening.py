@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.codemod.visitors import AddImportsVisitor
 
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
-from fixers.cst import FixCommand, dotted_name, fix_with
+from fixers.cst import FixCommand, dotted_name
 from fixers.rewrite import keyword, set_keyword, statements, tail
+from fixers.settings import ENVIRONMENT_ALIASES, ReadsSettings, fix_reading_settings
 
-ORIGINS = '[origin for origin in os.getenv("CORS_ORIGINS", "").split(",") if origin]'
-SECURE = 'os.getenv("APP_ENV", "development") != "development"'
+ORIGINS = '[origin for origin in {cors_origins}.split(",") if origin]'
+SECURE = '{app_env} != "development"'
+# The settings these read (read_setting's arguments), the project's way.
+SETTINGS = {
+    "cors_origins": ("CORS_ORIGINS", "", str),
+    "app_env": ("APP_ENV", "development", str, ENVIRONMENT_ALIASES),
+}
 WILDCARD_REGEX = {".*", "^.*$", ".+", "https?://.*"}
 
 
@@ -25,7 +30,7 @@ def _is_wildcard(node: cst.BaseExpression | None) -> bool:
     )
 
 
-class CorsOrigins(FixCommand):
+class CorsOrigins(ReadsSettings, FixCommand):
     """`allow_origins=["*"]` with credentials -> the origins listed in CORS_ORIGINS."""
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
@@ -35,20 +40,22 @@ class CorsOrigins(FixCommand):
         name = tail(dotted_name(original_node.func) or "")
         call = updated_node
         if name == "CORS":
-            call = set_keyword(call, "origins", ORIGINS)
+            call = set_keyword(call, "origins", self.origins())
         else:
             origins, regex = keyword(call, "allow_origins"), keyword(call, "allow_origin_regex")
             if regex is not None and isinstance(regex.value, cst.SimpleString) and regex.value.evaluated_value in WILDCARD_REGEX:
                 call = call.with_changes(args=[a for a in call.args if a is not regex])
                 call = call.with_changes(args=[*call.args[:-1], call.args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)]) if call.args else call
             if origins is None or _is_wildcard(origins.value):
-                call = set_keyword(call, "allow_origins", ORIGINS)
-        AddImportsVisitor.add_needed_import(self.context, "os")
+                call = set_keyword(call, "allow_origins", self.origins())
         self.fixed(targets)
         return call
 
+    def origins(self) -> str:
+        return ORIGINS.format(cors_origins=self.setting("cors_origins"))
 
-class SecureCookies(FixCommand):
+
+class SecureCookies(ReadsSettings, FixCommand):
     """Session cookies Secure outside development, HttpOnly and SameSite=Lax."""
 
     def _targets(self, node: cst.CSTNode) -> list:
@@ -65,16 +72,18 @@ class SecureCookies(FixCommand):
             for flag, value in (("secure", SECURE), ("httponly", "True"), ("samesite", '"lax"')):
                 current = keyword(call, flag)
                 if current is None or m.matches(current.value, m.Name("False")):
-                    call = set_keyword(call, flag, value)
+                    call = set_keyword(call, flag, self.secure() if value == SECURE else value)
         elif name == "update":
-            call = set_keyword(call, "SESSION_COOKIE_SECURE", SECURE)
+            call = set_keyword(call, "SESSION_COOKIE_SECURE", self.secure())
         elif name in {"add_middleware", "Middleware"}:
-            call = set_keyword(call, "https_only", SECURE)
+            call = set_keyword(call, "https_only", self.secure())
         else:
             return updated_node
-        AddImportsVisitor.add_needed_import(self.context, "os")
         self.fixed(targets)
         return call
+
+    def secure(self) -> str:
+        return SECURE.format(app_env=self.setting("app_env"))
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):
         targets = self._targets(original_node)
@@ -82,25 +91,24 @@ class SecureCookies(FixCommand):
             return updated_node
         assign = updated_node.body[0]
         target = assign.targets[0].target
-        AddImportsVisitor.add_needed_import(self.context, "os")
         if isinstance(target, cst.Attribute) and target.attr.value == "secret_key":
             owner = dotted_name(target.value) or "app"
             added = statements(
-                f'{owner}.config.update(SESSION_COOKIE_SECURE={SECURE}, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")\n'
+                f'{owner}.config.update(SESSION_COOKIE_SECURE={self.secure()}, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")\n'
             )
             self.fixed(targets)
             return cst.FlattenSentinel([updated_node, *added])
         if m.matches(assign.value, m.Name("False")):
             self.fixed(targets)
-            return updated_node.with_changes(body=[assign.with_changes(value=cst.parse_expression(SECURE))])
+            return updated_node.with_changes(body=[assign.with_changes(value=cst.parse_expression(self.secure()))])
         return updated_node
 
 
 class CorsFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws) -> Outcomes:
-        return fix_with(CorsOrigins, relpath, findings, ws)
+        return fix_reading_settings(CorsOrigins, relpath, findings, ws, SETTINGS)
 
 
 class CookieFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws) -> Outcomes:
-        return fix_with(SecureCookies, relpath, findings, ws)
+        return fix_reading_settings(SecureCookies, relpath, findings, ws, SETTINGS)

@@ -14,7 +14,7 @@ from auditor.models import Finding
 from fixers.apps import WireApp, Wiring, find_app
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, run_codemod, string_text
-from fixers.templates import render
+from fixers.settings import render_reading_settings
 from fixers.pipeline.workspace import Skip, Workspace
 
 ERROR_WORDS = ("error", "exception", "traceback", "crash", "fatal")
@@ -23,6 +23,13 @@ WARNING_WORDS = (
     "missing", "retry", "retrying", "timeout", "timed out", "not found", "refused", "bad ",
 )
 STRINGS = (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)
+# The settings the logging setup reads (template name -> setting, default, type): through the
+# project's settings object when it has one, so the new module trips no settings rule.
+LOGGING_SETTINGS = {
+    "app_env": ("APP_ENV", "development", str),
+    "log_level": ("LOG_LEVEL", "INFO", str),
+    "log_format": ("LOG_FORMAT", "", str),
+}
 
 
 def level_for(words: str, to_stderr: bool, in_except: bool) -> str:
@@ -127,7 +134,7 @@ class LoggingSetupFixer(Fixer):
         if ws.exists(relpath):
             raise Skip(f"{relpath} exists already; call its setup where the app is created")
         module = module_name_for(relpath)
-        ws.write(relpath, render("logging_setup.py.j2", framework=app.framework))
+        ws.write(relpath, render_reading_settings(ws, relpath, "logging_setup.py.j2", LOGGING_SETTINGS, framework=app.framework))
         if app.framework == "fastapi":
             after_app, hook = f"{app.var}.add_middleware(RequestIdMiddleware)\n", "RequestIdMiddleware"
         else:

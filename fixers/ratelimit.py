@@ -14,13 +14,21 @@ from fixers.base import Fixer, Outcomes
 from fixers.cst import run_codemod
 from fixers.rewrite import add_param, param_names
 from fixers.staging import at_app
-from fixers.templates import render
+from fixers.settings import render_reading_settings
 from fixers.pipeline.workspace import Skip, Workspace
 
 MARKER = "def install_rate_limits("
 REQUIREMENTS = {"fastapi": "slowapi>=0.1.9", "flask": "Flask-Limiter>=3.5"}
 SIGNUP = re.compile(r"sign-?_?up|register", re.I)
 RESET = re.compile(r"reset|forgot|password", re.I)
+# What the limiter reads (template name -> setting, default, type), the project's way.
+LIMIT_SETTINGS = {
+    "login": ("LOGIN_RATE_LIMIT", "5/minute", str),
+    "signup": ("SIGNUP_RATE_LIMIT", "10/hour", str),
+    "reset": ("RESET_RATE_LIMIT", "5/hour", str),
+    "storage": ("RATE_LIMIT_STORAGE_URI", "memory://", str),
+    "enabled": ("RATE_LIMIT_ENABLED", True, bool),
+}
 
 
 def limit_for(path: str) -> str:
@@ -54,7 +62,7 @@ class RateLimitFixer(Fixer):
         relpath, exists = limiter_module(ws, app.relpath)
         module = module_name_for(relpath)
         if not exists:
-            ws.write(relpath, render("rate_limit.py.j2", framework=app.framework))
+            ws.write(relpath, render_reading_settings(ws, relpath, "rate_limit.py.j2", LIMIT_SETTINGS, framework=app.framework))
             wiring = Wiring(after_app=[f"install_rate_limits({app.var})\n"], imports=[(module, "install_rate_limits")])
             run_codemod(ws, app.relpath, WireApp, at_app(findings[:1], app.line), var=app.var, wiring=wiring)
         ws.require(REQUIREMENTS[app.framework], self.name)

@@ -8,16 +8,17 @@ import re
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.codemod.visitors import AddImportsVisitor
 
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
-from fixers.cst import FixCommand, dotted_name, fix_with, locate
+from fixers.cst import FixCommand, dotted_name, locate
 from fixers.rewrite import set_keyword, tail, transform
 from fixers.settings import (
+    ReadsSettings,
     SettingField,
     ensure_settings,
     field_name,
+    fix_reading_settings,
     import_settings,
     literal,
     project_settings_class,
@@ -203,18 +204,21 @@ class SecretsFixer(Fixer):
 APP_FACTORIES = {"FastAPI", "Starlette"}
 
 
-class DebugFromEnvironment(FixCommand):
-    """`debug=True` / `reload=True` / `DEBUG = True` -> read from the environment, off by default."""
+# The switches, read the project's way (its Settings object, else the environment), off by default.
+SWITCHES = {name: (name, False, bool) for name in ("DEBUG", "RELOAD", "FLASK_DEBUG")}
 
-    DESCRIPTION = "Read debug and reload switches from the environment."
+
+class DebugFromEnvironment(ReadsSettings, FixCommand):
+    """`debug=True` / `reload=True` / `DEBUG = True` -> a setting, off by default."""
+
+    DESCRIPTION = "Read debug and reload switches from the settings."
 
     def _targets(self, node: cst.CSTNode) -> list:
         line = self.span(node).start.line
         return [t for t in self.targets if t.finding not in self.outcomes and t.line == line]
 
     def _switch(self, variable: str) -> cst.BaseExpression:
-        AddImportsVisitor.add_needed_import(self.context, "os")
-        return cst.parse_expression(f'os.getenv("{variable}") == "1"')
+        return cst.parse_expression(self.setting(variable))
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
         targets = self._targets(original_node)
@@ -246,4 +250,4 @@ class DebugFromEnvironment(FixCommand):
 
 class DebugFlagsFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
-        return fix_with(DebugFromEnvironment, relpath, findings, ws)
+        return fix_reading_settings(DebugFromEnvironment, relpath, findings, ws, SWITCHES)

@@ -38,6 +38,7 @@ MARKER = "def dev_default("
 SETTINGS_REQUIREMENT = "pydantic-settings>=2"
 ENV_CALLS = {"os.getenv", "os.environ.get"}
 CASTS = {"int": int, "float": float}
+TYPED = {**CASTS, "bool": bool}  # what env_typed(...) reads (it parses "0"/"false" as False, unlike bool())
 DB_NAME = re.compile(r"DATABASE|^DB_|_DB$|DSN|SQLALCHEMY", re.I)
 LOCAL = re.compile(r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0)\b")
 RESERVED = {"app_env", "model_config", "model_fields", "is_development", "settings", "dict", "json", "copy"}
@@ -230,7 +231,7 @@ def field_for(read: EnvRead) -> SettingField | str:
         return SettingField(name, f"{annotation} | None", "None")
     if read.cast:
         try:
-            value = CASTS[read.cast](default)
+            value = TYPED[read.cast](default)
         except (TypeError, ValueError):
             return f"{read.variable}'s default {default!r} is not a valid {read.cast}"
         return SettingField(name, annotation, py_literal(value))
@@ -242,6 +243,15 @@ def field_for(read: EnvRead) -> SettingField | str:
             return SettingField(name, "str", None)  # a database URL stays out of the code: .env
         return SettingField(name, "str", py_literal(text), dev_only=True)
     return SettingField(name, "str", py_literal(text))
+
+
+def typed_read(node: cst.BaseExpression) -> str | None:
+    """The type of `env_typed("NAME", default, int)` (the helper of an environment module, see
+    read_setting), None for any other expression."""
+    if not (isinstance(node, cst.Call) and (dotted_name(node.func) or "").rpartition(".")[2] == "env_typed" and len(node.args) == 3):
+        return None
+    cast = dotted_name(node.args[2].value)
+    return cast if cast in TYPED else None
 
 
 def _aliases(module: cst.Module) -> dict[str, str]:
@@ -292,6 +302,9 @@ class EnvReadCodemod(FixCommand):
 
     def _read(self, node: cst.BaseExpression) -> tuple[str | None, str, object] | None:
         """(variable, form, default) when node reads the environment."""
+        if typed_read(node) is not None:
+            variable = literal(node.args[0].value)
+            return (variable if isinstance(variable, str) else None), "getenv", literal(node.args[1].value)
         if isinstance(node, cst.Call) and self._qualified(node.func) in ENV_CALLS:
             if not node.args or any(a.star for a in node.args):
                 return None
@@ -336,6 +349,8 @@ class EnvReadCodemod(FixCommand):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         if id(original_node) in self.casted:
             return updated_node
+        if typed_read(original_node) is not None:
+            return self._handle(original_node, updated_node, typed_read(original_node))
         cast = self._cast_of(original_node)
         if cast:
             return self._handle(original_node.args[0].value, updated_node, cast)
@@ -359,7 +374,7 @@ def collect_reads(ws: Workspace, relpaths: list[str]) -> list[EnvRead]:
     reads: list[EnvRead] = []
     for relpath in relpaths:
         text = ws.read(relpath)
-        if text is None or ("environ" not in text and "getenv" not in text):
+        if text is None or ("environ" not in text and "getenv" not in text and "env_typed" not in text):
             continue
         command = transform(ws, relpath, EnvReadCodemod, [], relpath=relpath)
         reads.extend(command.reads)
@@ -390,6 +405,30 @@ def plan_fields(reads: list[EnvRead]) -> None:
             read.field = strictest
 
 
+def drop_unused_typed_helper(ws: Workspace, relpath: str) -> None:
+    """Remove `def env_typed` (and then `import os`) once no read in the module uses it."""
+    text = ws.read(relpath) or ""
+    if "def env_typed(" not in text or text.count("env_typed(") > 1:
+        return
+    tree = ast.parse(text)
+    helper = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "env_typed")
+    lines = text.splitlines(keepends=True)
+    end = helper.end_lineno
+    while end < len(lines) and not lines[end].strip():
+        end += 1
+    start = helper.lineno - 1
+    while start > 0 and not lines[start - 1].strip():
+        start -= 1
+    following = lines[end] if end < len(lines) else ""
+    del lines[start:end]
+    if start and following:
+        lines.insert(start, "\n\n" if following.startswith(("def ", "class ", "@", "async def ")) else "\n")
+    text = "".join(lines)
+    if not re.search(r"\bos\.", text):
+        text = re.sub(r"^import os\n", "", text, count=1, flags=re.M).lstrip("\n")
+    ws.write(relpath, text)
+
+
 class SettingsFixer(Fixer):
     """Generates the settings class and replaces every environment read of the app with it."""
 
@@ -410,6 +449,7 @@ class SettingsFixer(Fixer):
         for relpath in sorted({r.relpath for r in usable}):
             if relpath != settings_file:
                 transform(ws, relpath, EnvReadCodemod, [], relpath=relpath, plan=plan, module=module)
+                drop_unused_typed_helper(ws, relpath)
         left = {r.relpath: r.problem for r in reads if r.field is None}
         outcomes: Outcomes = {}
         for finding in findings:
@@ -439,7 +479,7 @@ class SettingRead:
     kind: str = "environment"  # "settings": through the project's settings object
 
 
-def read_setting(ws: Workspace, relpath: str, name: str, default: object, type_: type = str) -> SettingRead:
+def read_setting(ws: Workspace, relpath: str, name: str, default: object, type_: type = str, aliases: tuple[str, ...] = ()) -> SettingRead:
     """Read a setting the project's way, in code that module `relpath` will contain.
 
     `name` is the setting's name ("LOG_LEVEL" or "log_level"), `default` a Python literal
@@ -455,6 +495,9 @@ def read_setting(ws: Workspace, relpath: str, name: str, default: object, type_:
       next to the app when there is none; a typed value goes through a checked helper that
       names the variable when its value is malformed.
 
+    `aliases` are other field names the project may use for the same setting (`environment` for
+    APP_ENV): an existing field of one of those names is read instead of adding a new one.
+
     The variable is also merged into the project's `.env.example` (created when the project read
     no settings before). Raises Skip, with the reason in plain words, when neither way is safe
     (a field of that name with another type, a settings module that imports `relpath`...)."""
@@ -465,7 +508,7 @@ def read_setting(ws: Workspace, relpath: str, name: str, default: object, type_:
     field = name.lower()
     source = project_settings(ws)
     if source is not None:
-        result = _through_settings(ws, relpath, source, field, default, type_)
+        result = _through_settings(ws, relpath, source, field, default, type_, aliases)
     else:
         result = _through_environment(ws, relpath, name.upper(), default, type_)
     from fixers.env_files import declare
@@ -611,7 +654,7 @@ def _annotation(type_: type, default: object, text: str) -> str:
     return f"Optional[{base}]" if "Optional[" in text else f"{base} | None"
 
 
-def _through_settings(ws: Workspace, relpath: str, source: SettingsSource, field: str, default: object, type_: type) -> SettingRead:
+def _through_settings(ws: Workspace, relpath: str, source: SettingsSource, field: str, default: object, type_: type, aliases: tuple[str, ...] = ()) -> SettingRead:
     if field in RESERVED - {"app_env"} or not field.isidentifier() or keyword.iskeyword(field):
         raise Skip(f"{field} cannot be a field of the project's {source.class_name} class")
     if relpath != source.accessor_relpath and _would_cycle(ws, source.accessor_relpath, relpath):
@@ -620,6 +663,7 @@ def _through_settings(ws: Workspace, relpath: str, source: SettingsSource, field
     tree = ast.parse(text)
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == source.class_name)
     fields = {s.target.id: s for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
+    field = next((a for a in (field, *aliases) if a in fields), field)
     if field in fields:
         declared = ast.get_source_segment(text, fields[field].annotation) or ""
         if not re.search(rf"\b{type_.__name__}\b", declared):
@@ -708,11 +752,12 @@ def _dotted(node: ast.expr) -> str:
 
 def env_module(ws: Workspace, reader: str) -> str | None:
     """The module where the project reads its environment (config-like names first, then the one
-    with the most reads), None when no other module reads it."""
+    with the most reads), None when no other module reads it (or only modules that import
+    `reader`: reading from them would be a circular import)."""
     candidates = []
     for relpath in _workspace_modules(ws):
         tree = _parse(ws, relpath)
-        if relpath == reader or tree is None:
+        if relpath == reader or tree is None or _would_cycle(ws, relpath, reader):
             continue
         count = _reads_environment(tree)
         if count:
@@ -759,12 +804,26 @@ def _add_constant(text: str, relpath: str, tree: ast.Module, variable: str, expr
     return text
 
 
+def _in_place(variable: str, default: object, type_: type) -> str | None:
+    """A read written where it is used, None for a type that would need parsing (int(...) is
+    "parsed by hand" for PR401)."""
+    if type_ is str:
+        return _env_expression(variable, default, type_)
+    if type_ is bool:
+        if default:
+            return f'os.getenv("{variable}", "1").strip().lower() not in ("0", "false", "no", "off")'
+        return f'os.getenv("{variable}", "").strip().lower() in ("1", "true", "yes", "on")'
+    return None
+
+
 def _through_environment(ws: Workspace, relpath: str, variable: str, default: object, type_: type) -> SettingRead:
-    reader = _parse(ws, relpath)
-    if type_ is str and reader is not None and _reads_environment(reader):
-        # The module reads the environment already: one more read here changes no rule's verdict.
-        return SettingRead(_env_expression(variable, default, type_), (("os", None),), variable, default)
+    reader = _parse(ws, relpath) if ws.exists(relpath) else None
     target = env_module(ws, relpath)
+    expression = _in_place(variable, default, type_)
+    if reader is not None and expression is not None and (_reads_environment(reader) or target is None):
+        # The module reads the environment already, or is the only one to: one more read here
+        # changes no rule's verdict. (A module a fix creates reads through the config module.)
+        return SettingRead(expression, (("os", None),), variable, default)
     if target is None:
         folder = app_folder(ws)
         target = next(
@@ -774,8 +833,6 @@ def _through_environment(ws: Workspace, relpath: str, variable: str, default: ob
         if target is None:
             raise Skip("config.py, env_config.py and app_config.py exist already; read the setting by hand")
         ws.write(target, ENV_MODULE)
-    elif _would_cycle(ws, target, relpath):
-        raise Skip(f"{target} imports {relpath}: reading the setting there would be a circular import")
     text = ws.read(target) or ""
     tree = ast.parse(text)
     existing = _module_constant(tree, variable)
@@ -785,3 +842,66 @@ def _through_environment(ws: Workspace, relpath: str, variable: str, default: ob
     else:
         ws.write(target, _add_constant(text, target, tree, variable, _env_expression(variable, default, type_), helper=type_ is not str))
     return SettingRead(variable, ((module_name_for(target), variable),), variable, default)
+
+
+def render_reading_settings(ws: Workspace, relpath: str, template: str, wanted: dict[str, tuple[str, object, type]], **context) -> str:
+    """Render a template for a new module `relpath` whose code reads settings: `wanted` maps a
+    template variable to (setting name, default, type); the template gets `settings` (variable
+    -> expression) and `variables` (variable -> environment variable), and the imports the
+    reads need are added among the module's own, in its order."""
+    from fixers.cst import add_imports_in_order, local_modules
+
+    reads = {key: read_setting(ws, relpath, name, default, type_) for key, (name, default, type_) in wanted.items()}
+    text = render(template, settings={k: r.expression for k, r in reads.items()}, variables={k: r.variable for k, r in reads.items()}, **context)
+    imports = list(dict.fromkeys(i for r in reads.values() for i in r.imports))
+    if imports:
+        text = add_imports_in_order(cst.parse_module(text), relpath, imports, local_modules(ws)).code
+    return text
+
+
+# -- codemods that write setting reads --------------------------------------------------------------
+
+ENVIRONMENT_ALIASES = ("app_env", "environment", "env", "app_environment", "stage")
+
+
+class ReadsSettings:
+    """Mixin for a FixCommand whose rewrite reads settings: `self.setting(key)` gives the
+    expression (and schedules its imports). Run through `fix_reading_settings`: a first pass
+    only records which settings the rewrite needs, so the Settings class gets only those."""
+
+    reads: dict[str, SettingRead] | None = None
+
+    def setting(self, key: str) -> str:
+        if self.reads is None:
+            self.wanted.add(key)
+            return "None"
+        read = self.reads[key]
+        for module, name in read.imports:
+            AddImportsVisitor.add_needed_import(self.context, module, name)
+        return read.expression
+
+
+def fix_reading_settings(command_cls, relpath: str, findings, ws: Workspace, settings: dict[str, tuple], **kwargs) -> Outcomes:
+    """fix_with for a ReadsSettings codemod: `settings` maps a key to read_setting's arguments
+    (name, default, type[, aliases]). The settings are read (and added to the project's Settings
+    class) before the module is rewritten, so a settings class in the module itself is kept."""
+    from libcst.codemod import CodemodContext
+
+    from fixers.cst import fix_with, locate
+
+    source = ws.read(relpath)
+    if source is None:
+        raise Skip(f"{relpath} does not exist")
+    probe = command_cls(CodemodContext(filename=relpath, full_module_name=module_name_for(relpath)), locate(ws, findings), **kwargs)
+    probe.wanted = set()
+    probe.reads = None
+    probe.transform_module(cst.parse_module(source))
+    reads = {key: read_setting(ws, relpath, *settings[key]) for key in sorted(probe.wanted)}
+
+    class Command(command_cls):
+        def __init__(self, *args, **options) -> None:
+            super().__init__(*args, **options)
+            self.reads = reads
+
+    Command.__name__ = command_cls.__name__
+    return fix_with(Command, relpath, findings, ws, **kwargs)

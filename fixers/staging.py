@@ -16,10 +16,12 @@ from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, insert_at, run_codemod
 from fixers.rewrite import set_keyword, tail
 from fixers.env_files import example_file, write_example, write_staging
+from fixers.settings import ENVIRONMENT_ALIASES, ReadsSettings, fix_reading_settings
 from fixers.templates import render
 from fixers.pipeline.workspace import Skip, Workspace
 
 DOCS = (("docs_url", "/docs"), ("redoc_url", "/redoc"), ("openapi_url", "/openapi.json"))
+DOCS_SETTINGS = {"app_env": ("APP_ENV", "development", str, ENVIRONMENT_ALIASES)}
 DB_HANDLE = re.compile(r"(^|_)(db|session|conn|connection|database)$", re.I)
 
 
@@ -30,7 +32,7 @@ def at_app(findings: list[Finding], line: int) -> list[Target]:
 # -- PR422: docs in development only --------------------------------------------------------------
 
 
-class DocsInDevelopment(FixCommand):
+class DocsInDevelopment(ReadsSettings, FixCommand):
     """`app = FastAPI(...)` gets docs_url/redoc_url/openapi_url that are None outside development."""
 
     def __init__(self, context, targets=(), var: str = "app") -> None:
@@ -54,9 +56,8 @@ class DocsInDevelopment(FixCommand):
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         if not self.done:
             return super().leave_Module(original_node, updated_node)
-        AddImportsVisitor.add_needed_import(self.context, "os")
         # The interactive docs and the OpenAPI schema are a map of the API: development only.
-        definition = cst.parse_statement('DOCS_ENABLED = os.getenv("APP_ENV", "development") == "development"\n')
+        definition = cst.parse_statement(f'DOCS_ENABLED = {self.setting("app_env")} == "development"\n')
         index = next(i for i, s in enumerate(updated_node.body) if "FastAPI(" in cst.Module([s]).code)
         self.fixed(self.targets)
         body = insert_at(updated_node.body, index, [definition])
@@ -76,8 +77,7 @@ class DocsFixer(Fixer):
             app = find_app(ws, app_findings[0])
             if "DOCS_ENABLED" in (ws.read(app.relpath) or ""):
                 raise Skip("DOCS_ENABLED is already defined in the app module")
-            command = run_codemod(ws, app.relpath, DocsInDevelopment, at_app(app_findings, app.line), var=app.var)
-            outcomes.update({f: command.outcomes.get(f, "the FastAPI() call was not found") for f in app_findings})
+            outcomes.update(fix_reading_settings(DocsInDevelopment, app.relpath, app_findings, ws, DOCS_SETTINGS, var=app.var))
         return outcomes
 
 

@@ -209,7 +209,8 @@ def run_in(root, code: str) -> str:
 
 def test_fastapi_logging_setup_is_created_and_wired(tmp_path):
     root, plan = set_up(tmp_path, {"app/__init__.py": "", "app/main.py": FASTAPI_MAIN, "app/routes.py": FASTAPI_ROUTES}, "app/main.py")
-    assert plan.files_changed == ["app/logging_setup.py", "app/main.py"]
+    # The project read no setting: the logging settings go to one config module, listed in .env.example.
+    assert plan.files_changed == [".env.example", "app/config.py", "app/logging_setup.py", "app/main.py"]
     main = (root / "app/main.py").read_text()
     # The new import joins the project's imports in their (sorted) order; the call comes after them all.
     assert "from app.logging_setup import RequestIdMiddleware, configure_logging\nfrom app.routes import router\n\nconfigure_logging()\n" in main

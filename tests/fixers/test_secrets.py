@@ -48,8 +48,11 @@ def test_fastapi_secrets_and_debug(tmp_path):
     assert "    secret_key: str = dev_default(random_secret=True)\n" in settings
     assert "    payment_api_key: str = dev_default(random_secret=True)\n" in settings
     main = read(root, "app/main.py")
-    assert 'app = FastAPI(title="shop", debug=os.getenv("DEBUG") == "1")' in main
-    assert 'uvicorn.run("app.main:app", reload=os.getenv("RELOAD") == "1")' in main
+    # The switches are read the way the fixed app reads its settings: through its Settings object.
+    assert 'app = FastAPI(title="shop", debug=get_settings().debug)' in main
+    assert 'uvicorn.run("app.main:app", reload=get_settings().reload)' in main
+    settings = read(root, "app/settings.py")
+    assert "    debug: bool = False\n" in settings and "    reload: bool = False\n" in settings
     # Development runs with a random key; production refuses to start without the variables.
     run_python(root, "from app.config import SECRET_KEY; assert len(SECRET_KEY) > 30")
     failed = subprocess.run([sys.executable, "-c", "import app.config"], cwd=root, capture_output=True, text=True, env={"APP_ENV": "production", "PATH": ""})
@@ -83,8 +86,8 @@ def test_flask_secret_key_and_debug(tmp_path):
     root, _, _ = fix_project(tmp_path, FLASK_FILES, {"PR220", "PR222"})
     init = read(root, "app/__init__.py")
     assert "app.secret_key = get_settings().secret_key" in init
-    assert 'app.config["DEBUG"] = os.getenv("FLASK_DEBUG") == "1"' in init
-    assert 'app.run(host="0.0.0.0", port=5000, debug=os.getenv("FLASK_DEBUG") == "1")' in read(root, "run.py")
+    assert 'app.config["DEBUG"] = get_settings().flask_debug' in init
+    assert 'app.run(host="0.0.0.0", port=5000, debug=get_settings().flask_debug)' in read(root, "run.py")
     run_python(root, "from app import create_app; app = create_app(); assert app.secret_key and not app.debug")
     run_python(root, "from app import create_app; assert create_app().debug", env={"FLASK_DEBUG": "1"})
 
