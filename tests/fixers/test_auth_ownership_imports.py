@@ -192,3 +192,32 @@ def read_page(page_id: int, db: Session = Depends(get_db), user=Depends(get_curr
     plan = plan_fixes(scan_project(root), found, include_review=True)
     assert plan.is_empty
     assert "Notebook" in plan.skipped[0][1] and "something else" in plan.skipped[0][1]
+
+
+def test_module_names_follow_the_modules_own_imports():
+    from fixers.auth import ModuleNames
+    from fixers.pipeline.workspace import Skip
+
+    def ref(text, module="app.models", name="Notebook", relpath="app/routers/pages.py"):
+        imports: list = []
+        return ModuleNames.read(relpath, text).ref(module, name, imports), imports
+
+    assert ref("from ..db import get_db\n") == ("Notebook", [("models", 2, "Notebook")])       # relative, like its neighbours
+    assert ref("from app.db import get_db\n") == ("Notebook", [("app.models", 0, "Notebook")])
+    assert ref("from ..models import Page\n") == ("Notebook", [("models", 2, "Notebook")])
+    assert ref("import app.models as m\n") == ("m.Notebook", [])
+    assert ref("from app import models\n") == ("models.Notebook", [])
+    assert ref("from app.models import Notebook as NB, Notebook\n") == ("Notebook", [])
+    assert ref("class Notebook:\n    pass\n", module="app.routers.pages") == ("Notebook", [])
+    # scanned from above the package root: the file's `app.models` is the project's `backend.app.models`
+    assert ref("from app.models import Page\n", module="backend.app.models", relpath="backend/app/routers/pages.py") == (
+        "Notebook",
+        [("app.models", 0, "Notebook")],
+    )
+    for taken in ("from app.schemas import Notebook\n", "Notebook = None\n", "def Notebook():\n    pass\n"):
+        try:
+            ref(taken)
+        except Skip as exc:
+            assert "Notebook means something else" in str(exc)
+        else:
+            raise AssertionError(f"no Skip for {taken!r}")
