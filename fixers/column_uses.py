@@ -144,7 +144,10 @@ class ColumnUses:
             before = self._signature()
             self.uses = Uses()
             self._followed: set = set()
+            needles = self._needles()
             for relpath, tree in sorted(self.trees.items()):
+                if not any(needle in self.texts[relpath] for needle in needles):
+                    continue  # the module never reads a tracked attribute or calls a tracked function
                 self._scope(relpath, tree, None, {}, 0)
                 for function, cls in _functions(tree):
                     self._scope(relpath, function, cls, {}, 0)
@@ -152,6 +155,10 @@ class ColumnUses:
                 break
         unique = list(dict.fromkeys(self.uses.rewrites))
         return Uses(unique, list(dict.fromkeys(self.uses.problems)))
+
+    def _needles(self) -> set[str]:
+        attrs = {a for table in (self.attrs, self.container_attrs) for found in table.values() for a in found}
+        return {f".{a}" for a in attrs} | {f"{f}(" for f in [*self.functions, *self.container_functions]}
 
     def _signature(self):
         def flat(table):
