@@ -37,6 +37,9 @@ ROLE_ATTRS = frozenset({"role", "roles", "is_admin", "is_staff", "is_superuser",
 AUTH_ROUTE = re.compile(
     r"(login|signin|sign-in|sign_in|signup|sign-up|sign_up|register|token|password|forgot|reset|otp|2fa|mfa|magic|verify)", re.I
 )
+ROLE_DECORATOR = re.compile(
+    r"^((admin|staff|superuser|role|roles|permission|permissions)_(required|only|accepted)|requires?_(admin|staff|superuser|roles?|permissions?))$", re.I
+)
 OWNERSHIP_GUARD = re.compile(r"(owner|member|access|permission|authori[sz]|policy|can_)", re.I)  # @require_project_access
 LIMIT_DECORATOR = re.compile(r"(limit|throttl)", re.I)  # @limiter.limit(...), Depends(RateLimiter(...))
 LIMIT_CALL = re.compile(r"(rate_?limit|throttl|limiter)", re.I)  # a check called in the handler
@@ -87,6 +90,12 @@ def _verifies_signature(index, route, node: ast.AST) -> bool:
                 calls += [dotted(c.func) or "" for c in ast.walk(helper[1]) if isinstance(c, ast.Call)]
                 calls.append(helper[1].name)
     return any(SIGNATURE_WORDS.search(call) for call in calls)
+
+
+def role_checked(route) -> bool:
+    """A role or permission check guards the route: one the index recognised, or a decorator of
+    the project named for it (`@admin_required` built on `permission_required(Permission.ADMIN)`)."""
+    return route.role_checked or any(ROLE_DECORATOR.search(name.rpartition(".")[2]) for name in route.decorators)
 
 
 def checks_owner(index, route, node: ast.AST, users: set[str]) -> bool:
@@ -420,7 +429,7 @@ def reindex():
 
     def check(self, index) -> Iterable[Finding]:
         for route in index.routes:
-            if not route.authenticated or route.role_checked:
+            if not route.authenticated or role_checked(route):
                 continue
             node = handler_node(index, route)
             if node is None:
@@ -617,7 +626,7 @@ def export_items():
         if not shape.owned:
             return
         for route in index.routes:
-            if not route.authenticated or route.role_checked:
+            if not route.authenticated or role_checked(route):
                 continue
             node = handler_node(index, route)
             if node is None:

@@ -211,3 +211,48 @@ def test_fastapi_compare_and_raise_and_a_helper_given_the_user_are_ownership_che
     assert findings(tmp_path / "checked", {**FASTAPI_APP, "app.py": app}, "PR203") == []
     bare = FASTAPI_APP["app.py"].format(check="pass", helper_check="pass")
     assert findings(tmp_path / "bare", {**FASTAPI_APP, "app.py": bare}, "PR203") == [("PR203", "/tasks/{task_id}"), ("PR203", "/tasks/{task_id}")]
+
+
+ROLE_VIEWS = """
+from functools import wraps
+
+from flask import Blueprint, abort
+from flask_login import current_user, login_required
+
+from models import User, db
+
+main = Blueprint("main", __name__)
+
+
+def permission_required(permission):
+    def decorator(f):
+        @wraps(f)
+        def decorated_function(*args, **kwargs):
+            if not current_user.can(permission):
+                abort(403)
+            return f(*args, **kwargs)
+        return decorated_function
+    return decorator
+
+
+def admin_required(f):
+    return permission_required(0x80)(f)
+
+
+@main.route("/edit-profile/<int:id>", methods=["POST"])
+@login_required
+{decorator}
+def edit_profile_admin(id):
+    user = db.session.get(User, id)
+    user.email = "x"
+    db.session.commit()
+    return "ok"
+"""
+
+
+def test_a_project_admin_decorator_built_on_a_permission_check_is_a_role_check(tmp_path):
+    """flasky's layout: `admin_required` wraps `permission_required(Permission.ADMIN)`."""
+    guarded = {"models.py": FLASK_MODELS, "views.py": ROLE_VIEWS.format(decorator="@admin_required")}
+    assert findings(tmp_path / "guarded", guarded, "PR202") == []
+    bare = {"models.py": FLASK_MODELS, "views.py": ROLE_VIEWS.format(decorator="")}
+    assert findings(tmp_path / "bare", bare, "PR202") == [("PR202", "/edit-profile/<int:id>")]
