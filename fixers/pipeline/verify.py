@@ -30,7 +30,7 @@ from fixers.pipeline.plan import FixPlan, plan_fixes
 from fixers.pipeline.runner import DEFAULT_TIMEOUT, SKIPPED_DIRS, RunResult, Sandbox
 from fixers.pipeline.workspace import inside
 
-MAX_RUNS = 10  # test-suite runs per verification, the baseline included
+MAX_RUNS = 20  # test-suite runs per verification, the baseline included
 MAX_SECONDS = 900.0  # for all runs together
 FAILURE_TAIL = 40  # lines of a failing test's report kept
 
@@ -242,6 +242,12 @@ class ProjectTests:
             args = ["{python}", str(helper / "prodready_unittest.py")]
         run = sandbox.run(args, cwd=copy, timeout=timeout, env={"PRODREADY_OUTCOMES": str(record)}, path=[helper])
         outcomes, collect = _read_outcomes(record)
+        # Paths as the user knows them: app/main.py, not /tmp/prodready-run-.../copy-3/app/main.py.
+        inside_copy = f"{copy}{os.sep}"
+        run.output = run.output.replace(inside_copy, "")
+        for found in (outcomes, collect):
+            for key, outcome in found.items():
+                found[key] = Outcome(outcome.status, outcome.message.replace(inside_copy, ""), outcome.text.replace(inside_copy, ""))
         return SuiteRun(outcomes, run, collect)
 
 
@@ -284,7 +290,9 @@ def _why_missing(test: str, after: SuiteRun) -> Outcome:
     for module, error in after.collect_errors.items():
         if test.startswith(module.split("::")[0]) or not module:
             return Outcome("error", f"{module or 'the tests'} cannot be imported any more: {error.message}", error.text)
-    message = "did not run" + (f" ({after.run.describe()})" if not after.run.ok else "")
+    # pytest stopped before running anything (a conftest that no longer imports): its "E " line says why
+    errors = [line[1:].strip() for line in after.run.output.splitlines() if line.startswith("E  ")]
+    message = f"did not run: {errors[-1]}" if errors else "did not run" + (f" ({after.run.describe()})" if not after.run.ok else "")
     return Outcome("missing", message, _tail(after.run.output))
 
 
@@ -468,9 +476,15 @@ def _search_groups(search: _Search, baseline: SuiteRun, report: VerifyReport) ->
     passing: dict[tuple[str, ...], SuiteRun] = {(): baseline}  # runs known to break nothing
     after = search.run("running your tests with the fixes", groups)
     broken = newly_broken(baseline, after)
+    lo = 0  # groups[:lo] passes (0: no fix, the baseline); it stays a passing prefix as culprits go
+    def kept(upto: int) -> tuple[list[str], SuiteRun]:
+        """groups[:upto], which passed (or, should a flaky test blur that, no fix at all)."""
+        run = passing.get(tuple(groups[:upto]))
+        return (groups[:upto], run) if run is not None else ([], baseline)
+
     while broken:
-        # groups[:lo] passes (lo == 0: no fix, the baseline); groups[:hi] breaks a test.
-        lo, hi, failures = 0, len(groups), broken
+        lo = min(lo, len(groups) - 1)  # a flaky test may have passed the whole list once
+        hi, failures = len(groups), broken  # groups[:hi] breaks a test
         while hi - lo > 1 and search.can_run():
             mid = (lo + hi) // 2
             trial = search.run(f"looking for the fix that breaks {next(iter(broken))}: trying the first {mid} of {len(groups)} fix groups", groups[:mid])
@@ -483,7 +497,7 @@ def _search_groups(search: _Search, baseline: SuiteRun, report: VerifyReport) ->
         if hi - lo > 1:  # out of budget: keep what passed
             report.unverified = groups[lo:]
             report.budget_note = _budget_note(search, groups[lo:], broken)
-            return groups[:lo], passing[tuple(groups[:lo])]
+            return kept(lo)
         culprit = groups[hi - 1]
         report.rolled_back.append(
             RolledBack(culprit, [f.finding for f in search.plan.fixes if f.fixer == culprit], failures)
@@ -491,11 +505,11 @@ def _search_groups(search: _Search, baseline: SuiteRun, report: VerifyReport) ->
         last = hi == len(groups)
         groups = groups[: hi - 1] + groups[hi:]
         if last:  # what is left is groups[:lo], which passed
-            return groups, passing[tuple(groups)]
+            return kept(lo)
         if not search.can_run():
             report.unverified = groups[lo:]
             report.budget_note = _budget_note(search, groups[lo:], broken)
-            return groups[:lo], passing[tuple(groups[:lo])]
+            return kept(lo)
         after = search.run(f"running your tests without {culprit}", groups)
         broken = newly_broken(baseline, after)
     return groups, after

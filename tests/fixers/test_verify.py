@@ -193,3 +193,28 @@ def test_a_file_changed_since_the_plan_is_refused_before_any_test_runs(tmp_path)
     with pytest.raises(StaleFileError):
         verify_plan(plan, progress=lambda *args: seen.append(args))
     assert seen == []
+
+
+def test_two_groups_that_each_break_a_test_are_both_rolled_back_in_few_runs(tmp_path):
+    root = copy_fixture(tmp_path)
+    main_py = root / "app" / "main.py"
+    main_py.write_text(main_py.read_text() + '\n\n@app.get("/boom")\ndef boom():\n    raise RuntimeError("boom")\n')
+    (root / "tests" / "test_errors.py").write_text(
+        "import pytest\n\nfrom app.main import app\n\n\n"
+        "def test_unexpected_errors_reach_the_test_client():\n"
+        "    app.config['TESTING'] = True\n"
+        "    with pytest.raises(RuntimeError):\n"
+        "        app.test_client().get('/boom')\n"
+    )
+    before = digest(root)
+    plan = plan_fixes(scan(root, use_cache=False))
+    groups = fix_groups(plan)
+    assert groups[:3] == ["logging-setup", "print-to-logger", "global-exception-handler"]
+    report = verify_plan(plan)
+    assert [g.fixer for g in report.rolled_back] == ["print-to-logger", "global-exception-handler"]
+    assert list(report.rolled_back[1].failures) == ["tests/test_errors.py::test_unexpected_errors_reach_the_test_client"]
+    assert fix_groups(report.plan) == [g for g in groups if g not in ("print-to-logger", "global-exception-handler")]
+    # baseline, all, 2 halvings, without the first culprit, 1 halving (the passing prefix is kept), without the second
+    assert report.runs == 7
+    assert report.before == (3, 0) and report.after == (3, 0)
+    assert digest(root) == before
