@@ -51,6 +51,7 @@ NO_ADMIN_FLAG = (
     "administrator cannot be checked automatically"
 )
 ADMIN_CHECK_NAME = re.compile(r"(require|ensure|check|only)_?(admin|superuser|staff)|(admin|superuser|staff)_(required|only|user)", re.I)
+ADMIN_DECORATOR = re.compile(r"(admin|superuser|staff)_(required|only)|(require|ensure|check)_(admin|superuser|staff)", re.I)
 SESSION_USER = re.compile(r"""session\s*(\[\s*["'](\w*user\w*)["']\s*\]|\.get\(\s*["'](\w*user\w*)["'])""")
 HTTPAUTH_OBJECT = re.compile(r"^(\w+)\s*=\s*(?:flask_httpauth\.)?(?:HTTPBasicAuth|HTTPTokenAuth|HTTPDigestAuth|MultiAuth)\(", re.M)
 
@@ -721,11 +722,15 @@ class AdminRoleFixer(Fixer):
             return scoped_handler_edit(
                 ws, findings, lambda route, function, names, imports: add_decorator(function, names.ref(*split(check), imports), owner, below)
             )
+        names = ModuleNames.read(route.relpath, ws.read(route.relpath) or "")
+        functions = {name for name in ws.index.modules[route.relpath].functions if "." not in name}
+        own = sorted(n for n in names.imported.keys() | (names.defined & functions) if ADMIN_DECORATOR.fullmatch(n))
+        if own:  # the module has an admin decorator of its own (flasky's admin_required): use it
+            return handler_edit(ws, findings, lambda route, function: add_decorator(function, own[0], owner, below))
         guards = [g for d in route.auth if (g := flask_guard_of(ws.index, route, d)) is not None]
         guard = next((g for g in guards if g.kind != "project"), None)
         if guard is None:
             raise Skip("the app keeps only an id in the session, so there is no user object to check a role on; add an admin check by hand")
-        names = ModuleNames.read(route.relpath, ws.read(route.relpath) or "")
         user = guard.user(guard_local(names, guard, []))
         self._create_decorator(ws, route.relpath, user, guard.kind == "flask-login")
         return handler_edit(ws, findings, lambda route, function: add_decorator(function, "admin_required", owner, below))

@@ -328,3 +328,54 @@ assert client.get("/api/admin/users", headers={"Authorization": "Bearer bob-toke
 assert client.get("/api/admin/users", headers={"Authorization": "Bearer ann-token"}).get_json() == ["ann@x.io", "bob@x.io"]
 """,
     )
+
+
+def test_a_module_with_an_admin_decorator_of_its_own_gets_that_one(tmp_path):
+    """flasky's layout: `from ..decorators import admin_required`, used on some routes, forgotten on one."""
+    files = dict(BLUEPRINT_APP)
+    files["app/decorators.py"] = """
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user
+
+
+def permission_required(permission):
+    def decorator(f):
+        @wraps(f)
+        def decorated_function(*args, **kwargs):
+            if not current_user.can(permission):
+                abort(403)
+            return f(*args, **kwargs)
+        return decorated_function
+    return decorator
+
+
+def admin_required(f):
+    return permission_required(0x80)(f)
+"""
+    files["app/web.py"] = BLUEPRINT_APP["app/web.py"].replace(
+        "from app.extensions import db\n", "from app.decorators import admin_required\nfrom app.extensions import db\n"
+    ) + '''
+
+@web.route("/admin/notes")
+@login_required
+@admin_required
+def all_notes():
+    return "<br>".join(n.body for n in Note.query.all())
+
+
+@web.route("/admin/stats")
+@login_required
+def stats():
+    return str(Note.query.count())
+'''
+    root = write_project(tmp_path, files)
+    found = [f for f in scan_project(root).findings if f.rule == "PR202" and f.path == "app/web.py"]
+    assert [f.message.split(" ")[1] for f in found] == ["/admin/stats"]
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert [p.finding for p in plan.fixes] == found, plan.skipped
+    apply_plan(plan)
+    web = read(root, "app/web.py")
+    assert web.count("def admin_required") == 0 and web.count("import admin_required") == 1
+    assert '@web.route("/admin/stats")\n@login_required\n@admin_required\ndef stats():' in web
