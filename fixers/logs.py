@@ -14,7 +14,7 @@ from auditor.models import Finding
 from fixers.apps import WireApp, Wiring, find_app
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, run_codemod, string_text
-from fixers.settings import render_reading_settings
+from fixers.settings import ENVIRONMENT_ALIASES, render_reading_settings
 from fixers.pipeline.workspace import Skip, Workspace
 
 ERROR_WORDS = ("error", "exception", "traceback", "crash", "fatal")
@@ -26,7 +26,7 @@ STRINGS = (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)
 # The settings the logging setup reads (template name -> setting, default, type): through the
 # project's settings object when it has one, so the new module trips no settings rule.
 LOGGING_SETTINGS = {
-    "app_env": ("APP_ENV", "development", str),
+    "app_env": ("APP_ENV", "development", str, ENVIRONMENT_ALIASES),
     "log_level": ("LOG_LEVEL", "INFO", str),
     "log_format": ("LOG_FORMAT", "", str),
 }

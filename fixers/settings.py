@@ -695,7 +695,7 @@ def _add_field(ws: Workspace, relpath: str, text: str, cls: ast.ClassDef, field:
         only = body[0]
         lines[only.lineno - 1 : only.end_lineno] = [line]
     else:
-        lines.insert(after.end_lineno, line)
+        lines.insert(after.end_lineno, "\n" + line if isinstance(after, ast.ClassDef) else line)
     new = "".join(lines)
     if annotation.startswith("Optional[") and not re.search(r"^from typing import .*\bOptional\b", new, re.M):
         new = add_import_lines(new, relpath, [("typing", "Optional")])
@@ -844,14 +844,14 @@ def _through_environment(ws: Workspace, relpath: str, variable: str, default: ob
     return SettingRead(variable, ((module_name_for(target), variable),), variable, default)
 
 
-def render_reading_settings(ws: Workspace, relpath: str, template: str, wanted: dict[str, tuple[str, object, type]], **context) -> str:
+def render_reading_settings(ws: Workspace, relpath: str, template: str, wanted: dict[str, tuple], **context) -> str:
     """Render a template for a new module `relpath` whose code reads settings: `wanted` maps a
-    template variable to (setting name, default, type); the template gets `settings` (variable
+    template variable to read_setting's arguments (name, default, type[, aliases]); the template gets `settings` (variable
     -> expression) and `variables` (variable -> environment variable), and the imports the
     reads need are added among the module's own, in its order."""
     from fixers.cst import add_imports_in_order, local_modules
 
-    reads = {key: read_setting(ws, relpath, name, default, type_) for key, (name, default, type_) in wanted.items()}
+    reads = {key: read_setting(ws, relpath, *spec) for key, spec in wanted.items()}
     text = render(template, settings={k: r.expression for k, r in reads.items()}, variables={k: r.variable for k, r in reads.items()}, **context)
     imports = list(dict.fromkeys(i for r in reads.values() for i in r.imports))
     if imports:
