@@ -116,11 +116,15 @@ class ColumnUses:
         self.index = index
         self.flask = flask
         self.models = {model.name for _, model in index.models} if index is not None else set()
-        self.float_attrs, self.int_attrs = set(), set()
+        self.float_attrs: set[str] = set()  # Float columns of any model (Decimal(str(x)) is safe on anything)
+        self.int_attrs: dict[str, set[str]] = {}  # model -> its Integer columns
         for _, model in index.models if index is not None else []:
             for column in model.columns:
                 base = column.type.partition("(")[0].rpartition(".")[2]
-                (self.float_attrs if base in FLOAT_TYPES else self.int_attrs if base in INT_TYPES else set()).add(column.name)
+                if base in FLOAT_TYPES:
+                    self.float_attrs.add(column.name)
+                elif base in INT_TYPES:
+                    self.int_attrs.setdefault(model.name, set()).add(column.name)
         # model -> tracked attribute -> the columns it derives from (properties and methods too)
         self.attrs: dict[str, dict[str, frozenset[str]]] = {}
         for model, attr in columns:
@@ -280,9 +284,15 @@ class _Scope:
             if isinstance(chain, ast.Call):
                 if isinstance(chain.func, ast.Attribute) and chain.func.attr not in QUERY_RESULTS:
                     return None
+                if isinstance(chain.func, ast.Name) and chain.func.id != "select":
+                    return None  # build_schema(Model) returns something else
                 for arg in chain.args[:2]:  # db.query(Model), select(Model), db.get(Model, id)
                     if _tail(_name(arg)) in self.o.models and isinstance(arg, (ast.Name, ast.Attribute)):
                         return _tail(_name(arg))
+                    if isinstance(arg, ast.Call):
+                        inner = self._rows_of(arg)  # session.scalars(select(Model).where(...))
+                        if inner:
+                            return inner
                 chain = chain.func
             elif isinstance(chain, ast.Attribute):
                 if chain.attr == "query" and _tail(_name(chain.value)) in self.o.models:
@@ -493,8 +503,9 @@ class _Scope:
             return self._exact_number(node.operand)
         if isinstance(node, ast.Name):
             return node.id in self.ints
-        if isinstance(node, ast.Attribute):
-            return node.attr in self.o.int_attrs and node.attr not in self.o.float_attrs
+        if isinstance(node, ast.Attribute):  # an Integer column of a known model instance
+            receiver = self.receiver(node.value)
+            return bool(receiver and receiver.startswith("model:") and node.attr in self.o.int_attrs.get(receiver[6:], ()))
         if isinstance(node, ast.Call):
             name = _name(node.func)
             return name in {"int", "len", "Decimal", "decimal.Decimal"} or name == "round" and len(node.args) == 1

@@ -171,6 +171,8 @@ def converted(invoice_id: int, currency: str, db=Depends(get_db)):
         ("import json\n\ndef dump(invoice: Invoice):\n    return json.dumps({'total': invoice.unit_price})\n", "json.dumps cannot write Decimal values"),
         ("import math\n\ndef rounded(invoice: Invoice):\n    return math.floor(invoice.unit_price)\n", "math.floor() works on floats"),
         ("def same(invoice: Invoice, other):\n    return invoice.unit_price == other\n", "for equality"),
+        # an int column on the model, a float field of the same name on a request model
+        ("from pydantic import BaseModel\n\nclass Line(BaseModel):\n    quantity: float\n\ndef line_total(invoice: Invoice, line: Line):\n    return invoice.unit_price * line.quantity\n", "by `line.quantity`, which may be a float"),
         ("import json\n\ndef export(db):\n    rows = [{'total': o.unit_price} for o in db.query(Invoice).all()]\n    return json.dumps(rows)\n", "to json.dumps(): json.dumps cannot write Decimal values"),
         ("from fastapi import Depends\n\ndef grand_total(db):\n    return sum((o.total for o in db.query(Invoice)), 0.0) * rate()\n", "multiplies `sum((o.total for o in db.query(Invoice)), 0.0)` by `rate()`"),
         # a project function that receives the column and computes with a float
@@ -330,3 +332,20 @@ def test_a_rate_keeps_its_decimal_places(tmp_path):
     assert "unit_price = Column(Numeric(12, 2))" in text
     assert '@validates("unit_price", "tax_rate")' in text
     assert any("alembic revision --autogenerate" in note for note in plan.notes)
+
+
+def test_rows_selected_with_select_are_followed(tmp_path):
+    billing = """
+from sqlalchemy import select
+
+from app.models import Invoice
+
+
+def grand_total(db):
+    total = 0
+    for invoice in db.scalars(select(Invoice).where(Invoice.quantity > 0)).all():
+        total += invoice.unit_price * 1.1
+    return total
+"""
+    root, _, _ = fix_project(tmp_path / "app", {**INVOICE_APP, "app/billing.py": billing}, {"PR103"})
+    assert 'total += invoice.unit_price * Decimal("1.1")' in read(root, "app/billing.py")
