@@ -87,3 +87,64 @@ def test_crlf_file_without_final_newline_keeps_its_bytes_and_the_patch_applies(t
     subprocess.run(["git", "init", "-q"], cwd=twin, check=True)
     subprocess.run(["git", "apply", str(patch)], cwd=twin, check=True)
     assert (twin / "app.py").read_bytes() == fixed
+
+
+# -- requirements in the file's own style --------------------------------------------------------
+
+PINNED = """\
+# Production dependencies (pip-compile style pins)
+alembic==1.13.1
+fastapi==0.110.0
+# the database
+psycopg2-binary==2.9.9
+uvicorn[standard]==0.29.0
+"""
+
+
+def test_a_pinned_requirements_file_gets_a_pin_in_its_alphabetical_place(tmp_path):
+    from importlib import metadata
+
+    new, texts = added(tmp_path, {"requirements.txt": PINNED}, ["slowapi>=0.1.9"])
+    version = metadata.version("slowapi")  # installed with the test extra
+    assert new == [f"slowapi=={version}"]
+    assert texts["requirements.txt"] == PINNED.replace("uvicorn[standard]", f"slowapi=={version}\nuvicorn[standard]")
+
+
+def test_the_projects_own_virtualenv_version_wins(tmp_path):
+    info = tmp_path / ".venv/lib/python3.11/site-packages/pydantic_settings-2.3.4.dist-info"
+    info.mkdir(parents=True)
+    new, texts = added(tmp_path, {"requirements.txt": PINNED}, ["pydantic-settings>=2"])
+    assert new == ["pydantic-settings==2.3.4"]
+    # "pydantic-settings" sorts after "fastapi" and "psycopg2-binary": the comment stays with its line.
+    assert "# the database\npsycopg2-binary==2.9.9\npydantic-settings==2.3.4\nuvicorn" in texts["requirements.txt"]
+
+
+def test_a_floor_style_file_keeps_the_fixes_minimum_and_an_unsorted_one_gets_it_at_the_end(tmp_path):
+    text = "requests>=2.31\nflask>=3.0\nsqlalchemy>=2\n"
+    new, texts = added(tmp_path, {"requirements.txt": text}, ["Flask-Limiter>=3.5"])
+    assert new == ["Flask-Limiter>=3.5"] and texts["requirements.txt"] == text + "Flask-Limiter>=3.5\n"
+
+
+def test_compatible_release_style(tmp_path):
+    text = "django~=4.2\npsycopg~=3.1\nrequests~=2.31\n"
+    info = tmp_path / ".venv/lib/python3.12/site-packages/alembic-1.13.2.dist-info"
+    info.mkdir(parents=True)
+    new, texts = added(tmp_path, {"requirements.txt": text}, ["alembic>=1.13"])
+    assert new == ["alembic~=1.13"] and texts["requirements.txt"] == "alembic~=1.13\n" + text
+
+
+def test_pyproject_pins_and_order(tmp_path):
+    pyproject = """\
+[project]
+name = "shop"
+dependencies = [
+    "alembic==1.13.1",
+    "fastapi==0.110.0",  # web
+    "uvicorn==0.29.0",
+]
+"""
+    info = tmp_path / ".venv/lib/python3.11/site-packages/slowapi-0.1.9.dist-info"
+    info.mkdir(parents=True)
+    new, texts = added(tmp_path, {"pyproject.toml": pyproject}, ["slowapi>=0.1.9"])
+    assert new == ["slowapi==0.1.9"]
+    assert texts["pyproject.toml"] == pyproject.replace('    "uvicorn', '    "slowapi==0.1.9",\n    "uvicorn')
