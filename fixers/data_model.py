@@ -419,6 +419,14 @@ def fix_sql_schema(relpath: str, findings: list[Finding], ws: Workspace) -> Outc
             statement = f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {name} ON {table.name} ({column.name});\n"
             after.setdefault(_statement_end(lines, index), []).append(statement)
         elif finding.rule == "PR103":
+            servers = sorted((ws.index.databases if ws.index is not None else set()) & {"postgresql", "mysql"})
+            if servers:
+                outcomes[finding] = (
+                    f"by hand: with {servers[0]}, NUMERIC columns come back as Decimal values, and the code reading "
+                    f"{table.name} through SQL could not be checked for float arithmetic (Decimal * float raises "
+                    "TypeError); change the type together with that code"
+                )
+                continue
             new = SQL_FLOAT.sub("NUMERIC({}, {})".format(*_numeric_size(finding)), lines[index], count=1)
             if new == lines[index]:
                 outcomes[finding] = "no REAL/FLOAT type found on this line"
@@ -427,6 +435,13 @@ def fix_sql_schema(relpath: str, findings: list[Finding], ws: Workspace) -> Outc
         elif finding.rule == "PR104":
             if ws.index is not None and "mysql" in ws.index.databases:
                 outcomes[finding] = "MySQL has no TIMESTAMP WITH TIME ZONE; store UTC and convert in the app"
+                continue
+            if ws.index is not None and "postgresql" in ws.index.databases:
+                outcomes[finding] = (
+                    "by hand: with postgresql, TIMESTAMP WITH TIME ZONE columns come back as aware datetimes, and "
+                    f"the code reading {table.name} through SQL could not be checked for comparisons with naive ones "
+                    "(datetime.utcnow()), which raise TypeError; change the type together with that code"
+                )
                 continue
             new = SQL_NAIVE.sub("TIMESTAMP WITH TIME ZONE", lines[index], count=1)
             if new == lines[index]:

@@ -349,3 +349,40 @@ def grand_total(db):
 """
     root, _, _ = fix_project(tmp_path / "app", {**INVOICE_APP, "app/billing.py": billing}, {"PR103"})
     assert 'total += invoice.unit_price * Decimal("1.1")' in read(root, "app/billing.py")
+
+
+def test_raw_sql_on_postgres_keeps_its_types(tmp_path):
+    """psycopg2 returns NUMERIC as Decimal and TIMESTAMPTZ as aware datetimes: the code reading
+    the rows by SQL cannot be followed, so the schema's types are changed by hand."""
+    files = {
+        "schema.sql": "CREATE TABLE orders (\n    id SERIAL PRIMARY KEY,\n    email TEXT,\n    price REAL NOT NULL,\n    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP\n);\n",
+        "app.py": """
+import os
+
+import psycopg2
+from flask import Flask
+
+app = Flask(__name__)
+
+
+def get_db():
+    return psycopg2.connect(os.environ["DATABASE_URL"])
+
+
+@app.route("/orders/<int:order_id>")
+def order(order_id):
+    cur = get_db().cursor()
+    cur.execute("SELECT price, created_at FROM orders WHERE id = %s", (order_id,))
+    price, created = cur.fetchone()
+    return {"with_tax": price * 1.2, "created": str(created)}
+""",
+    }
+    root = write_project(tmp_path / "app", files)
+    result = scan_project(root)
+    found = [f for f in result.findings if f.rule in {"PR103", "PR104"}]
+    assert {f.rule for f in found} == {"PR103", "PR104"}
+    plan = plan_fixes(result, found, include_review=True)
+    assert not plan.fixes
+    reasons = {f.rule: reason for f, reason in plan.skipped}
+    assert reasons["PR103"].startswith("by hand: with postgresql, NUMERIC columns come back as Decimal values")
+    assert "aware datetimes" in reasons["PR104"]
