@@ -14,7 +14,6 @@ import ast
 import builtins
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import libcst as cst
@@ -484,13 +483,6 @@ def add_decorator(function: cst.FunctionDef, code: str, route_owner: str, below:
             position = max(position, i + 1)
     decorators.insert(position, new)
     return function.with_changes(decorators=decorators)
-
-
-def import_in(context, qualified: str) -> str:
-    module, name = split(qualified)
-    if module:
-        AddImportsVisitor.add_needed_import(context, module, name)
-    return name
 
 
 class AuthRouteFixer(Fixer):
