@@ -38,7 +38,7 @@ SKIPPED_DIRS = frozenset(
 )  # fmt: skip
 
 # The caller's environment variables a run keeps; everything else (tokens, cloud keys) stays out.
-KEPT_ENV = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL", "SYSTEMROOT")
+KEPT_ENV = ("PATH", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL", "SYSTEMROOT", "LD_LIBRARY_PATH")
 
 # Brings `lo` up inside the new network namespace (no dependency on `ip`), then becomes the command.
 _LOOPBACK_UP = """\
