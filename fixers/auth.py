@@ -724,27 +724,29 @@ class AdminRoleFixer(Fixer):
         if guard is None:
             raise Skip("the app keeps only an id in the session, so there is no user object to check a role on; add an admin check by hand")
         user = guard.user(guard_local(names, guard, []))
-        self._create_decorator(ws, route.relpath, user, guard.kind == "flask-login")
+        self._create_decorator(ws, route.relpath, user, guard.kind == "flask-login", answers_json(ws.index, route))
         return handler_edit(ws, findings, lambda route, function: add_decorator(function, "admin_required", owner, below))
 
     @staticmethod
-    def _create_decorator(ws: Workspace, relpath: str, user: str, flask_login: bool) -> None:
+    def _create_decorator(ws: Workspace, relpath: str, user: str, flask_login: bool, json: bool) -> None:
+        """`admin_required` at the top of the module; a JSON API answers its 403 in JSON."""
         text = ws.read(relpath) or ""
         if re.search(r"^def admin_required\b", text, re.M):
             return
+        deny = 'return jsonify(error="Administrators only"), 403' if json else "abort(403)"
         code = (
             "def admin_required(view):\n"
             '    """Only administrators get through (403 for everyone else); use below the login check."""\n\n'
             "    @functools.wraps(view)\n"
             "    def wrapped(*args, **kwargs):\n"
             "        if not ({check}):\n"
-            "            abort(403)\n"
+            "            {deny}\n"
             "        return view(*args, **kwargs)\n\n"
             "    return wrapped\n"
-        ).format(check=role_expression(ws, user))
+        ).format(check=role_expression(ws, user), deny=deny)
         module = cst.parse_module(text)
         body = insert_at(list(module.body), header_end(module.body), statements(code))
-        imports = [("functools", None), ("flask", "abort")] + ([("flask_login", "current_user")] if flask_login else [])
+        imports = [("functools", None), ("flask", "jsonify" if json else "abort")] + ([("flask_login", "current_user")] if flask_login else [])
         module = add_imports(module.with_changes(body=body), relpath, imports)
         ws.write(relpath, module.code)
 

@@ -316,7 +316,7 @@ def test_an_admin_check_on_a_token_api_reads_the_user_from_its_httpauth_object(t
     assert [p.finding for p in plan.fixes] == found, plan.skipped
     apply_plan(plan)
     users = read(root, "app/api/users.py")
-    assert "        if not (token_auth.current_user().is_admin):\n            abort(403)\n" in users
+    assert '        if not (token_auth.current_user().is_admin):\n            return jsonify(error="Administrators only"), 403\n' in users
     # under the login check, so that runs first and answers 401 to callers without a token
     assert '@api.route("/admin/users")\n@token_auth.login_required\n@admin_required\ndef admin_users():' in users
     run_python(
@@ -324,7 +324,8 @@ def test_an_admin_check_on_a_token_api_reads_the_user_from_its_httpauth_object(t
         CHECK_BLUEPRINT_APP.split("# the JSON API")[0].replace('token="ann-token")', 'token="ann-token", is_admin=True)')
         + """
 assert client.get("/api/admin/users").status_code == 401
-assert client.get("/api/admin/users", headers={"Authorization": "Bearer bob-token"}).status_code == 403
+response = client.get("/api/admin/users", headers={"Authorization": "Bearer bob-token"})
+assert response.status_code == 403 and response.get_json() == {"error": "Administrators only"}
 assert client.get("/api/admin/users", headers={"Authorization": "Bearer ann-token"}).get_json() == ["ann@x.io", "bob@x.io"]
 """,
     )
