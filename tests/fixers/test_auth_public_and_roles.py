@@ -248,3 +248,55 @@ def test_signup_stays_public_next_to_routes_that_use_depends_directly(tmp_path):
         "by hand: this route looks public by design (it creates accounts); if it is, add it to public-routes",
         "by hand: this route looks public by design (it accepts an invitation sent by link); if it is, add it to public-routes",
     }
+
+
+def test_a_router_level_dependency_of_the_neighbours_is_reused(tmp_path):
+    files = dict(APP)
+    files["app/items.py"] = """
+from fastapi import APIRouter, Depends
+
+from app.db import Item, get_db
+from app.deps import get_current_user
+
+router = APIRouter(dependencies=[Depends(get_current_user)])
+
+
+@router.get("/items")
+def list_items(db=Depends(get_db)):
+    return [i.name for i in db.query(Item).all()]
+"""
+    files["app/reports.py"] = """
+from fastapi import APIRouter, Depends
+
+from app.db import Item, get_db
+
+router = APIRouter()
+
+
+@router.delete("/reports/{item_id}")
+def delete_report(item_id: int, db=Depends(get_db)):
+    db.query(Item).filter(Item.id == item_id).delete()
+    db.commit()
+    return {"ok": True}
+"""
+    files["app/main.py"] = APP["app/main.py"].replace("accounts, items", "accounts, items, reports") + "app.include_router(reports.router)\n"
+    root = write_project(tmp_path, files)
+    found = [f for f in scan_project(root).findings if f.rule == "PR201" and f.path == "app/reports.py"]
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert [p.finding for p in plan.fixes if p.finding in found] == found, plan.skipped
+    apply_plan(plan)
+    reports = read(root, "app/reports.py")
+    assert "from app.db import Item, get_db\nfrom app.deps import get_current_user\n" in reports
+    assert "def delete_report(item_id: int, db=Depends(get_db), current_user=Depends(get_current_user)):" in reports
+    run_python(
+        root,
+        CHECK.split("client = TestClient(app)")[0]
+        + """
+client = TestClient(app)
+assert client.delete("/reports/1").status_code == 401
+assert client.delete("/reports/1", headers={"x-user": "2"}).json() == {"ok": True}
+assert SessionLocal().get(Item, 1) is not None                                      # not bob's: kept
+assert client.delete("/reports/1", headers={"x-user": "1"}).json() == {"ok": True}
+assert SessionLocal().get(Item, 1) is None
+""",
+    )
