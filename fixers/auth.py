@@ -506,45 +506,49 @@ class AuthRouteFixer(Fixer):
                 usable.append(finding)
         for relpath in sorted({f.path for f in usable}):
             group = [f for f in usable if f.path == relpath]
-            for finding in group:  # one route at a time: each has its own neighbours
-                outcomes.update(self.guarded([finding], ws, lambda finding=finding: self.add_auth([finding], ws)))
+            result = self.guarded(group, ws, lambda group=group: self.add_auth(group, ws))
+            if len(group) > 1 and all(result.get(f) for f in group):  # one bad route must not sink the others
+                result = {}
+                for finding in group:
+                    result.update(self.guarded([finding], ws, lambda finding=finding: self.add_auth([finding], ws)))
+            outcomes.update(result)
         return outcomes
 
     def add_auth(self, findings: list[Finding], ws: Workspace) -> Outcomes:
         """The login check, and the current user in its lookups of users' rows by a path id (a
-        route that starts to require a login should not then serve other users' rows)."""
-        route = route_at(ws, findings[0])
+        route that starts to require a login should not then serve other users' rows). Each route
+        gets the check of its own neighbours."""
+        outcomes: Outcomes = {}
+        checks: dict[str, object] = {}  # handler qualname -> the FastapiAuth / FlaskGuard it gets
+        usable = []
+        for finding in findings:
+            route = route_at(ws, finding)
+            try:
+                checks[route.handler.qualname] = self._check_for(ws, route)
+            except Skip as exc:
+                outcomes[finding] = str(exc)
+            else:
+                usable.append(finding)
         shape = data_shape(ws.index)
-        style = paramstyle(ws, route.relpath)
-        if route.framework == "fastapi":
-            auth = fastapi_auth(ws, route)
 
-            def rewrite(route, function, names, imports):
-                if auth.name in param_names(function):
-                    raise Skip(f"the handler already has a parameter named {auth.name}")
-                param = auth.param
-                if not auth.local:
+        def rewrite(route, function, names, imports):
+            check = checks[route.handler.qualname]
+            style = paramstyle(ws, route.relpath)
+            if isinstance(check, FastapiAuth):
+                if check.name in param_names(function):
+                    raise Skip(f"the handler already has a parameter named {check.name}")
+                param = check.param
+                if not check.local:
                     depends = names.ref("fastapi", "Depends", imports)
-                    param = f"{auth.name}={depends}({names.ref(*split(auth.dependency), imports)})"
+                    param = f"{check.name}={depends}({names.ref(*split(check.dependency), imports)})"
                 function = add_param(function, param, first="=" not in param)
-                return own_rows_only(shape, route, function, f"{auth.name}.id", style, names, imports)
-
-            return scoped_handler_edit(ws, findings, rewrite)
-        guard = flask_guard(ws, route)
-        if answers_json(ws.index, route) and guard_redirects(ws.index, guard):
-            raise Skip(
-                "by hand: this route answers JSON, but the app's login check sends people who are not logged in "
-                "to the HTML login page; protect it with a check that answers 401"
-            )
-        owner = route.router.rpartition(".")[2]
-
-        def rewrite_flask(route, function, names, imports):
-            local = guard_local(names, guard, imports)
-            function = add_decorator(function, guard.written(local), owner)
+                return own_rows_only(shape, route, function, f"{check.name}.id", style, names, imports)
+            local = guard_local(names, check, imports)
+            function = add_decorator(function, check.written(local), route.router.rpartition(".")[2])
             user_imports: list = []
-            if guard.kind == "flask-login":
+            if check.kind == "flask-login":
                 user = names.ref("flask_login", "current_user", user_imports) + ".id"
-            elif guard.kind == "httpauth":
+            elif check.kind == "httpauth":
                 user = f"{local}.current_user().id"
             else:
                 try:
@@ -554,7 +558,20 @@ class AuthRouteFixer(Fixer):
                     return function
             return own_rows_only(shape, route, function, user, style, names, imports, user_imports)
 
-        return scoped_handler_edit(ws, findings, rewrite_flask)
+        outcomes.update(scoped_handler_edit(ws, usable, rewrite))
+        return outcomes
+
+    @staticmethod
+    def _check_for(ws: Workspace, route) -> FastapiAuth | FlaskGuard:
+        if route.framework == "fastapi":
+            return fastapi_auth(ws, route)
+        guard = flask_guard(ws, route)
+        if answers_json(ws.index, route) and guard_redirects(ws.index, guard):
+            raise Skip(
+                "by hand: this route answers JSON, but the app's login check sends people who are not logged in "
+                "to the HTML login page; protect it with a check that answers 401"
+            )
+        return guard
 
     @staticmethod
     def _imports(ws: Workspace, relpath: str, imports: list[tuple[str, str]], param: str) -> None:
