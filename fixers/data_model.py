@@ -648,7 +648,17 @@ class KeepForDevelopment(FixCommand):
         if not targets:
             return updated_node
         environment = f"{self.environment} in {DEVELOPMENT_VALUES!r}".replace("'", '"') if self.environment else None
-        calls = [n for n in _calls_in(original_node) if tail(dotted_name(n.func) or "") == "create_all"]
+        calls = _calls_in(original_node)
+        if any(tail(dotted_name(n.func) or "") == "executescript" for n in calls):
+            # sqlite3 is SQLite by construction: keep creating missing tables (CREATE TABLE IF NOT
+            # EXISTS); changes to existing tables go through migrations from now on.
+            self.fixed(targets)
+            return updated_node.with_changes(leading_lines=[
+                *updated_node.leading_lines,
+                cst.EmptyLine(comment=cst.Comment("# Creates missing tables (SQLite); changes to existing tables go through migrations:")),
+                cst.EmptyLine(comment=cst.Comment("# write one in migrations/versions/ and run `alembic upgrade head` before the app starts.")),
+            ])
+        calls = [n for n in calls if tail(dotted_name(n.func) or "") == "create_all"]
         bind = _bind_of(calls[0]) if calls else None
         sqlite = f'{code_of(bind)}.url.get_backend_name() == "sqlite"' if isinstance(bind, (cst.Name, cst.Attribute)) else None
         if sqlite and environment:
@@ -800,6 +810,13 @@ class MigrationsFixer(Fixer):
 
 def _before_production(context: dict, env_var: str) -> str:
     """The commands the summary lists under "to do by hand" once migrations are set up."""
+    if context["schema_file"]:
+        return (
+            f"migrations: Alembic is set up with a first migration made from {context['schema_file']}. On a database "
+            "the app already created, run `alembic stamp head` once; from then on write each change to existing "
+            "tables as a migration and run `alembic upgrade head` before every start (see migrations/README). "
+            "Alembic reads the database from DATABASE_URL: set it when you run these."
+        )
     where = f"outside SQLite, development and tests ({env_var})" if not context["schema_file"] else f"outside development and tests ({env_var})"
     if context["schema_file"]:
         first = "on a database the app already created, run `alembic stamp head` once; on a new one, `alembic upgrade head`"
@@ -808,9 +825,10 @@ def _before_production(context: dict, env_var: str) -> str:
             'write the first migration from your models with `alembic revision --autogenerate -m "initial"` '
             "(against an empty database), then run `alembic stamp head` on a database the app already created"
         )
+    url = "" if context.get("engine_import") else " Alembic reads the database from DATABASE_URL: set it when you run these."
     return (
         f"migrations: the app no longer creates its tables {where}. Before the next production deploy, "
-        f"{first}; from then on run `alembic upgrade head` before every start (see migrations/README)."
+        f"{first}; from then on run `alembic upgrade head` before every start (see migrations/README).{url}"
     )
 
 
