@@ -80,8 +80,11 @@ def split(qualified: str) -> tuple[str, str]:
 
 
 def _same(a: str, b: str) -> bool:
-    """Two dotted names for the same thing (one may be written from below the scanned root)."""
-    return a == b or a.endswith("." + b) or b.endswith("." + a)
+    """Two dotted names for the same thing: equal, or one written from another root than the scan's
+    (`app.models` in the code, `backend.app.models` in the index). A one-part name is too common
+    (`db`, `models`) to be matched as the end of another."""
+    short, long = sorted((a, b), key=len)
+    return a == b or ("." in short and long.endswith("." + short))
 
 
 @dataclass
@@ -156,7 +159,7 @@ class ModuleNames:
             if _same(target, module) and local not in self.defined:
                 return f"{local}.{name}"
         if self.bound(name) or hasattr(builtins, name):
-            raise Skip(f"by hand: the name {name} means something else in this module, so the fix cannot name the {name} model here")
+            raise Skip(f"by hand: the name {name} means something else in this module, so the fix cannot use {module}.{name} there")
         imports.append((*self.spelling(module), name))
         return name
 

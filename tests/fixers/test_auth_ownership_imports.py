@@ -221,3 +221,12 @@ def test_module_names_follow_the_modules_own_imports():
             assert "Notebook means something else" in str(exc)
         else:
             raise AssertionError(f"no Skip for {taken!r}")
+
+
+def test_a_one_part_module_name_is_not_taken_for_the_end_of_another():
+    """Models in db.py at the root, and a module that imports Flask-SQLAlchemy's `db` object."""
+    from fixers.auth import ModuleNames
+
+    imports: list = []
+    names = ModuleNames.read("views.py", "from app.extensions import db\nfrom db import Page\n")
+    assert names.ref("db", "Notebook", imports) == "Notebook" and imports == [("db", 0, "Notebook")]
