@@ -200,7 +200,10 @@ class Evidence:
                             assigned[name.id] = assigned.get(name.id, 0) + 1
         aliases: dict[str, str] = {}
         for node, key in refs:
+            # `code = data.get("code") or random_code()`: the name may hold the field's value too.
             parent = parents.get(id(node))
+            while isinstance(parent, ast.BoolOp) or (isinstance(parent, ast.IfExp) and node is not parent.test):
+                node, parent = parent, parents.get(id(parent))
             if (
                 isinstance(parent, ast.Assign)
                 and len(parent.targets) == 1

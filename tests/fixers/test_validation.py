@@ -116,7 +116,7 @@ class TestRequestModel(CodemodTest):
         after = """
             from typing import Optional
 
-            from flask import jsonify, Blueprint, request
+            from flask import Blueprint, jsonify, request
             from pydantic import BaseModel, Field, ValidationError
 
             bp = Blueprint("items", __name__)
@@ -477,3 +477,31 @@ def login(payload: dict):
     text = plan.edits[0].new
     assert "    email: str = Field(max_length=320)\n    password: str = Field(min_length=1, max_length=128)\n" in text
     assert "    remember: Optional[str] = Field(default=None, max_length=255)\n" in text  # after `or`: may not run
+
+
+def test_a_name_assigned_the_field_or_a_fallback_stands_for_the_field(tmp_path):
+    """`code = data.get("code") or random_code()`: what the handler does with `code` (bind it
+    to a TEXT column) types the field."""
+    files = dict(SQL_APP)
+    files["schema.sql"] = "CREATE TABLE IF NOT EXISTS links (id INTEGER PRIMARY KEY, code TEXT NOT NULL);\n"
+    files["app.py"] = """
+import secrets
+import sqlite3
+
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.route("/links", methods=["POST"])
+def create_link():
+    data = request.get_json()
+    code = data.get("code") or secrets.token_urlsafe(4)
+    db = sqlite3.connect("links.db")
+    if db.execute("SELECT 1 FROM links WHERE code = ?", (code,)).fetchone():
+        return {"error": "taken"}, 409
+    return {"code": code}, 201
+"""
+    plan = plan_for(write_project(tmp_path, files))
+    assert not plan.skipped, plan.skipped
+    assert "    code: Optional[str] = Field(default=None, max_length=255)\n" in plan.edits[0].new
