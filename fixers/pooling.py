@@ -625,7 +625,8 @@ class ShareConnections(EnginePooling, FixCommand):
             f'if has_app_context() and "{key}" in g:  # one connection per request or CLI command\n'
             f"    return g.{key}\n"
         )
-        keep = statements(f"if has_app_context():\n    g.{key} = {var}  # closed by {close}() when the app context ends\n")
+        ends = "given back" if release.endswith("putconn(conn)") else "closed"
+        keep = statements(f"if has_app_context():\n    g.{key} = {var}  # {ends} by {close}() when the app context ends\n")
         new = body[:first] + reuse + body[first:index] + opened + body[index + 1 : -1] + keep + [body[-1]]
         teardown = self.teardown_plan
         decorator = f"@{teardown.decorator}.teardown_appcontext\n" if isinstance(teardown, Teardown) and teardown.decorator else ""
