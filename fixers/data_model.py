@@ -18,6 +18,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
+from fixers.column_migration import current_head, plan_revision, render_revision, versions_folder
 from fixers.column_uses import MONEY, TIME, ColumnUses, apply_rewrites
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, locate, run_codemod, string_text
 from fixers.rewrite import code_of, set_keyword, statements, tail
@@ -241,6 +242,14 @@ class ColumnFixer(Fixer):
         refused: Outcomes = {}
         for kind, rule in ((MONEY, "PR103"), (TIME, "PR104")):
             refused.update(_refused_type_changes(ws, relpath, [f for f in findings if f.rule == rule], kind))
+        versions = versions_folder(ws)
+        if versions is not None:  # the project's schema lives in Alembic migrations: each change needs one
+            _, unexpressed = plan_revision(_column_changes(ws, relpath, [f for f in findings if f not in refused]), _scales(findings))
+            for finding in unexpressed:
+                refused[finding] = (
+                    f"by hand: this project keeps its schema in Alembic migrations ({versions}), and the migration "
+                    "for this change could not be written automatically; change the model and write the migration together"
+                )
         outcomes = fix_with(ColumnConstraints, relpath, [f for f in findings if f not in refused], ws)
         money = [f for f in findings if f.rule == "PR103" and f in outcomes and outcomes[f] is None]
         if money:
@@ -251,7 +260,17 @@ class ColumnFixer(Fixer):
                 by_model.setdefault(model, []).append(attr)
             run_codemod(ws, relpath, DecimalOnAssignment, [], keep_any_change=True, columns=by_model)
         changed = [f for f, reason in outcomes.items() if reason is None]
-        if changed:
+        if changed and versions is not None:
+            tables, _ = plan_revision(_column_changes(ws, relpath, changed), _scales(changed))
+            revision, text = render_revision(tables, current_head(ws, versions), relpath)
+            path = f"{versions}/{revision}_column_changes.py"
+            ws.write(path, text)
+            ws.note(
+                f"the column changes in {relpath} come with the migration {path}: read it, then run "
+                "`alembic upgrade head` on each database; existing rows must satisfy new NOT NULL and UNIQUE constraints first",
+                changed,
+            )
+        elif changed:
             ws.note(
                 f"the column changes in {relpath} change the model only: an existing database keeps its columns "
                 'until a migration changes them (`alembic revision --autogenerate -m "column changes"`, read it, '
@@ -259,6 +278,30 @@ class ColumnFixer(Fixer):
                 changed,
             )
         return {**outcomes, **refused}
+
+
+def _column_changes(ws: Workspace, relpath: str, findings: list[Finding]) -> list[tuple[Finding, object, object]]:
+    """(finding, model, column) from the index; findings on something else get (finding, None, None)."""
+    facts = ws.index.modules.get(relpath) if ws.index is not None else None
+    changes = []
+    for finding in findings:
+        found = next(
+            ((model, column) for model in (facts.models if facts is not None else []) for column in model.columns if column.span.line == finding.line),
+            None,
+        )
+        changes.append((finding, *found) if found else (finding, _Nothing, _Nothing))
+    return changes
+
+
+class _Nothing:
+    """Stands for the model and column of a finding that is not on an ORM column (a Table's key)."""
+
+    table = name = type = ""
+    unique = index = False
+
+
+def _scales(findings: list[Finding]) -> dict[Finding, tuple[str, str]]:
+    return {f: _numeric_size(f) for f in findings if f.rule == "PR103"}
 
 
 def _typed_columns(ws: Workspace, relpath: str, findings: list[Finding]) -> dict[Finding, tuple[str, str]]:

@@ -386,3 +386,121 @@ def order(order_id):
     reasons = {f.rule: reason for f, reason in plan.skipped}
     assert reasons["PR103"].startswith("by hand: with postgresql, NUMERIC columns come back as Decimal values")
     assert "aware datetimes" in reasons["PR104"]
+
+
+ALEMBIC_PROJECT = {
+    "app/__init__.py": "",
+    "app/database.py": DATABASE,
+    "app/models.py": """
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, String
+
+from app.database import Base
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id = Column(Integer, primary_key=True)
+    email = Column(String(200), index=True, nullable=False)
+    created_at = Column(DateTime, default=datetime.utcnow)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id = Column(Integer, primary_key=True)
+    account_id = Column(Integer, ForeignKey("accounts.id"))
+    amount = Column(Float, nullable=False)
+""",
+    "app/main.py": "from fastapi import FastAPI\n\nfrom app import models\n\napp = FastAPI()\n\n\n@app.get('/')\ndef index():\n    return {}\n",
+    "alembic.ini": "[alembic]\nscript_location = migrations\nprepend_sys_path = .\n",
+    "migrations/env.py": """
+import os
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from app import models  # noqa: F401
+from app.database import Base
+
+engine = create_engine(os.environ["DATABASE_URL"])
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+""",
+    "migrations/versions/0001_initial.py": """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade():
+    op.create_table(
+        "accounts",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("email", sa.String(200), nullable=False),
+        sa.Column("created_at", sa.DateTime()),
+    )
+    op.create_index("ix_accounts_email", "accounts", ["email"])
+    op.create_table(
+        "payments",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("account_id", sa.Integer(), sa.ForeignKey("accounts.id")),
+        sa.Column("amount", sa.Float(), nullable=False),
+    )
+
+
+def downgrade():
+    op.drop_table("payments")
+    op.drop_table("accounts")
+""",
+}
+
+MODELS_MATCH_MIGRATIONS = """
+import os
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+from app import models
+from app.database import Base
+
+command.upgrade(Config("alembic.ini"), "head")
+engine = create_engine(os.environ["DATABASE_URL"])
+with engine.connect() as conn:
+    print(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata))
+command.downgrade(Config("alembic.ini"), "0001")
+with engine.connect() as conn:
+    print(len(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)) > 0)
+"""
+
+
+def test_a_project_with_alembic_gets_the_migration_of_its_column_changes(tmp_path):
+    root = write_project(tmp_path / "app", ALEMBIC_PROJECT)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'before.db'}"}
+    before = run_python(root, MODELS_MATCH_MIGRATIONS.replace('command.downgrade(Config("alembic.ini"), "0001")', ""), env=env)
+    assert before.stdout.startswith("[]")  # models and migrations agree before the fix
+    root, plan, _ = fix_project(tmp_path / "app", ALEMBIC_PROJECT, {"PR101", "PR102", "PR103", "PR104"})
+    revisions = sorted((root / "migrations" / "versions").glob("*_column_changes.py"))
+    assert revisions, plan.files_changed
+    assert any("come with the migration migrations/versions/" in note for note in plan.notes)
+    # `alembic upgrade head` brings a database to the fixed models, and downgrade undoes it.
+    done = run_python(root, MODELS_MATCH_MIGRATIONS, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'after.db'}"})
+    assert done.stdout.splitlines() == ["[]", "True"], done.stdout
+
+
+def test_several_migration_heads_are_left_to_the_user(tmp_path):
+    files = dict(ALEMBIC_PROJECT)
+    files["migrations/versions/0002_a.py"] = 'revision = "0002a"\ndown_revision = "0001"\n'
+    files["migrations/versions/0002_b.py"] = 'revision = "0002b"\ndown_revision = "0001"\n'
+    root = write_project(tmp_path / "app", files)
+    result = scan_project(root)
+    found = [f for f in result.findings if f.rule in {"PR101", "PR103"}]
+    plan = plan_fixes(result, found, include_review=True)
+    assert not plan.fixes and "several heads (0002a, 0002b)" in plan.skipped[0][1]
