@@ -306,6 +306,11 @@ def create_app():
     def profile():
         return jsonify(id=1)
 
+    @app.route("/notes", methods=["POST"])
+    @login_required
+    def add_note():
+        return jsonify(title=request.form["title"]), 201
+
     return app
 """,
     "tests/conftest.py": """
@@ -319,7 +324,7 @@ def client():
     return create_app().test_client()
 """,
     "tests/test_app.py": "def test_profile_needs_login(client):\n    assert client.get('/profile').status_code == 302\n",
-}
+}  # no logged-in fixture: the body checks of /notes run anonymous, and get the redirect
 
 
 def test_a_redirect_to_the_login_page_counts_as_refused(tmp_path):
@@ -328,7 +333,7 @@ def test_a_redirect_to_the_login_page_counts_as_refused(tmp_path):
     root, _, _ = fix_project(tmp_path, FLASK_LOGIN, {"PR431"})
     generated = read(root, "tests/test_failure_paths.py")
     assert "DENIED = {301, 302, 303, 307, 401, 403}" in generated
-    assert entries(generated, "LOGIN_ROUTES").strip() == '("GET", "/profile"),'
+    assert entries(generated, "LOGIN_ROUTES").split() == ['("GET",', '"/profile"),', '("POST",', '"/notes"),']
     done = run_tests(root)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "test_missing_or_bad_credentials_are_refused" not in done.stdout
