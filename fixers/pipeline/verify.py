@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -296,6 +297,21 @@ def _why_missing(test: str, after: SuiteRun) -> Outcome:
     return Outcome("missing", message, _tail(after.run.output))
 
 
+def missing_dependency(failures: dict[str, Outcome], dependencies: Sequence[str]) -> str | None:
+    """The requirement the plan adds whose module the failing tests could not import, if any
+    ("slowapi>=0.1.9" for "No module named 'slowapi'")."""
+    for outcome in failures.values():
+        found = re.search(r"No module named '([\w.]+)'", f"{outcome.message}\n{outcome.text}")
+        if not found:
+            continue
+        module = found.group(1).split(".")[0].lower()
+        for requirement in dependencies:
+            name = re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0]
+            if name.lower().replace("-", "_") == module:
+                return requirement
+    return None
+
+
 def _tail(text: str, lines: int = FAILURE_TAIL) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
@@ -310,6 +326,7 @@ class RolledBack:
     fixer: str
     findings: list[Finding]
     failures: dict[str, Outcome]  # test id -> how it failed with the group in
+    needs: str | None = None  # a dependency the fix adds that the project's Python lacks
 
     def reason(self) -> str:
         tests = list(self.failures)
@@ -317,6 +334,11 @@ class RolledBack:
         named = f"your test {tests[0]} fails"
         if len(tests) > 1:
             named = f"your tests {tests[0]} and {len(tests) - 1} more fail"
+        if self.needs:
+            return (
+                f"with this fix, {named}: it needs {self.needs}, which is not installed where your tests run; "
+                "install it, then run `prodready fix --verify` again"
+            )
         return f"with this fix, {named}" + (f" ({first.message})" if first.message else "")
 
     def output(self) -> str:
@@ -499,8 +521,9 @@ def _search_groups(search: _Search, baseline: SuiteRun, report: VerifyReport) ->
             report.budget_note = _budget_note(search, groups[lo:], broken)
             return kept(lo)
         culprit = groups[hi - 1]
+        needs = missing_dependency(failures, search.plan_for(groups[:hi]).dependencies)
         report.rolled_back.append(
-            RolledBack(culprit, [f.finding for f in search.plan.fixes if f.fixer == culprit], failures)
+            RolledBack(culprit, [f.finding for f in search.plan.fixes if f.fixer == culprit], failures, needs)
         )
         last = hi == len(groups)
         groups = groups[: hi - 1] + groups[hi:]

@@ -218,3 +218,18 @@ def test_two_groups_that_each_break_a_test_are_both_rolled_back_in_few_runs(tmp_
     assert report.runs == 7
     assert report.before == (3, 0) and report.after == (3, 0)
     assert digest(root) == before
+
+
+def test_a_fix_whose_new_dependency_is_not_installed_says_to_install_it():
+    from fixers.pipeline.verify import Outcome, RolledBack, missing_dependency
+
+    failures = {"tests/test_api.py::test_login": Outcome("error", "ModuleNotFoundError: No module named 'pydantic_settings'")}
+    assert missing_dependency(failures, ["alembic>=1.13", "pydantic-settings>=2"]) == "pydantic-settings>=2"
+    assert missing_dependency(failures, ["alembic>=1.13"]) is None  # missing, but not something the fix adds
+    other = {"t.py::a": Outcome("failed", "AssertionError: assert 500 == 200")}
+    assert missing_dependency(other, ["pydantic-settings>=2"]) is None
+    reason = RolledBack("settings-object", [], failures, "pydantic-settings>=2").reason()
+    assert reason == (
+        "with this fix, your test tests/test_api.py::test_login fails: it needs pydantic-settings>=2, which is not "
+        "installed where your tests run; install it, then run `prodready fix --verify` again"
+    )
