@@ -333,7 +333,7 @@ def dotted_name(node: cst.CSTNode) -> str | None:
 # -- imports where the module's own imports are ------------------------------------------------
 
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
-SECTIONS = ("future", "stdlib", "thirdparty", "local")
+SECTIONS = ("future", "stdlib", "thirdparty", "local", "relative")
 
 
 def _import_module(statement: cst.CSTNode) -> tuple[str, int] | None:
@@ -348,11 +348,21 @@ def _import_module(statement: cst.CSTNode) -> tuple[str, int] | None:
 
 def import_section(module: str, level: int, local: frozenset[str]) -> str:
     top = module.partition(".")[0]
-    if level or top in local:
+    if level:
+        return "relative"
+    if top in local:
         return "local"
     if top == "__future__":
         return "future"
     return "stdlib" if top in STDLIB else "thirdparty"
+
+
+def _sort_keys(statement: cst.CSTNode) -> tuple[tuple, str]:
+    """(isort's default key: `import x` lines before `from x import`, then the module; the key
+    of force_sort_within_sections: the module alone)."""
+    module, level = _import_module(statement)
+    name = "." * level + module.lower()
+    return (isinstance(statement.body[0], cst.ImportFrom), name), name
 
 
 def _key(statement: cst.CSTNode) -> str:
@@ -367,50 +377,84 @@ def _blank_prefix(lines: Sequence[cst.EmptyLine]) -> tuple[list, list]:
     return list(lines[:index]), list(lines[index:])
 
 
+def _names_in_order(before: cst.SimpleStatementLine, after: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
+    """`from m import b, a, c` as libcst extended it (new names first) -> the names in the
+    original line's order: sorted when they were, else the new ones at the end."""
+    old, new = before.body[0], after.body[0]
+    if not isinstance(new, cst.ImportFrom) or isinstance(new.names, cst.ImportStar) or new.lpar is not None:
+        return after
+    had = [a.evaluated_name for a in old.names]
+    aliases = {a.evaluated_name: a for a in new.names}
+    added = [name for name in aliases if name not in had]
+    if not added or any(name not in aliases for name in had):
+        return after
+    if had == sorted(had):
+        order = sorted(aliases)
+    elif had == sorted(had, key=str.lower):
+        order = sorted(aliases, key=str.lower)
+    else:
+        order = had + added
+    comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    names = [aliases[n].with_changes(comma=comma) for n in order]
+    names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return after.with_changes(body=[new.with_changes(names=names)])
+
+
 def place_new_imports(before: cst.Module, after: cst.Module, relpath: str, local: Sequence[str] = ()) -> cst.Module:
     """Move the import lines `after` has and `before` had not into the module's own import
     block, in its order: `from __future__`, standard library, third party, the project's own
-    (`local` top-level names, the module's own package and relative imports), one blank line
-    between sections, alphabetical within a section when the section already is.
+    (`local` top-level names and the module's own package), relative imports; one blank line
+    between sections, and within a section at its sorted place when the section is sorted
+    (isort's or ruff's default order, or by module alone), else at its end.
 
     AddImportsVisitor puts every new import after the module's last import, so `import os` can
     land under `from app.models import User`; this keeps the file as isort or ruff would."""
-    existing = {_key(s) for s in before.body if is_import_line(s)}
+    originals = {_key(s): s for s in before.body if is_import_line(s)}
     body = list(after.body)
     kept = {_key(s) for s in body}
     # An import line libcst extended (`from m import a` -> `from m import a, b`) stays where it is.
-    extended = {_import_module(s) for s in before.body if is_import_line(s) and _key(s) not in kept}
-    new = [
-        s for s in body
-        if is_import_line(s) and _key(s) not in existing and _import_module(s) is not None and _import_module(s) not in extended
-    ]
+    extended = {_import_module(s): s for s in before.body if is_import_line(s) and _key(s) not in kept}
+    new = []
+    for index, statement in enumerate(body):
+        if not is_import_line(statement) or _key(statement) in originals or _import_module(statement) is None:
+            continue
+        if _import_module(statement) in extended:
+            body[index] = _names_in_order(extended[_import_module(statement)], statement)
+        else:
+            new.append(statement)
     if not new:
-        return after
+        return after.with_changes(body=body)
     tops = frozenset(local) | {module_name_for(relpath).partition(".")[0]}
     body = [s for s in body if not any(s is n for n in new)]
+    # libcst leaves a blank line after the imports it adds: the code after them keeps its own spacing.
+    first_code = header_end(list(before.body))
+    if first_code < len(before.body):
+        following = header_end(body)
+        if following < len(body) and _key(body[following]) == _key(before.body[first_code]):
+            body[following] = body[following].with_changes(leading_lines=before.body[first_code].leading_lines)
     order = {name: i for i, name in enumerate(SECTIONS)}
     for statement in new:
         module, level = _import_module(statement)
         section = import_section(module, level, tops)
         header = header_end(body)
-        imports = [
-            (i, import_section(*_import_module(s), tops), _import_module(s)[0])
-            for i, s in enumerate(body[:header])
-            if _import_module(s) is not None
-        ]
-        same = [(i, name) for i, sec, name in imports if sec == section]
+        imports = [(i, import_section(*_import_module(s), tops)) for i, s in enumerate(body[:header]) if _import_module(s) is not None]
+        same = [i for i, sec in imports if sec == section]
         statement = statement.with_changes(leading_lines=[])
         if same:
-            names = [name for _, name in same]
-            ordered = names == sorted(names, key=str.lower)
-            at = next((i for i, name in same if ordered and name.lower() > module.lower()), same[-1][0] + 1)
-            if at == same[0][0]:  # new first line of the section: it takes the section's spacing and comments
+            at = same[-1] + 1
+            for which in (0, 1):
+                keys = [_sort_keys(body[i])[which] for i in same]
+                if keys == sorted(keys):
+                    mine = _sort_keys(statement)[which]
+                    at = next((i for i, key in zip(same, keys) if key > mine), same[-1] + 1)
+                    break
+            if at == same[0]:  # new first line of the section: it takes the section's spacing and comments
                 statement = statement.with_changes(leading_lines=body[at].leading_lines)
                 body[at] = body[at].with_changes(leading_lines=[])
             body.insert(at, statement)
             continue
-        earlier = [i for i, sec, _ in imports if order[sec] < order[section]]
-        later = [i for i, sec, _ in imports if order[sec] > order[section]]
+        earlier = [i for i, sec in imports if order[sec] < order[section]]
+        later = [i for i, sec in imports if order[sec] > order[section]]
         if earlier:
             at = earlier[-1] + 1
             body.insert(at, statement.with_changes(leading_lines=[cst.EmptyLine()]))
