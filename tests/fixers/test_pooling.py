@@ -459,7 +459,9 @@ def test_flask_helper_works_at_import_time_in_requests_and_in_cli_commands(tmp_p
         outside.execute("SELECT 1")  # not closed behind the caller's back
     """
     run_python(root, textwrap.dedent(check), {"NOTES_DB": str(tmp_path / "notes.db")})
-    assert plan_fixes(scan_project(root), [f for f in scan_project(root).findings if f.rule == "PR230"]).is_empty
+    after = scan_project(root)
+    assert {(f.rule, f.path) for f in after.findings} <= {(f.rule, f.path) for f in before.findings}
+    assert plan_fixes(after, [f for f in after.findings if f.rule == "PR230"]).is_empty
 
 
 def test_connection_closed_by_its_callers_is_not_shared(tmp_path):

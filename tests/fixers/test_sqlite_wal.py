@@ -51,11 +51,13 @@ with engine.connect() as conn:
 def test_sqlalchemy_engine_gets_a_connect_listener(tmp_path):
     """An engine used to be skipped with a wrong reason ("not assigned to a name")."""
     files = {"app.py": ENGINE_APP, "settings.py": "import os\nDATABASE_URL = os.getenv('DATABASE_URL', 'sqlite:///./app.db')\n"}
-    root, _, _ = fix_project(tmp_path, files, {"PR232"})
+    root, _, after = fix_project(tmp_path / "fixed", files, {"PR232"})
+    before = scan_project(write_project(tmp_path / "before", files))  # the fix adds no finding of its own
+    assert {(f.rule, f.path) for f in after.findings} == {(f.rule, f.path) for f in before.findings} - {("PR232", "app.py")}
     source = read(root, "app.py")
     assert '@event.listens_for(engine, "connect")\ndef sqlite_wal(dbapi_connection, connection_record):' in source
     assert 'if engine.dialect.name != "sqlite":' in source  # the URL is only known at run time
-    assert run_python(root, PRAGMAS, {"DATABASE_URL": f"sqlite:///{tmp_path}/app.db"}).stdout == "wal 15000\n"
+    assert run_python(root, PRAGMAS, {"DATABASE_URL": f"sqlite:///{root}/app.db"}).stdout == "wal 15000\n"
     assert run_python(root, PRAGMAS, {"DATABASE_URL": "sqlite://"}).stdout == "memory 15000\n"  # in memory: no WAL, no error
 
 
