@@ -61,7 +61,7 @@ class PoolValues:
 
     values: dict[str, str] = field(default_factory=lambda: {name: repr(value) for name, _, value in POOL_SETTINGS})
     imports: list[tuple[str, str | None]] = field(default_factory=list)
-    from_settings: bool = False
+    configurable: bool = False  # read from settings or the environment (not plain numbers)
     used: set[str] = field(default_factory=set)  # the settings the generated code needs
 
     def value(self, name: str) -> str:
@@ -87,7 +87,7 @@ def pool_values(ws: Workspace, relpath: str, needed: set[str]) -> PoolValues:
     except Skip:
         ws.rollback(checkpoint)
         return PoolValues()
-    values.from_settings = True
+    values.configurable = True
     return values
 
 
@@ -534,10 +534,7 @@ class ShareConnections(EnginePooling, FixCommand):
                 return None, f"`{var}` is already a module-level name"
             if not call_names <= self.module_names | {"True", "False", "None"}:
                 return None, "the engine's arguments are not module-level names"
-            how, reason = self.decision(call)
-            if how is None and unpoolable(call) is None:  # it could have settings, but not safely here
-                return None, reason
-            return Plan("hoist", var, call), ""
+            return Plan("hoist", var, call), ""  # with pool settings when `decision` allows them
         close_at = next((j for j in range(index + 1, len(body)) if is_close(body[j], var)), None)
         if kind in POOL_HELPER and close_at is not None:
             return Plan("pool", var, call, close_at), ""
@@ -586,7 +583,7 @@ class ShareConnections(EnginePooling, FixCommand):
                 cst.Module([]).code_for_node(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in plan.call.args
             )
             configured = self.values.value("pool_size")  # also tells the probe run it is needed
-            size = configured if self.values.from_settings else str(POOL_MAX)
+            size = configured if self.values.configurable else str(POOL_MAX)
             self.values.schedule_imports(self.context)
             helper = POOL_HELPER[kind].format(pool=self.pool_name, args=args, size=size)
             self.definitions.append((line, False, statements(helper)))

@@ -589,3 +589,51 @@ def test_helper_module_that_imports_the_app_registers_the_teardown_itself(tmp_pa
     assert run_python(root, check).stdout == "close_db\n"
     assert "@app.teardown_appcontext\ndef close_db(exc=None):" in (root / "shop/db.py").read_text()
     assert (root / "shop/__init__.py").read_text() == files["shop/__init__.py"]
+
+
+class TestHoistedEngines(CodemodTest):
+    TRANSFORM = ShareConnections
+
+    def test_sqlite_engine_moves_without_pool_settings(self):
+        before = """
+            from sqlalchemy import create_engine
+
+
+            def report():
+                engine = create_engine("sqlite:///app.db")
+                return engine.connect()
+        """
+        after = """
+            from sqlalchemy import create_engine
+
+            engine = create_engine("sqlite:///app.db")
+
+
+            def report():
+                return engine.connect()
+        """
+        self.assertCodemod(before, after, targets=targets(before, "PR230", "create_engine("))
+
+    def test_engine_with_some_settings_moves_as_it_is(self):
+        before = """
+            from sqlalchemy import create_engine
+
+            from app.config import DATABASE_URL
+
+
+            def report():
+                engine = create_engine(DATABASE_URL, pool_pre_ping=True)
+                return engine.connect()
+        """
+        after = """
+            from sqlalchemy import create_engine
+
+            from app.config import DATABASE_URL
+
+            engine = create_engine(DATABASE_URL, pool_pre_ping=True)
+
+
+            def report():
+                return engine.connect()
+        """
+        self.assertCodemod(before, after, targets=targets(before, "PR230", "create_engine("))
