@@ -21,13 +21,13 @@ import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor
 
 from auditor.index.extract import module_name_for
-from auditor.models import Finding
+from auditor.models import Confidence, Finding
 from auditor.rules.auth import WEBHOOK_PATH
 from auditor.rules.querying import data_shape
 from auditor.rules.route_code import handler_node, id_params, user_params
 from auditor.walk import dotted
 from fixers.base import Fixer, Outcomes
-from fixers.cst import FixCommand, Target, dotted_name, fix_with, header_end, insert_at
+from fixers.cst import FixCommand, Target, dotted_name, first_free, fix_with, header_end, insert_at, names_in
 from fixers.rewrite import (
     FunctionRewrite,
     add_param,
@@ -61,12 +61,13 @@ CREDENTIAL_SEGMENT = re.compile(
     r"magic[-_]?link|otp|oauth\w*|callback|sso|authorize)$",
     re.I,
 )
+MODEL_CONSTRUCTORS = frozenset({"model_validate", "from_orm", "parse_obj", "model_construct", "construct", "create", "create_user"})
 INVITATION = re.compile(r"(^|/)invit\w*(/|$)", re.I)
 ACCEPTING = re.compile(r"(^|/)(accept|join|redeem|claim)(/|$)|[{<](\w+:)?(token|code|key)[}>]", re.I)
 PASSWORD_HASHING = re.compile(r"(^|\.|_)(hash_password|generate_password_hash|set_password|hashpw|make_password|get_password_hash|password_hash)$|^(pwd_context|password_context|ph|argon2|bcrypt)\.hash$", re.I)
 CREDENTIAL_ISSUING = re.compile(
     r"(^|\.)(login_user|create_access_token|create_refresh_token|encode_auth_token|generate_auth_token|"
-    r"create_token|issue_token|make_token|generate_token|create_session|jwt\.encode)$",
+    r"create_token|issue_token|make_token|generate_token|create_session|jwt\.encode|secrets\.token_urlsafe|secrets\.token_hex)$",
     re.I,
 )
 
@@ -275,7 +276,8 @@ def public_by_design(ws: Workspace, route) -> str | None:
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call):
             name = dotted(sub.func) or ""
-            if name.rpartition(".")[2] in user_models:
+            head, _, method = name.partition(".")
+            if name.rpartition(".")[2] in user_models or (head in user_models and method in MODEL_CONSTRUCTORS):
                 return "it creates accounts"
             if PASSWORD_HASHING.search(name):
                 return "it sets passwords"
@@ -505,6 +507,11 @@ class AuthRouteFixer(Fixer):
                 outcomes[finding] = "a webhook cannot log in: verify the sender's signature (HMAC of the raw body) instead"
             elif why := public_by_design(ws, route):
                 outcomes[finding] = public_reason(why)
+            elif finding.confidence == Confidence.LOW and not route.is_mutating:
+                outcomes[finding] = (
+                    "by hand: no other route that reads these rows needs a login, so this one may be public on "
+                    "purpose (a catalog, a public profile); if it is, add it to public-routes"
+                )
             else:
                 usable.append(finding)
         for relpath in sorted({f.path for f in usable}):
@@ -538,14 +545,15 @@ class AuthRouteFixer(Fixer):
             check = checks[route.handler.qualname]
             style = paramstyle(ws, route.relpath)
             if isinstance(check, FastapiAuth):
-                if check.name in param_names(function):
-                    raise Skip(f"the handler already has a parameter named {check.name}")
-                param = check.param
+                name, param = check.name, check.param
+                if name in param_names(function) | names_in(function.body):  # `user = db.get(User, user_id)`
+                    name = first_free(param_names(function) | names_in(function.body) | names.imported.keys() | names.defined, "current_user", "caller", "auth_user")
+                    param = name + param[len(check.name):]
                 if not check.local:
                     depends = names.ref("fastapi", "Depends", imports)
-                    param = f"{check.name}={depends}({names.ref(*split(check.dependency), imports)})"
+                    param = f"{name}={depends}({names.ref(*split(check.dependency), imports)})"
                 function = add_param(function, param, first="=" not in param)
-                return own_rows_only(shape, route, function, f"{check.name}.id", style, names, imports)
+                return own_rows_only(shape, route, function, f"{name}.id", style, names, imports)
             local = guard_local(names, check, imports)
             function = add_decorator(function, check.written(local), route.router.rpartition(".")[2])
             user_imports: list = []

@@ -193,9 +193,12 @@ def notes():
     return "<br>".join(n.body for n in rows)
 
 
-@web.route("/notes.json")
-def notes_json():
-    return jsonify([{"id": n.id, "body": n.body} for n in Note.query.all()])
+@web.route("/notes/<int:id>/archive", methods=["POST"])
+def archive_note(id):
+    note = db.session.get(Note, id)
+    note.body = "[archived] " + note.body
+    db.session.commit()
+    return jsonify(id=note.id, body=note.body)
 
 
 @web.route("/notes/<int:id>/rename", methods=["POST"])
@@ -270,7 +273,7 @@ def test_each_route_gets_its_neighbours_login_check_and_the_app_still_works(tmp_
     assert notes.count("import") == BLUEPRINT_APP["app/api/notes.py"].count("import")  # token_auth was imported already
     web = read(root, "app/web.py")
     assert '@web.route("/notes/<int:id>/rename", methods=["POST"])\n@login_required\ndef rename_note(id):' in web
-    assert '@web.route("/notes.json")\ndef notes_json():' in web
+    assert '@web.route("/notes/<int:id>/archive", methods=["POST"])\ndef archive_note(id):' in web
     assert "login_required" not in read(root, "app/api/users.py").split("def register")[0].split("@api.route")[-1]
     run_python(root, CHECK_BLUEPRINT_APP)
 
