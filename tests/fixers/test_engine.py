@@ -133,7 +133,7 @@ def test_a_finding_after_lines_moved_by_an_earlier_fix_is_still_found(tmp_path):
     chosen = [finding("PR501", "app.py", 1), finding("PR340", "app.py", line, col)]
     plan = plan_fixes(result, chosen)
     assert not plan.skipped, plan.skipped
-    assert "_keep_task(asyncio.create_task(send_welcome()))" in plan.edits[0].new
+    assert "_keep_task(asyncio.create_task(send_welcome()))" in next(e.new for e in plan.edits if e.relpath == "app.py")
 
 
 def test_dry_run_writes_nothing_and_apply_writes_exactly_the_plan(tmp_path):
@@ -156,13 +156,14 @@ def test_apply_then_undo_restores_every_byte_and_deletes_created_files(tmp_path)
     plan = plan_fixes(result, [finding("PR501", "app.py", 1)] + only(result, "PR502"))
     assert "logging_setup.py" in plan.files_changed
     report = apply_plan(plan)
-    assert report.created == ["logging_setup.py"]
+    # The app read no setting: the logging settings go to a config module listed in .env.example.
+    assert report.created == [".env.example", "config.py", "logging_setup.py"]
     assert stat.S_IMODE((root / "app.py").stat().st_mode) == 0o640  # mode kept by the atomic write
     assert (report.backup_dir / "manifest.json").is_file()
     assert digest(root) != before
 
     restored = undo(root)
-    assert restored.restored == ["app.py"] and restored.deleted == ["logging_setup.py"]
+    assert restored.restored == ["app.py"] and restored.deleted == [".env.example", "config.py", "logging_setup.py"]
     assert digest(root) == before
     assert stat.S_IMODE((root / "app.py").stat().st_mode) == 0o640
     with pytest.raises(NothingToUndoError):
