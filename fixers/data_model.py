@@ -773,7 +773,7 @@ class MigrationsFixer(Fixer):
         context = self._context(ws, index, site)
         ws.write("alembic.ini", render("alembic/alembic.ini.j2"))
         ws.write("migrations/env.py", render("alembic/env.py.j2", **context))
-        ws.write("migrations/script.py.mako", render("alembic/script.py.mako.j2"))
+        ws.write("migrations/script.py.mako", render("alembic/script.py.mako.j2", sqlmodel="sqlmodel" in index.imported_packages))
         ws.write("migrations/README", render("alembic/README.j2", **context))
         if context["schema_file"]:
             ws.write("migrations/versions/0001_initial_schema.py", render("alembic/initial_sql.py.j2", **context))
@@ -806,14 +806,18 @@ class MigrationsFixer(Fixer):
             schema = next((t.path for t in index.sql_tables), None)
             if schema is None:
                 raise Skip("no SQL schema file found for the first migration")
-            text = ws.read(schema) or ""
-            statements = [s.strip() for s in re.sub(r"--[^\n]*", "", text).split(";") if s.strip()]
+            statements = _schema_statements(ws.read(schema) or "", schema)
+            if not statements:
+                raise Skip(f"no CREATE statement found in {schema} for the first migration")
             return {"schema_file": schema, "statements": statements, "metadata_import": None, "metadata": "None", "models": [], "engine_import": None}
         receiver = site.func.rpartition(".create_all")[0]  # app.database.Base.metadata / db / metadata
         parts = receiver.split(".")
         module = next((".".join(parts[:cut]) for cut in range(len(parts) - 1, 0, -1) if ".".join(parts[:cut]) in index.by_module), None)
-        if module is None:
-            module = index.modules[site_relpath(index, site)].module
+        facts = index.modules[site_relpath(index, site)]
+        if module is None and receiver.endswith(".metadata") and len(parts) >= 3 and parts[0] in facts.top_imports:
+            module, owner = ".".join(parts[:-2]), ".".join(parts[-2:])  # sqlmodel.SQLModel.metadata
+        elif module is None:
+            module = facts.module
             owner = receiver
         else:
             owner = receiver[len(module) + 1 :]
@@ -873,6 +877,22 @@ def _before_production(context: dict, env_var: str) -> str:
         f"migrations: the app no longer creates its tables {where}. Before the next production deploy, "
         f"{first}; from then on run `alembic upgrade head` before every start (see migrations/README).{url}"
     )
+
+
+def _schema_statements(text: str, relpath: str) -> list[str]:
+    """The SQL statements of a schema: a .sql file, or the SQL strings of a Python module
+    (`SCHEMA = \"\"\"CREATE TABLE ...\"\"\"`), never its Python code."""
+    if relpath.endswith(".py"):
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            return []
+        text = ";\n".join(
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.search(r"\bCREATE\s+(TABLE|INDEX|UNIQUE)", node.value, re.I)
+        )
+    return [s.strip() for s in re.sub(r"--[^\n]*", "", text).split(";") if s.strip()]
 
 
 def site_relpath(index, site) -> str:

@@ -241,3 +241,106 @@ def test_the_demo_apps_tests_pass_after_every_data_model_fix(tmp_path):
     apply_plan(plan)
     done = run_tests(root)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_schema_held_in_a_python_string_becomes_the_first_migration(tmp_path):
+    files = {
+        "app.py": '''
+import os
+import sqlite3
+
+from flask import Flask
+
+app = Flask(__name__)
+DATABASE = os.environ.get("LINKS_DB", "links.db")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS links (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    code TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS clicks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    link_id INTEGER REFERENCES links(id)
+);
+"""
+
+
+def init_db():
+    db = sqlite3.connect(DATABASE)
+    db.executescript(SCHEMA)
+    db.commit()
+
+
+init_db()
+
+
+@app.route("/")
+def index():
+    return "ok"
+''',
+    }
+    root = write_project(tmp_path / "app", files)
+    fix_only(root, "PR110")
+    migration = read(root, "migrations/versions/0001_initial_schema.py")
+    assert "CREATE TABLE IF NOT EXISTS links" in migration and "sqlite3" not in migration  # the SQL, not the module
+    db = tmp_path / "fresh.db"
+    run_python(root, "from alembic.config import main; main(['upgrade', 'head'])", env={"DATABASE_URL": f"sqlite:///{db}"})
+    assert {"links", "clicks"} <= _tables(db)
+    # The app still starts on a new SQLite file and creates its tables.
+    started = tmp_path / "started.db"
+    run_python(root, "import app", env={"LINKS_DB": str(started), "APP_ENV": "production"})
+    assert {"links", "clicks"} <= _tables(started)
+
+
+def test_sqlmodel_metadata_comes_from_sqlmodel(tmp_path):
+    files = {
+        "app/__init__.py": "",
+        "app/db.py": """
+import os
+
+from sqlmodel import SQLModel, create_engine
+
+engine = create_engine(os.getenv("DATABASE_URL", "sqlite:///shop.db"))
+
+
+def create_db_and_tables():
+    SQLModel.metadata.create_all(engine)
+""",
+        "app/models.py": """
+from typing import Optional
+
+from sqlmodel import Field, SQLModel
+
+
+class Item(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str
+""",
+        "app/main.py": """
+from fastapi import FastAPI
+
+from app.db import create_db_and_tables
+from app import models
+
+app = FastAPI()
+
+
+@app.on_event("startup")
+def on_startup():
+    create_db_and_tables()
+
+
+@app.get("/")
+def index():
+    return {}
+""",
+    }
+    root = write_project(tmp_path / "app", files)
+    fix_only(root, "PR110")
+    env_py = read(root, "migrations/env.py")
+    assert "from sqlmodel import SQLModel\n" in env_py and "target_metadata = SQLModel.metadata" in env_py
+    db = tmp_path / "shop.db"
+    code = "from alembic.config import main; main(['revision', '--autogenerate', '-m', 'initial']); main(['upgrade', 'head'])"
+    run_python(root, code, env={"DATABASE_URL": f"sqlite:///{db}"})
+    assert "item" in _tables(db)
