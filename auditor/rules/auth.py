@@ -122,7 +122,7 @@ class UnauthenticatedRoute(ProjectRule):
         "Anyone on the internet can call this route without logging in: read other people's data, or "
         "change and delete it."
     )
-    fix_summary = "Adds the app's existing login check (its auth dependency or decorator) to the route."
+    fix_summary = "Adds the login check the routes next to it already use (the same dependency, decorator or auth object)."
     doc = """
 ## What it does
 In an app that has authentication, finds routes with none — no auth dependency (on the
@@ -150,7 +150,10 @@ def delete_task(task_id: int, db: Session = Depends(get_db), user: User = Depend
 ```
 
 ## Fix safety
-Review: callers without credentials start getting 401.
+Review: callers without credentials start getting 401 (or whatever the routes next to it answer:
+the fix copies their check). Left to you, with the reason: routes that create accounts or hand
+out logins, reads that no other route guards (they may be public on purpose), and JSON routes
+whose only available check redirects to an HTML login page.
 """
     _MODELS = """
 from sqlalchemy import Column, ForeignKey, Integer, String
