@@ -426,12 +426,31 @@ _{pool} = None
 
 
 def {pool}():
-    """The process's connection pool, opened on first use."""
+    """The process's connection pool, opened on first use. When every connection is in use, a
+    request waits up to 30 s for one (psycopg2's own pool would fail at once)."""
     global _{pool}
     if _{pool} is None:
+        import threading
+
         from psycopg2.pool import ThreadedConnectionPool
 
-        _{pool} = ThreadedConnectionPool(1, {size}, {args})
+        class WaitingPool(ThreadedConnectionPool):
+            free = threading.BoundedSemaphore({size})
+
+            def getconn(self, key=None):
+                if not self.free.acquire(timeout=30):
+                    raise TimeoutError("no free database connection after 30 s")
+                try:
+                    return super().getconn(key)
+                except BaseException:
+                    self.free.release()
+                    raise
+
+            def putconn(self, conn, key=None, close=False):
+                super().putconn(conn, key, close)
+                self.free.release()
+
+        _{pool} = WaitingPool(1, {size}, {args})
     return _{pool}
 ''',
     "psycopg": '''

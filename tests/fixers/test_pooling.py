@@ -261,12 +261,31 @@ class TestShareConnections(CodemodTest):
 
 
             def connection_pool():
-                """The process's connection pool, opened on first use."""
+                """The process's connection pool, opened on first use. When every connection is in use, a
+                request waits up to 30 s for one (psycopg2's own pool would fail at once)."""
                 global _connection_pool
                 if _connection_pool is None:
+                    import threading
+
                     from psycopg2.pool import ThreadedConnectionPool
 
-                    _connection_pool = ThreadedConnectionPool(1, 10, DSN)
+                    class WaitingPool(ThreadedConnectionPool):
+                        free = threading.BoundedSemaphore(10)
+
+                        def getconn(self, key=None):
+                            if not self.free.acquire(timeout=30):
+                                raise TimeoutError("no free database connection after 30 s")
+                            try:
+                                return super().getconn(key)
+                            except BaseException:
+                                self.free.release()
+                                raise
+
+                        def putconn(self, conn, key=None, close=False):
+                            super().putconn(conn, key, close)
+                            self.free.release()
+
+                    _connection_pool = WaitingPool(1, 10, DSN)
                 return _connection_pool
 
 
@@ -537,12 +556,31 @@ class TestFlaskPooledConnection(CodemodTest):
 
 
             def connection_pool():
-                """The process's connection pool, opened on first use."""
+                """The process's connection pool, opened on first use. When every connection is in use, a
+                request waits up to 30 s for one (psycopg2's own pool would fail at once)."""
                 global _connection_pool
                 if _connection_pool is None:
+                    import threading
+
                     from psycopg2.pool import ThreadedConnectionPool
 
-                    _connection_pool = ThreadedConnectionPool(1, 10, os.environ["DATABASE_URL"])
+                    class WaitingPool(ThreadedConnectionPool):
+                        free = threading.BoundedSemaphore(10)
+
+                        def getconn(self, key=None):
+                            if not self.free.acquire(timeout=30):
+                                raise TimeoutError("no free database connection after 30 s")
+                            try:
+                                return super().getconn(key)
+                            except BaseException:
+                                self.free.release()
+                                raise
+
+                        def putconn(self, conn, key=None, close=False):
+                            super().putconn(conn, key, close)
+                            self.free.release()
+
+                    _connection_pool = WaitingPool(1, 10, os.environ["DATABASE_URL"])
                 return _connection_pool
 
 
@@ -637,3 +675,59 @@ class TestHoistedEngines(CodemodTest):
                 return engine.connect()
         """
         self.assertCodemod(before, after, targets=targets(before, "PR230", "create_engine("))
+
+
+FAKE_PSYCOPG2 = {
+    # Stands in for psycopg2 (no server here), with its pool's documented behaviour: getconn()
+    # raises PoolError at once when maxconn connections are out.
+    "psycopg2/__init__.py": "import types\n\nopened = []\n\n\ndef connect(*args):\n    opened.append(types.SimpleNamespace(args=args))\n    return opened[-1]\n",
+    "psycopg2/pool.py": '''
+        import threading
+
+        import psycopg2
+
+
+        class PoolError(Exception):
+            pass
+
+
+        class ThreadedConnectionPool:
+            def __init__(self, minconn, maxconn, *args):
+                self.maxconn, self.args, self.free, self.used, self.lock = maxconn, args, [], set(), threading.Lock()
+
+            def getconn(self, key=None):
+                with self.lock:
+                    if not self.free and len(self.used) >= self.maxconn:
+                        raise PoolError("connection pool exhausted")
+                    conn = self.free.pop() if self.free else psycopg2.connect(*self.args)
+                    self.used.add(id(conn))
+                    return conn
+
+            def putconn(self, conn, key=None, close=False):
+                with self.lock:
+                    self.used.discard(id(conn))
+                    self.free.append(conn)
+    ''',
+}
+
+
+def test_psycopg2_pool_makes_requests_wait_for_a_free_connection(tmp_path):
+    """psycopg2's pool fails at once when all its connections are out: under more concurrent
+    requests than connections, the pooled code answered errors where it used to open more."""
+    source = (
+        "import time\n\nimport psycopg2\n\nDSN = 'postgresql://localhost/app'\n\n\n"
+        "def export():\n    conn = psycopg2.connect(DSN)\n    time.sleep(0.05)\n    rows = [id(conn)]\n    conn.close()\n    return rows\n"
+    )
+    root = write_project(tmp_path, {"export.py": source, **FAKE_PSYCOPG2})
+    line, col = at(source, "psycopg2.connect")
+    plan = plan_fixes(scan_project(root), [finding("PR230", "export.py", line, col)], include_review=True)
+    assert not plan.skipped, plan.skipped
+    apply_plan(plan)
+    check = """
+        from concurrent.futures import ThreadPoolExecutor
+        import psycopg2, export
+        with ThreadPoolExecutor(25) as workers:
+            results = list(workers.map(lambda _: export.export(), range(50)))
+        print(len(results), len(psycopg2.opened))
+    """
+    assert run_python(root, textwrap.dedent(check)).stdout == "50 10\n"  # every call served, 10 connections
