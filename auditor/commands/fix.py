@@ -8,6 +8,7 @@ can fail on unfixed gaps), 0 when there is nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -31,6 +32,12 @@ def register(parser: argparse.ArgumentParser, sub) -> None:
         help="also the fixes that change behaviour (marked review: validation, pooling, error handlers)",
     )
     fix.add_argument("--diff-file", type=Path, metavar="FILE", help="also write the diff to FILE (a patch `git apply` takes)")
+    fix.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="json: the plan (fixes, findings not fixed with the reason, diff, dependencies, notes) as one JSON object",
+    )
     fix.add_argument(
         "--verify",
         action="store_true",
@@ -73,12 +80,17 @@ def cmd_fix(args: argparse.Namespace) -> int:
             args.diff_file.write_text(plan.diff(), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write {args.diff_file}: {exc.strerror}") from None
-    for finding, reason in plan.skipped:
-        _say(f"prodready: not fixed {finding.location} {finding.rule}: {reason}")
+    as_json = args.format == "json"
+    if not as_json:
+        for finding, reason in plan.skipped:
+            _say(f"prodready: {finding.location} {finding.rule} not fixed automatically: {reason}")
     review_left = 0
     if not args.include_review:
         review_left = sum(1 for f in result.findings if f.fix_safety is not None and f.fix_safety.value == "review")
 
+    if not args.apply and as_json:
+        print(json.dumps(plan.to_json(), indent=2))
+        return EXIT_CLEAN if plan.is_empty else EXIT_FINDINGS
     if not args.apply:
         sys.stdout.write(plan.diff(color=sys.stdout.isatty()))
         _say(f"prodready: {plan.summary()}" + ("" if plan.is_empty else " (dry run: nothing written; --apply writes it)"))
@@ -92,6 +104,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
         report = apply_plan(plan)
     except FixError as exc:
         raise UsageError(str(exc)) from None
+    if as_json:
+        print(json.dumps({**plan.to_json(), "applied": _applied_json(report, result.root)}, indent=2))
+        return EXIT_CLEAN
     if report.backup_dir is None:
         _say("prodready: nothing to apply")
         return EXIT_CLEAN
@@ -137,6 +152,19 @@ def _verify(plan, args: argparse.Namespace):
     for text in report.lines(output=True):
         _say(f"prodready: {text}" if not text.startswith(" ") else text)
     return report.plan
+
+
+def _applied_json(report, root: Path) -> dict:
+    def finding(f) -> dict:
+        return {"rule": f.rule, "path": f.path, "line": f.line}
+
+    return {
+        "changed": report.changed,
+        "created": report.created,
+        "findings_gone": [finding(f) for f in report.findings_gone],
+        "findings_left": [finding(f) for f in report.findings_left],
+        "backup": report.backup_dir.relative_to(root).as_posix() if report.backup_dir else None,
+    }
 
 
 def cmd_undo(args: argparse.Namespace) -> int:

@@ -57,8 +57,8 @@ def preview(result: ScanResult, finding: Finding) -> Preview:
     except Exception as exc:  # the fix engine's own errors, or a bug in one fixer: say so, go on
         return Preview("", f"the fix cannot be prepared: {exc}")
     if plan.is_empty:
-        reasons = [reason for _, reason in plan.skipped]
-        return Preview("", f"no automatic fix here: {reasons[0]}" if reasons else "the fix has nothing to change here")
+        reasons = [reason for skipped, reason in plan.skipped if skipped == finding] or [reason for _, reason in plan.skipped]
+        return Preview("", f"Not fixed automatically: {reasons[0]}" if reasons else "the fix has nothing to change here")
     notes = list(plan.notes)
     if plan.dependencies:
         notes.insert(0, f"also adds the dependency {', '.join(plan.dependencies)}")

@@ -6,11 +6,13 @@ The dry run prints `plan.diff()`; `apply_plan(plan)` writes exactly `plan.edits`
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.models import Finding, FixSafety
+from fixers.base import check_output
 from fixers.pipeline.deps import add_requirements
 from fixers.pipeline.diff import colorize, file_diff
 from fixers.pipeline.errors import FixError
@@ -51,7 +53,8 @@ class PlannedFix:
 class FixPlan:
     result: Any  # the ScanResult the plan was made from
     edits: list[FileEdit] = field(default_factory=list)
-    fixes: list[PlannedFix] = field(default_factory=list)
+    fixes: list[PlannedFix] = field(default_factory=list)  # the findings the plan was asked to fix
+    follow_ups: list[PlannedFix] = field(default_factory=list)  # what those fixes raised, fixed in later rounds
     skipped: list[tuple[Finding, str]] = field(default_factory=list)  # fixable, but not this time: why
     dependencies: list[str] = field(default_factory=list)  # requirements added to the project
     notes: list[str] = field(default_factory=list)  # what the user still has to do by hand
@@ -72,11 +75,35 @@ class FixPlan:
         text = "".join(edit.diff() for edit in self.edits)
         return colorize(text) if color else text
 
+    def to_json(self) -> dict:
+        """The plan as `prodready fix --format json` prints it (version 1; keys are only added)."""
+
+        def fix(planned: PlannedFix) -> dict:
+            f = planned.finding
+            return {
+                "rule": f.rule, "path": f.path, "line": f.line, "fixer": planned.fixer,
+                "safety": planned.safety.value, "files": list(planned.files),
+            }  # fmt: skip
+
+        return {
+            "version": 1,
+            "root": str(self.root),
+            "fixes": [fix(p) for p in self.fixes],
+            "follow_ups": [fix(p) for p in self.follow_ups],
+            "not_fixed": [{"rule": f.rule, "path": f.path, "line": f.line, "reason": reason} for f, reason in self.skipped],
+            "diff": self.diff(),
+            "dependencies": list(self.dependencies),
+            "notes": list(self.notes),
+        }
+
     def summary(self) -> str:
         if self.is_empty:
             return "nothing to fix"
         created = sum(1 for e in self.edits if e.is_new)
-        parts = [f"{len(self.fixes)} fix{'es' if len(self.fixes) != 1 else ''}", f"{len(self.edits) - created} file(s) changed"]
+        parts = [f"{len(self.fixes)} fix{'es' if len(self.fixes) != 1 else ''}"]
+        if self.follow_ups:
+            parts[0] += f" (+{len(self.follow_ups)} for what the fixes themselves raised)"
+        parts.append(f"{len(self.edits) - created} file(s) changed")
         if created:
             parts.append(f"{created} created")
         if self.dependencies:
@@ -89,8 +116,15 @@ def selected_findings(result, findings: Iterable[Finding] | None, include_review
     fixable finding of the scan whose fix is safe (or reviewed, with include_review)."""
     if findings is not None:
         return [f for f in findings if spec_for(f.rule) is not None]
-    allowed = {FixSafety.SAFE, FixSafety.REVIEW} if include_review else {FixSafety.SAFE}
+    allowed = allowed_safety(include_review)
     return [f for f in result.findings if (spec := spec_for(f.rule)) is not None and spec.safety in allowed]
+
+
+MAX_ROUNDS = 4  # rounds of fixes in one plan (as Ruff's fix loop): the first, and what it raised
+
+
+def allowed_safety(include_review: bool) -> set[FixSafety]:
+    return {FixSafety.SAFE, FixSafety.REVIEW} if include_review else {FixSafety.SAFE}
 
 
 def plan_fixes(
@@ -101,11 +135,35 @@ def plan_fixes(
 ) -> FixPlan:
     """Every chosen fix, fixer by fixer in registry order, on one in-memory workspace.
 
+    Then the rules run again on the result: what the fixes themselves raised (a setting their
+    code reads that no example file lists...) is fixed in another round on top, until nothing
+    new comes up (a fixed point), so a second `fix` right after applying proposes nothing.
+
     `progress(fixer name, fixers done, fixers to run)` is called before each fixer runs (a
     project with a hundred findings takes seconds of libcst work)."""
     chosen = selected_findings(result, findings, include_review)
     ws = Workspace(result.root, result.index)
     plan = FixPlan(result)
+    run_round(plan, ws, chosen, plan.fixes, progress)
+    if plan.fixes:
+        settle(plan, ws, allowed_safety(include_review), progress)
+    fixed = {p.finding for p in [*plan.fixes, *plan.follow_ups]}  # a fixer's notes (ws.note) follow its fixes
+    plan.notes.extend(dict.fromkeys(t for t, found in ws.notes if fixed.intersection(found) and t not in plan.notes))
+    for state in ws.changed():
+        if state.text is not None:
+            plan.edits.append(FileEdit(state.relpath, state.original, state.text, state.base, state.encode()))
+    return plan
+
+
+def run_round(
+    plan: FixPlan,
+    ws: Workspace,
+    chosen: list[Finding],
+    fixed: list[PlannedFix],
+    progress: Callable[[str, int, int], None] | None,
+) -> None:
+    """One round: every fixer on its findings in registry order; fixes go to `fixed`, findings
+    left alone to plan.skipped with the reason; then the requirements the fixes need."""
     work = [(spec, group) for spec in FIXERS if (group := [f for f in chosen if f.rule in spec.codes])]
     for done, (spec, group) in enumerate(work):
         if progress:
@@ -113,6 +171,10 @@ def plan_fixes(
         checkpoint = ws.checkpoint()
         try:
             outcomes = spec.load().fix(group, ws)
+            problem = check_output(ws, checkpoint)  # each unit was checked; this catches a fixer that is not
+            if problem:
+                ws.rollback(checkpoint)
+                outcomes = {f: outcomes.get(f) or problem for f in group}
         except Skip as exc:
             ws.rollback(checkpoint)
             outcomes = {f: str(exc) for f in group}
@@ -125,22 +187,71 @@ def plan_fixes(
         for finding in group:
             reason = outcomes.get(finding, "the fixer did not handle it")
             if reason is None:
-                plan.fixes.append(PlannedFix(finding, spec.name, spec.safety, spec.description, touched))
+                fixed.append(PlannedFix(finding, spec.name, spec.safety, spec.description, touched))
             else:
                 plan.skipped.append((finding, reason))
-    if plan.fixes and ws.requirements:
+    if fixed and ws.requirements:
         checkpoint = ws.checkpoint()
         try:
-            plan.dependencies = add_requirements(ws, sorted(ws.requirements))
+            plan.dependencies += add_requirements(ws, sorted(ws.requirements))
         except Exception as exc:  # an unparsable pyproject.toml: keep the code fixes, say so
             ws.rollback(checkpoint)
-            plan.notes.append(f"add {', '.join(sorted(ws.requirements))} to your dependencies by hand ({exc})")
-    fixed = {p.finding for p in plan.fixes}
-    plan.notes.extend(dict.fromkeys(text for text, found in ws.notes if fixed.intersection(found)))
-    for state in ws.changed():
-        if state.text is not None:
-            plan.edits.append(FileEdit(state.relpath, state.original, state.text, state.base, state.encode()))
-    return plan
+            note = f"add {', '.join(sorted(ws.requirements))} to your dependencies by hand ({exc})"
+            if note not in plan.notes:
+                plan.notes.append(note)
+
+
+def settle(plan: FixPlan, ws: Workspace, allowed: set[FixSafety], progress=None) -> None:
+    """Rescan the planned texts and fix, in further rounds, the findings the plan's own output
+    raised (at rules whose fixes are allowed), until a rescan raises nothing new."""
+    from fixers.pipeline.rescan import Rescanner
+
+    codes = {code for spec in FIXERS if spec.safety in allowed for code in spec.codes}
+    rescanner = Rescanner(plan.result, codes)
+    before = plan.result.findings
+    for round_number in range(2, MAX_ROUNDS + 2):
+        found, index = rescanner.scan({s.relpath: s.text for s in ws.files.values() if s.changed})
+        new = raised(before, found)
+        if not new:
+            return
+        if round_number > MAX_ROUNDS:
+            listed = ", ".join(f"{f.rule} {f.location}" for f in new[:5])
+            plan.notes.append(
+                f"the fixes did not settle after {MAX_ROUNDS} rounds: each round raised new findings ({listed}); "
+                "this is a bug in prodready, please report it"
+            )
+            return
+        before = found
+        ws.new_round(index)
+        checkpoint = ws.checkpoint()
+        run_round(plan, ws, new, plan.follow_ups, progress)
+        if not ws.changed_since(checkpoint):
+            return  # nothing the new findings' fixers could do: they are in plan.skipped
+
+
+def raised(before: list[Finding], after: list[Finding]) -> list[Finding]:
+    """The findings of `after` that are not in `before`. A finding's line moves when a fix edits
+    the lines above it, its message can change (a count of places), and a project-wide finding
+    moves to another file (its anchor): as many findings are matched as there were before, by
+    rule, file and message first, then by rule and file, then by rule alone."""
+    old, left = list(before), list(after)
+    for identity in (
+        lambda f: (f.rule, f.path, f.message),
+        lambda f: (f.rule, f.path),
+        lambda f: f.rule,
+    ):
+        pool: dict = defaultdict(list)
+        for finding in old:
+            pool[identity(finding)].append(finding)
+        unmatched = []
+        for finding in left:
+            bucket = pool.get(identity(finding))
+            if bucket:
+                bucket.pop()
+            else:
+                unmatched.append(finding)
+        left, old = unmatched, [f for bucket in pool.values() for f in bucket]
+    return left
 
 
 def preview(result, finding: Finding) -> FixPlan:

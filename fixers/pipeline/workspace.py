@@ -3,6 +3,10 @@
 Fixes compose: each one reads the current text of a file (what the previous fixes left) and
 writes a new one. Findings keep the line numbers of the scan, so `position` maps a scan-time
 line to where that line is now.
+
+A plan can take several rounds (the rules run again on what the fixes wrote): each round's
+findings point into the texts the round started from (`start`), while `base`/`original` stay
+what is on disk, so the plan's edits always go from the disk to the last round's text.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ class FileState:
     original: str | None  # decoded base (without BOM)
     text: str | None  # the text the fixes leave so far
     bom: bool = False
+    start: str | None = None  # the text this round of fixes started from (findings point into it)
+
+    def __post_init__(self) -> None:
+        if self.start is None:
+            self.start = self.original
 
     def encode(self) -> bytes:
         assert self.text is not None
@@ -123,7 +132,7 @@ class Workspace:
             if relpath in texts:
                 state.text = texts[relpath]
             else:
-                state.text = state.original
+                state.text = state.start
         self.requirements = requirements
 
     def changed_since(self, checkpoint: tuple[dict[str, str | None], dict[str, str]]) -> list[str]:
@@ -131,11 +140,24 @@ class Workspace:
         return sorted(
             relpath
             for relpath, state in self.files.items()
-            if state.text != texts.get(relpath, state.original)
+            if state.text != texts.get(relpath, state.start)
         )
+
+    def text_at(self, checkpoint: tuple[dict[str, str | None], dict[str, str]], relpath: str) -> str | None:
+        """The text of a file (already read) as it was at the checkpoint."""
+        state = self.files[relpath]
+        return checkpoint[0].get(relpath, state.start)
 
     def changed(self) -> list[FileState]:
         return [s for _, s in sorted(self.files.items()) if s.changed]
+
+    def new_round(self, index: Any) -> None:
+        """Start another round of fixes on the texts so far, with the index of a scan of them
+        (its findings point into these texts)."""
+        self.index = index
+        for state in self.files.values():
+            state.start = state.text
+        self._opcode_cache.clear()
 
     # -- where a scan-time finding is now ---------------------------------------------------------
 
@@ -143,11 +165,11 @@ class Workspace:
         """(line, column in characters) of the finding in the current text; column None when the
         line itself was rewritten by an earlier fix (match on the line alone then)."""
         state = self.state(finding.path)
-        if state.text is None or state.original is None:
+        if state.text is None or state.start is None:
             raise Skip(f"{finding.path} no longer exists in the plan")
-        original_lines = source_lines(state.original)
+        original_lines = source_lines(state.start)
         line = finding.line
-        if state.text != state.original:
+        if state.text != state.start:
             opcodes = self._opcodes(finding.path, state)
             for tag, i1, i2, j1, j2 in opcodes:
                 if i1 <= line - 1 < i2:
@@ -163,9 +185,7 @@ class Workspace:
     def _opcodes(self, relpath: str, state: FileState) -> list[tuple[str, int, int, int, int]]:
         cached = self._opcode_cache.get(relpath)
         if cached is None or cached[0] != state.text:
-            matcher = difflib.SequenceMatcher(
-                None, source_lines(state.original), source_lines(state.text), autojunk=False
-            )
+            matcher = difflib.SequenceMatcher(None, source_lines(state.start), source_lines(state.text), autojunk=False)
             cached = (state.text, matcher.get_opcodes())
             self._opcode_cache[relpath] = cached
         return cached[1]
