@@ -517,9 +517,10 @@ class EagerLoad(FixCommand):
                 continue  # a nested function handles it
             self.pending.setdefault(id(node), []).append(target)
 
-    def __init__(self, context, targets=()) -> None:
+    def __init__(self, context, targets=(), loading: dict[tuple[str, str], str | None] | None = None) -> None:
         super().__init__(context, targets)
         self.pending: dict[int, list[Target]] = {}
+        self.loading = loading or {}  # (model, relationship) -> its lazy= option
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
         targets = self.pending.pop(id(original_node), [])
@@ -547,6 +548,12 @@ class EagerLoad(FixCommand):
         model = query.args[0].value if query.args else None
         if not isinstance(model, (cst.Name, cst.Attribute)):
             raise Skip("the query does not select one model")
+        loading = self.loading.get((tail(dotted_name(model) or ""), relation))
+        if loading in {"dynamic", "write_only"}:
+            raise Skip(
+                f'{tail(dotted_name(model) or "")}.{relation} is lazy="{loading}" (a query, not a list): it cannot be loaded '
+                "with the rows (SQLAlchemy refuses); read what the loop needs with one query by hand"
+            )
         current = _find_equal(function, query)
         if current is None:
             raise Skip("the query changed under an earlier fix")
@@ -651,7 +658,9 @@ def _nested_functions(node: cst.FunctionDef) -> list[cst.FunctionDef]:
 
 class EagerLoadFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
-        return fix_with(EagerLoad, relpath, findings, ws)
+        models = ws.index.models if ws.index is not None else []
+        loading = {(model.name, rel.name): (rel.lazy or "").strip("\"'") for _, model in models for rel in model.relationships}
+        return fix_with(EagerLoad, relpath, findings, ws, loading=loading)
 
 
 # -- PR110: migrations ----------------------------------------------------------------------------

@@ -348,3 +348,32 @@ def test_a_table_with_other_columns_gets_no_guessed_key(tmp_path):
     found = [f for f in scan_project(root).findings if f.rule == "PR106"]
     plan = plan_fixes(scan_project(root), found)
     assert plan.is_empty and "by hand" in plan.skipped[0][1]
+
+
+def test_a_dynamic_relationship_is_not_loaded_with_the_rows(tmp_path):
+    """lazy="dynamic" is a query, not a list: SQLAlchemy refuses selectinload on it, so the fix
+    would make the route fail on every request."""
+    import subprocess
+    import sys
+
+    from fixers import plan_fixes
+    from tests.helpers import scan_project, write_project
+
+    files = dict(EAGER)
+    files["models.py"] = files["models.py"].replace('tasks = relationship("Task")', 'tasks = relationship("Task", lazy="dynamic")')
+    files["main.py"] = files["main.py"].replace('len(p.tasks)', "p.tasks.count()")
+    root = write_project(tmp_path, files)
+    result = scan_project(root)
+    found = [f for f in result.findings if f.rule == "PR121"]
+    assert found
+    plan = plan_fixes(result, found, include_review=True)
+    assert plan.is_empty
+    assert 'Project.tasks is lazy="dynamic"' in plan.skipped[0][1]
+    # What the fix would have written fails in SQLAlchemy itself.
+    code = (
+        "from sqlalchemy import create_engine\nfrom sqlalchemy.orm import Session, selectinload\nfrom models import Base, Project\n"
+        "engine = create_engine('sqlite://')\nBase.metadata.create_all(engine)\n"
+        "Session(engine).query(Project).options(selectinload(Project.tasks)).all()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "eager loading cannot be applied" in done.stderr
