@@ -1,7 +1,8 @@
 """The promise of `prodready fix` checked on a whole app: run its own tests, apply the fixes of
 one mode (safe, or all with review), then check that the tests still pass, that no changed
-module uses a name it does not define, that a second plan proposes nothing and that `undo`
-puts every byte back. Shared by tests/test_fixes_keep_apps_green.py (fixture apps, in CI) and
+module uses a name it does not define, that `alembic upgrade head` works on a fresh database
+where the project has migrations, that a second plan proposes nothing and that `undo` puts
+every byte back. Shared by tests/test_fixes_keep_apps_green.py (fixture apps, in CI) and
 benchmarks/real_apps.py (public apps, by hand)."""
 
 from __future__ import annotations
@@ -120,6 +121,25 @@ def python_files(root: Path) -> list[str]:
     return [p for p in tree_hashes(root) if p.endswith(".py")]
 
 
+def migrations_problem(root: Path, python: str = sys.executable) -> str | None:
+    """`alembic upgrade head` on a fresh SQLite database (the URL through DATABASE_URL, as the
+    migrations prodready writes read it): what fails, or None."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="prodready-migrate-") as folder:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "APP_ENV", "PYTHONPATH"))}
+        env.update(DATABASE_URL=f"sqlite:///{folder}/migrated.db", PYTHONDONTWRITEBYTECODE="1")
+        try:
+            done = subprocess.run([python, "-m", "alembic", "upgrade", "head"], cwd=root, capture_output=True, text=True, env=env, timeout=120)
+        except subprocess.TimeoutExpired:
+            return "alembic upgrade head on a fresh SQLite database did not finish in 120 s"
+    if done.returncode == 0:
+        return None
+    lines = [line.strip() for line in done.stderr.splitlines() if line.strip() and not line.startswith("(Background on")]
+    errors = [line for line in lines if "Error" in line.split(":")[0]] or lines
+    return "alembic upgrade head on a fresh SQLite database fails: " + (errors[-1][:300] if errors else f"exit {done.returncode}")
+
+
 @dataclass
 class FixOutcome:
     """What one mode of fixes did to one app, and every way it broke the promise."""
@@ -167,6 +187,10 @@ def apply_and_check(root: Path, include_review: bool, baseline: TestRun | None, 
             outcome.tests = run_tests(root, python, timeout)
             if not outcome.tests.green:
                 outcome.problems.append(f"tests after the fixes: {outcome.tests.brief()}: " + "; ".join(outcome.tests.failures[:8]))
+        if (root / "alembic.ini").is_file():
+            problem = migrations_problem(root, python)
+            if problem:
+                outcome.problems.append(problem)
         after = report.rescan if report.rescan is not None else scan(root, use_cache=False)
         again = plan_fixes(after, include_review=include_review)
         if not again.is_empty:
