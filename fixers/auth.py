@@ -24,7 +24,7 @@ from auditor.index.extract import module_name_for
 from auditor.models import Confidence, Finding
 from auditor.rules.auth import WEBHOOK_PATH
 from auditor.rules.querying import data_shape
-from auditor.rules.route_code import handler_node, id_params, user_params
+from auditor.rules.route_code import handler_node, id_params, is_user_expr, user_params
 from auditor.walk import dotted
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, first_free, fix_with, header_end, insert_at, names_in
@@ -293,6 +293,12 @@ def public_by_design(ws: Workspace, route) -> str | None:
     return None
 
 
+def _reads_user(ws: Workspace, route) -> bool:
+    """The handler reads the logged-in user itself (current_user, g.user, the session's user...)."""
+    node = handler_node(ws.index, route)
+    return node is not None and is_user_expr(node, frozenset())
+
+
 def public_reason(why: str) -> str:
     return f"by hand: this route looks public by design ({why}); if it is, add it to public-routes"
 
@@ -507,6 +513,12 @@ class AuthRouteFixer(Fixer):
                 outcomes[finding] = "a webhook cannot log in: verify the sender's signature (HMAC of the raw body) instead"
             elif why := public_by_design(ws, route):
                 outcomes[finding] = public_reason(why)
+            elif "GET" in route.methods and route.is_mutating and _reads_user(ws, route):
+                outcomes[finding] = (
+                    "by hand: this route also shows a page to visitors (GET) and reads the logged-in user itself; "
+                    "a login requirement would hide the page from visitors, so check the login in the part that "
+                    "changes data"
+                )
             elif finding.confidence == Confidence.LOW and not route.is_mutating:
                 outcomes[finding] = (
                     "by hand: no other route that reads these rows needs a login, so this one may be public on "

@@ -383,3 +383,23 @@ def stats():
     web = read(root, "app/web.py")
     assert web.count("def admin_required") == 0 and web.count("import admin_required") == 1
     assert '@web.route("/admin/stats")\n@login_required\n@admin_required\ndef stats():' in web
+
+
+def test_a_page_visitors_read_that_logged_in_users_post_to_keeps_its_visitors(tmp_path):
+    """flasky's /post/<id>: anyone reads the post, a logged-in user can comment on it."""
+    files = dict(BLUEPRINT_APP)
+    files["app/web.py"] = BLUEPRINT_APP["app/web.py"] + '''
+
+@web.route("/notes/<int:id>/replies", methods=["GET", "POST"])
+def replies(id):
+    note = db.session.get(Note, id)
+    if request.method == "POST":
+        db.session.add(Note(body=request.form["body"], owner_id=current_user.id))
+        db.session.commit()
+    return note.body
+'''
+    root = write_project(tmp_path, files)
+    found = [f for f in scan_project(root).findings if f.rule == "PR201" and "replies" in f.message]
+    assert found
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert plan.is_empty and "shows a page to visitors (GET)" in plan.skipped[0][1]
