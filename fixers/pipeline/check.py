@@ -246,6 +246,8 @@ def cycle_problems(relpath: str, text: str | None, project: Texts) -> Counter:
     for other, name in _top_level_imports(text, package_of(relpath)):
         if name is None or other == module:
             continue
+        if relpath.endswith("__init__.py") and other.startswith(module + "."):
+            continue  # a package's own submodule loads after it, never before: the other direction tells
         located = project.module_text(other)
         if located is None:
             continue
