@@ -435,20 +435,20 @@ def {pool}():
         from psycopg2.pool import ThreadedConnectionPool
 
         class WaitingPool(ThreadedConnectionPool):
-            free = threading.BoundedSemaphore({size})
+            free_slots = threading.BoundedSemaphore({size})
 
             def getconn(self, key=None):
-                if not self.free.acquire(timeout=30):
+                if not self.free_slots.acquire(timeout=30):
                     raise TimeoutError("no free database connection after 30 s")
                 try:
                     return super().getconn(key)
                 except BaseException:
-                    self.free.release()
+                    self.free_slots.release()
                     raise
 
             def putconn(self, conn, key=None, close=False):
                 super().putconn(conn, key, close)
-                self.free.release()
+                self.free_slots.release()
 
         _{pool} = WaitingPool(1, {size}, {args})
     return _{pool}
