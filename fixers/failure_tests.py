@@ -41,7 +41,7 @@ CREDENTIAL_ROUTE = re.compile(
     re.I,
 )
 LOOSE_FIELD = re.compile(r"^(typing\.)?(Any|object|dict|Dict|Json)\b")
-LOGIN_VIEW = re.compile(r"\blogin_view\s*=")
+LOGIN_VIEW = re.compile(r"\blogin_view\s*=")  # Flask-Login sends a missing login to this page
 
 
 def sample_value(name: str, annotation: str) -> object:
@@ -175,8 +175,16 @@ def credential_route(route) -> bool:
 def login_redirects(ws: Workspace, index, routes) -> bool:
     """True when a missing login answers with a redirect to a login page (Flask-Login's
     `login_view`, or an auth decorator that redirects) rather than a 401/403."""
-    if any(LOGIN_VIEW.search(ws.read(relpath) or "") for relpath in index.modules if not is_test_or_script(relpath)):
-        return True
+    for relpath in index.modules:
+        if is_test_or_script(relpath):
+            continue
+        if LOGIN_VIEW.search(ws.read(relpath) or ""):
+            return True
+        for node in ast.walk(index.tree(relpath)):  # @login_manager.unauthorized_handler that redirects
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                ast.unparse(d).endswith("unauthorized_handler") for d in node.decorator_list
+            ) and "redirect(" in ast.unparse(node):
+                return True
     for route in routes:
         for name in route.auth:
             found = index.resolve_function(name)

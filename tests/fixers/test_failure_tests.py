@@ -337,3 +337,19 @@ def test_a_redirect_to_the_login_page_counts_as_refused(tmp_path):
     done = run_tests(root)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "test_missing_or_bad_credentials_are_refused" not in done.stdout
+
+
+def test_an_unauthorized_handler_that_redirects_counts_as_a_login_redirect(tmp_path):
+    files = dict(FLASK_LOGIN)
+    files["app/__init__.py"] = files["app/__init__.py"].replace(
+        '    login_manager.login_view = "login"\n',
+        '    @login_manager.unauthorized_handler\n    def unauthorized():\n        return redirect(url_for("login"))\n',
+    )
+    root, _, _ = fix_project(tmp_path, files, {"PR431"})
+    assert "DENIED = {301, 302, 303, 307, 401, 403}" in read(root, "tests/test_failure_paths.py")
+    assert run_tests(root).returncode == 0
+
+
+def test_a_json_api_must_answer_401_or_403(tmp_path):
+    root, _, _ = fix_project(tmp_path, FLASK, {"PR431"})
+    assert "DENIED = {401, 403}\n" in read(root, "tests/test_failure_paths.py")
