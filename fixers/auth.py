@@ -988,6 +988,13 @@ class OwnerFilter(cst.CSTTransformer):
         except Skip as exc:
             self.problem = str(exc)
             return updated
+        if owner.joins and "filter_by" in self.current_methods:
+            # filter_by() filters the last joined table: after the join it would pick the wrong row
+            self.problem = (
+                f"by hand: the query uses filter_by(), which after a join to {owner.joins[0].parent} would filter "
+                f"{owner.joins[-1].parent} instead of {tail(model)}; write it with filter({tail(model)}.id == ...) first"
+            )
+            return updated
         expr: cst.BaseExpression = updated
         for join in owner.joins:
             parent = self.ref(join.parent)
@@ -1004,12 +1011,15 @@ class OwnerFilter(cst.CSTTransformer):
         return bool(self.ids) and bool(self.ids & self.current_names)
 
     current_names: set[str] = set()
+    current_methods: set[str] = set()  # methods called in the statement (`filter_by`, `first`...)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self.current_names = variables_in(node)
+        self.current_methods = _methods_in(node)
 
     def visit_If(self, node: cst.If) -> None:
         self.current_names = variables_in(node.test)
+        self.current_methods = _methods_in(node.test)
 
     # -- raw SQL ---------------------------------------------------------------------------------
 
@@ -1159,6 +1169,10 @@ def variables_in(node: cst.CSTNode) -> set[str]:
 
     node.visit(Collect())
     return found
+
+
+def _methods_in(node: cst.CSTNode) -> set[str]:
+    return {call.func.attr.value for call in _calls_in(node) if isinstance(call.func, cst.Attribute)}
 
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:

@@ -230,3 +230,29 @@ def test_a_one_part_module_name_is_not_taken_for_the_end_of_another():
     imports: list = []
     names = ModuleNames.read("views.py", "from app.extensions import db\nfrom db import Page\n")
     assert names.ref("db", "Notebook", imports) == "Notebook" and imports == [("db", 0, "Notebook")]
+
+
+def test_a_filter_by_after_the_owner_join_is_left_by_hand(tmp_path):
+    """`query(Page).join(Notebook, ...).filter_by(id=...)` would filter notebooks.id: the wrong row."""
+    files = dict(TUTORIAL_APP)
+    files["app/main.py"] = TUTORIAL_APP["app/main.py"].replace(
+        "page = db.query(models.Page).filter(models.Page.id == page_id).first()", "page = db.query(models.Page).filter_by(id=page_id).first()"
+    )
+    root = write_project(tmp_path, files)
+    found = [f for f in scan_project(root).findings if f.rule == "PR203" and "pages" in f.message]
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert [reason for f, reason in plan.skipped if f in found] == [
+        "by hand: the query uses filter_by(), which after a join to Notebook would filter Notebook instead of Page; "
+        "write it with filter(Page.id == ...) first"
+    ]
+    # a model owned directly needs no join: filter_by still means the model itself
+    files["app/main.py"] = TUTORIAL_APP["app/main.py"].replace(
+        "db.query(models.Notebook).filter(models.Notebook.id == notebook_id)", "db.query(models.Notebook).filter_by(id=notebook_id)"
+    )
+    root = write_project(tmp_path / "direct", files)
+    found = [f for f in scan_project(root).findings if f.rule == "PR203"]
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert [p.finding for p in plan.fixes if p.finding in found] == found, plan.skipped
+    apply_plan(plan)
+    assert "db.query(models.Notebook).filter(models.Notebook.owner_id == user.id).filter_by(id=notebook_id)" in read(root, "app/main.py")
+    run_python(root, CHECK_TUTORIAL)
