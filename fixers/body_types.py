@@ -249,8 +249,10 @@ class Evidence:
         if values and len(kinds) == 1 and all(isinstance(v, ast.Constant) for v in values) and kinds <= {"str", "int", "float", "bool"}:
             kind = kinds.pop()
             self.add(key, FieldType(kind, why="compared with text" if kind == "str" else f"compared with a {kind}"))
-        elif isinstance(other, ast.Attribute) and isinstance(other.value, ast.Name) and self.source.is_model(other.value.id):
-            self.add(key, self.source.model_column(other.value.id, other.attr))
+        elif isinstance(other, ast.Attribute):  # User.email == ..., models.User.email == ...
+            model = (dotted(other.value) or "").rpartition(".")[2]
+            if model and self.source.is_model(model):
+                self.add(key, self.source.model_column(model, other.attr))
 
     def call(self, call: ast.Call, key: str, position: int | None, keyword: str | None) -> None:
         callee = dotted(call.func) or ""

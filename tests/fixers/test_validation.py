@@ -505,3 +505,18 @@ def create_link():
     plan = plan_for(write_project(tmp_path, files))
     assert not plan.skipped, plan.skipped
     assert "    code: Optional[str] = Field(default=None, max_length=255)\n" in plan.edits[0].new
+
+
+def test_a_comparison_with_a_column_through_the_models_module_types_the_field(tmp_path):
+    files = dict(ORM_APP)
+    files["app/main.py"] += """
+
+from app import models
+
+
+@app.post("/lookup")
+def lookup(payload: dict, db: Session = Depends(get_db)):
+    return {"found": db.query(models.User).filter(models.User.age == payload["age"]).count()}
+"""
+    main = next(e.new for e in plan_for(write_project(tmp_path, files)).edits if e.relpath == "app/main.py")
+    assert "class LookupBody(BaseModel):\n    age: int\n" in main
