@@ -988,7 +988,10 @@ class OwnerFilter(cst.CSTTransformer):
         except Skip as exc:
             self.problem = str(exc)
             return updated
-        if owner.joins and "filter_by" in self.current_methods:
+        if self._called_on(original, "get"):  # Query.get() refuses a query that already has criteria
+            self.problem = f"by hand: query({tail(model)}).get(...) cannot take the owner condition; write it as .filter({tail(model)}.id == ...).first() first"
+            return updated
+        if owner.joins and self._called_on(original, "filter_by"):
             # filter_by() filters the last joined table: after the join it would pick the wrong row
             self.problem = (
                 f"by hand: the query uses filter_by(), which after a join to {owner.joins[0].parent} would filter "
@@ -1013,13 +1016,28 @@ class OwnerFilter(cst.CSTTransformer):
     current_names: set[str] = set()
     current_methods: set[str] = set()  # methods called in the statement (`filter_by`, `first`...)
 
+    current_calls: list[cst.Call] = []
+
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self.current_names = variables_in(node)
+        self.current_calls = _calls_in(node)
         self.current_methods = _methods_in(node)
 
     def visit_If(self, node: cst.If) -> None:
         self.current_names = variables_in(node.test)
+        self.current_calls = _calls_in(node.test)
         self.current_methods = _methods_in(node.test)
+
+    def _called_on(self, query: cst.Call, method: str) -> bool:
+        """`method` is called on the chain that starts with `query` (`query(M).filter(...).get(id)`)."""
+        for call in self.current_calls:
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value == method:
+                node = call.func.value
+                while isinstance(node, (cst.Call, cst.Attribute)):
+                    if node is query:
+                        return True
+                    node = node.func if isinstance(node, cst.Call) else node.value
+        return False
 
     # -- raw SQL ---------------------------------------------------------------------------------
 

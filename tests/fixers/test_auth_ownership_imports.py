@@ -256,3 +256,17 @@ def test_a_filter_by_after_the_owner_join_is_left_by_hand(tmp_path):
     apply_plan(plan)
     assert "db.query(models.Notebook).filter(models.Notebook.owner_id == user.id).filter_by(id=notebook_id)" in read(root, "app/main.py")
     run_python(root, CHECK_TUTORIAL)
+
+
+def test_a_query_get_is_left_by_hand(tmp_path):
+    """`query(Notebook).filter(owner).get(id)` raises in SQLAlchemy (get() on a query with criteria)."""
+    files = dict(TUTORIAL_APP)
+    files["app/main.py"] = TUTORIAL_APP["app/main.py"].replace(
+        "db.query(models.Notebook).filter(models.Notebook.id == notebook_id).first()", "db.query(models.Notebook).get(notebook_id)"
+    )
+    root = write_project(tmp_path, files)
+    found = [f for f in scan_project(root).findings if f.rule == "PR203" and "notebooks" in f.message]
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert [reason for f, reason in plan.skipped if f in found] == [
+        "by hand: query(Notebook).get(...) cannot take the owner condition; write it as .filter(Notebook.id == ...).first() first"
+    ]
