@@ -18,3 +18,7 @@ REGISTRARS.append(wizard.register)
 from auditor.commands import fix  # noqa: E402
 
 REGISTRARS.append(fix.register)
+
+from auditor.commands import rehearse  # noqa: E402
+
+REGISTRARS.append(rehearse.register)

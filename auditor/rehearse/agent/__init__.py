@@ -1,0 +1,1 @@
+"""The rehearsal's client, run in the server's network namespace (standard library only)."""

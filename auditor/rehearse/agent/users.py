@@ -1,0 +1,92 @@
+"""Two users (A and B) signed up and logged in through the app's own routes."""
+
+from __future__ import annotations
+
+import secrets
+
+from . import samples
+from .client import Answer, Client, Identity
+from .routes import LOGIN, SIGNUP, Route
+
+TOKEN_KEYS = ("access_token", "token", "jwt", "id_token", "auth_token")
+
+
+class UsersMissing(Exception):
+    """Why two users could not be made, in plain words."""
+
+
+def find(routes: list[Route], pattern) -> Route | None:
+    found = [r for r in routes if r.method == "POST" and pattern.search(r.path)]
+    found.sort(key=lambda r: (r.auth, len(r.path)))  # public ones first
+    return found[0] if found else None
+
+
+def signup_body(route: Route, components: dict, email: str, password: str) -> dict:
+    body = samples.build(route.body or {}, components, {}) if route.body else {}
+    for name in list((samples.resolve(route.body or {}, components).get("properties") or {})):
+        lowered = name.lower()
+        if "email" in lowered or lowered == "username":
+            body[name] = email
+        elif "password" in lowered and "confirm" not in lowered:
+            body[name] = password
+        elif "confirm" in lowered:
+            body[name] = password
+    if not any("email" in k.lower() or k.lower() == "username" for k in body):
+        body["email"] = email  # no schema (a dict or request.json()): the usual field names
+    if not any("password" in k.lower() for k in body):
+        body["password"] = password
+    return body
+
+
+def login_request(client: Client, route: Route, who: Identity, password: str | None = None) -> Answer:
+    password = who.password if password is None else password
+    if route.form:
+        return client.request("POST", route.path, form={"username": who.email, "password": password}, who=who)
+    fields = (route.body or {}).get("properties") or {}
+    name = "username" if "username" in fields and "email" not in fields else "email"
+    return client.request("POST", route.path, json_body={name: who.email, "password": password}, who=who)
+
+
+def token_of(answer: Answer) -> str | None:
+    data = answer.json()
+    if isinstance(data, dict):
+        for key in TOKEN_KEYS:
+            if isinstance(data.get(key), str):
+                return data[key]
+        for nested in data.values():
+            if isinstance(nested, dict):
+                for key in TOKEN_KEYS:
+                    if isinstance(nested.get(key), str):
+                        return nested[key]
+    return None
+
+
+def make_users(client: Client, routes: list[Route], components: dict, happy: list) -> tuple[Identity, Identity, Route]:
+    signup, login = find(routes, SIGNUP), find(routes, LOGIN)
+    if signup is None or login is None:
+        missing = " and ".join(n for n, r in (("a signup route", signup), ("a login route", login)) if r is None)
+        raise UsersMissing(
+            f"the scan found no {missing} (POST .../signup or /register, POST .../login or /token); "
+            "set `[tool.prodready.rehearse] users = \"module:function\"` to make users another way"
+        )
+    users = []
+    for name in ("A", "B"):
+        who = Identity(name, f"rehearsal-{name.lower()}-{secrets.token_hex(4)}@example.com", f"Rh-{secrets.token_urlsafe(12)}1a")
+        answer = client.request("POST", signup.path, json_body=signup_body(signup, components, who.email, who.password), who=who)
+        happy.append({"step": f"signup {name}", "method": "POST", "path": signup.path, "status": answer.status})
+        if not answer.ok:
+            raise UsersMissing(
+                f"signing up user {name} through POST {signup.path} answered {answer.status or answer.error}: {answer.short()}"
+            )
+        data = answer.json()
+        if isinstance(data, dict):
+            who.id = data.get("id", (data.get("user") or {}).get("id") if isinstance(data.get("user"), dict) else None)
+        answer = login_request(client, login, who)
+        happy.append({"step": f"login {name}", "method": "POST", "path": login.path, "status": answer.status})
+        if not answer.ok:
+            raise UsersMissing(f"logging in user {name} through POST {login.path} answered {answer.status or answer.error}: {answer.short()}")
+        who.token = token_of(answer)
+        if not who.token and not who.cookies:
+            raise UsersMissing(f"POST {login.path} answered {answer.status} but gave neither a token nor a session cookie")
+        users.append(who)
+    return users[0], users[1], login

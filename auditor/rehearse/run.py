@@ -1,0 +1,154 @@
+"""One rehearsal from start to end: scan, copy, environment, tables, server, client, clean-up.
+
+The user's folder is only read (by the scan and the copy); the app runs on the copy, in its own
+process group and network namespace, against a SQLite file in a temporary folder. The server's
+process group is stopped and the folder removed at the end, on error and on Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auditor.rehearse import boot
+from auditor.rehearse.environment import build_environment
+from auditor.rehearse.target import find_target
+from fixers.pipeline.runner import Sandbox
+
+WHAT_IT_RUNS = (
+    "rehearse runs your app (your code) in a separate process on 127.0.0.1, on a copy of the "
+    "project, against a throwaway database; `prodready scan` never runs your code."
+)
+AGENT_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from auditor.rehearse.agent.main import main; sys.exit(main(sys.argv[2:]))"
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds `auditor`
+
+
+class RehearsalError(Exception):
+    """The rehearsal could not run (the app did not boot, no app found...): exit code 2."""
+
+
+@dataclass
+class Rehearsal:
+    app: str  # module:variable
+    framework: str
+    root: str
+    probes: list[dict] = field(default_factory=list)
+    happy_paths: list[dict] = field(default_factory=list)
+    users: str | None = None  # why no users could be made
+    notes: list[str] = field(default_factory=list)
+    duration: float = 0.0
+    requests: int = 0
+
+    @property
+    def failed(self) -> list[dict]:
+        return [p for p in self.probes if p["outcome"] == "failed"]
+
+
+def rehearse(
+    path: str | Path,
+    *,
+    boot_timeout: float = 30.0,
+    request_timeout: float = 5.0,
+    total_timeout: float = 180.0,
+    progress: Callable[[str], None] | None = None,
+    scan_result=None,
+) -> Rehearsal:
+    from auditor.engine import ScanError, scan
+
+    say = progress or (lambda line: None)
+    started = time.monotonic()
+    say(WHAT_IT_RUNS)
+    try:
+        result = scan_result or scan(path)
+    except ScanError as exc:
+        raise RehearsalError(str(exc)) from None
+    try:
+        target = find_target(result)
+    except Exception as exc:
+        raise RehearsalError(str(exc)) from None
+    say(f"app: {target.spec} ({target.framework}), {len(target.routes)} route methods")
+    sandbox = Sandbox(result.root)
+    try:
+        return _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, say, started)
+    finally:
+        sandbox.close()  # stops the server's process group and removes copies, logs and the database
+
+
+def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, say, started) -> Rehearsal:
+    copy = sandbox.copy("app-copy")
+    notes = [f"isolation: {sandbox.isolation.description}", f"python: {sandbox.python.describe()}"]
+    for name in (".env", ".flaskenv"):  # the user's own settings may point at a real database
+        if (copy / name).is_file():
+            (copy / name).unlink()
+            notes.append(f"{name} left out: the rehearsal uses its own settings")
+    env_names = {read.name for _, read in result.index.env_reads if getattr(read, "name", None)}
+    environment = build_environment(copy, sandbox.tmp / "rehearsal.db", env_names)
+    notes.append(
+        f"settings from {', '.join(environment.sources) or 'no example file'}; secrets generated; "
+        f"database: a throwaway SQLite file ({', '.join(environment.database_vars)})"
+    )
+    try:
+        migrated = boot.migrate(sandbox, copy, environment.values, boot_timeout * 4)
+        if migrated:
+            notes.append(migrated)
+        say(f"starting the app under {'uvicorn' if target.framework == 'fastapi' else 'gunicorn'} on 127.0.0.1 ...")
+        server = boot.start(sandbox, copy, target, environment.values, boot_timeout)
+    except boot.BootError as exc:
+        raise RehearsalError(f"the app could not boot: {exc}") from None
+    say(f"the app answers on 127.0.0.1:{server.port}")
+    remaining = max(10.0, total_timeout - (time.monotonic() - started))
+    plan = {
+        "port": server.port,
+        "request_timeout": request_timeout,
+        "seconds": remaining - 5,
+        "routes": target.routes,
+        "openapi": server.openapi(),
+        "secrets": environment.secrets,
+        "progress": str(sandbox.dir / "progress.log"),
+    }
+    plan_path, out_path = sandbox.dir / "plan.json", sandbox.dir / "results.json"
+    plan_path.write_text(json.dumps(plan), encoding="utf-8")
+    Path(plan["progress"]).touch()
+    finished = threading.Event()
+    outcome: dict = {}
+
+    def client() -> None:
+        try:
+            outcome["run"] = sandbox.run(
+                [sys.executable, "-I", "-c", AGENT_BOOTSTRAP, PACKAGE_ROOT, str(plan_path), str(out_path)],
+                cwd=sandbox.tmp, timeout=remaining, beside=server.process,
+            )  # fmt: skip
+        except BaseException as exc:  # pragma: no cover - reported below
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    shown = 0
+    while True:  # relay the client's progress lines as they come
+        done = finished.wait(0.2)
+        lines = Path(plan["progress"]).read_text(encoding="utf-8").splitlines()
+        for line in lines[shown:]:
+            say(line)
+        shown = len(lines)
+        if done:
+            break
+    run = outcome.get("run")
+    if "error" in outcome or run is None or not out_path.is_file():
+        detail = run.output[-2000:] if run is not None else str(outcome.get("error"))
+        raise RehearsalError(f"the rehearsal client did not finish: {detail}")
+    data = json.loads(out_path.read_text(encoding="utf-8"))
+    if data.get("error"):
+        raise RehearsalError(f"{data['error']}\napp log:\n{boot.log_tail(server.process.output())}")
+    rehearsal = Rehearsal(
+        app=target.spec, framework=target.framework, root=str(result.root), probes=data["probes"],
+        happy_paths=data["happy_paths"], users=data.get("users"), notes=notes, requests=data.get("requests", 0),
+    )  # fmt: skip
+    rehearsal.duration = time.monotonic() - started
+    return rehearsal

@@ -1,0 +1,60 @@
+"""What to boot and what to probe, from the scan's index (the scan itself never runs the app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from auditor.index.project import is_script_path
+
+APP_KINDS = {"fastapi-app": "fastapi", "flask-app": "flask"}
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+class NoApp(Exception):
+    """The project has nothing the rehearsal can boot."""
+
+
+@dataclass
+class Target:
+    module: str  # importable module name, e.g. app.main
+    var: str  # the app variable in it (a factory named create_app is used when it is not there)
+    framework: str  # fastapi | flask
+    relpath: str
+    routes: list[dict] = field(default_factory=list)  # method, path, auth, rules, admin
+
+    @property
+    def spec(self) -> str:
+        return f"{self.module}:{self.var}"
+
+
+def find_target(result) -> Target:
+    index = result.index
+    apps = [
+        (relpath, decl) for relpath, decl in index.routers.values()
+        if decl.kind in APP_KINDS and not is_script_path(relpath)
+    ]  # fmt: skip
+    if not apps:
+        raise NoApp("the scan found no FastAPI() or Flask() app object to start")
+    apps.sort(key=lambda item: (item[0].count("/"), item[0]))
+    relpath, decl = apps[0]
+    module = index.modules[relpath].module
+    return Target(module, decl.var, APP_KINDS[decl.kind], relpath, routes_of(result))
+
+
+def routes_of(result) -> list[dict]:
+    """One entry per method of every deployed route, with the rule codes found on its handler."""
+    by_file: dict[str, list] = {}
+    for finding in result.findings:
+        by_file.setdefault(finding.path, []).append(finding)
+    routes = []
+    for route in result.index.routes:
+        if is_script_path(route.relpath):
+            continue
+        first = min(route.line, route.handler.span.line)
+        last = max(route.end_line, route.handler.span.end_line)
+        rules = sorted({f.rule for f in by_file.get(route.relpath, []) if first <= f.line <= last})
+        admin = "/admin" in route.path.lower() or route.role_checked or "PR202" in rules
+        for method in route.methods:
+            if method.upper() in METHODS:
+                routes.append({"method": method.upper(), "path": route.path, "auth": route.authenticated, "rules": rules, "admin": admin})
+    return routes
