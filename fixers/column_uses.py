@@ -48,6 +48,7 @@ class Rewrite:
     end: tuple[int, int]
     template: str  # "{}" stands for the (rewritten) source of `inner`
     inner: tuple[tuple[int, int], tuple[int, int]] | None = None
+    needs: tuple[tuple[str, str], ...] = (("decimal", "Decimal"),)  # (module, name) imports the text uses
 
 
 @dataclass(frozen=True)
@@ -405,6 +406,8 @@ class _Scope:
                     self.use(node, origins, maybe=False)
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.o.functions:
                 self.use(node, self.o.functions[node.func.id], maybe=False)
+            elif self.o.kind == TIME and isinstance(node, (ast.Assign, ast.Call, ast.Compare)):
+                self._naive_writes(node)
             elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Attribute):
                 found = self.tracked_attr(node.target)  # order.total += 1.5
                 if found and found[0] == "yes" and self.o.kind == MONEY:
@@ -427,13 +430,13 @@ class _Scope:
     def problem(self, node: ast.AST, text: str, columns: frozenset[str]) -> None:
         self.o.uses.problems.append(Problem(self.relpath, node.lineno, text, columns))
 
-    def rewrite(self, node: ast.AST, template: str, inner: ast.AST | None = None) -> None:
+    def rewrite(self, node: ast.AST, template: str, inner: ast.AST | None = None, needs=(("decimal", "Decimal"),)) -> None:
         if self.depth > 0:  # a function the value is passed to may be called with floats too
             name = getattr(self.scope, "name", "?")
             self.problem(node, f"{name}() receives the column and computes with the float {self.what(node)}; it may be called with floats elsewhere, so it cannot be rewritten for Decimal", self.columns)
             return
         start, end = self.position(node)
-        self.o.uses.rewrites.append(Rewrite(self.relpath, start, end, template, self.position(inner) if inner is not None else None))
+        self.o.uses.rewrites.append(Rewrite(self.relpath, start, end, template, self.position(inner) if inner is not None else None, tuple(needs)))
 
     def what(self, node: ast.AST) -> str:
         return f"`{self.source(node)}`"
@@ -714,6 +717,58 @@ class _Scope:
             for target in parent.targets:
                 if isinstance(target, ast.Name):
                     self.containers[target.id] = self.containers.get(target.id, frozenset()) | columns
+
+    def _naive_now(self, node: ast.AST) -> str | None:
+        """The aware spelling of `datetime.utcnow()` / `datetime.now()` (as this module names them)."""
+        if not isinstance(node, ast.Call) or node.args or node.keywords:
+            return None
+        name = _name(node.func)
+        if name in {"datetime.datetime.utcnow", "datetime.datetime.now"}:
+            return "datetime.datetime.now(datetime.timezone.utc)"
+        if name in {"datetime.utcnow", "datetime.now"} and self._timezone_free():
+            return "datetime.now(timezone.utc)"
+        return None
+
+    def _timezone_free(self) -> bool:
+        """`timezone` is free, or already datetime's, in this module."""
+        for node in ast.walk(self.o.trees[self.relpath]):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    if (alias.asname or alias.name) == "timezone":
+                        return isinstance(node, ast.ImportFrom) and node.module == "datetime" and alias.name == "timezone"
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == "timezone":
+                return False
+            elif isinstance(node, ast.Name) and node.id == "timezone" and isinstance(node.ctx, ast.Store):
+                return False
+        return True
+
+    def _aware(self, value: ast.AST) -> None:
+        if isinstance(value, ast.BinOp):  # datetime.utcnow() - timedelta(days=7)
+            self._aware(value.left)
+            self._aware(value.right)
+            return
+        aware = self._naive_now(value)
+        if aware:
+            needs = () if aware.startswith("datetime.datetime") else (("datetime", "timezone"),)
+            self.rewrite(value, aware, needs=needs)
+
+    def _naive_writes(self, node: ast.AST) -> None:
+        """An aware column gets aware values: `invite.sent_at = datetime.utcnow()`,
+        `Invite(sent_at=datetime.utcnow())`, `Invite.sent_at < datetime.utcnow()` in a query."""
+        if isinstance(node, ast.Assign):
+            if any(isinstance(t, ast.Attribute) and (self.tracked_attr(t) or ("", ""))[0] == "yes" for t in node.targets):
+                self._aware(node.value)
+        elif isinstance(node, ast.Call):
+            model = _tail(_name(node.func))
+            attrs = self.o.attrs.get(model, {})
+            for keyword in node.keywords:
+                if keyword.arg in attrs:
+                    self._aware(keyword.value)
+        else:
+            sides = [node.left, *node.comparators]
+            if any(isinstance(s, ast.Attribute) and isinstance(s.value, ast.Name) and s.attr in self.o.attrs.get(s.value.id, {}) for s in sides):
+                for side in sides:  # Model.col < datetime.utcnow(): a SQL expression on the class
+                    self._aware(side)
 
     # -- naive -> aware datetimes -------------------------------------------------------------------
 

@@ -259,6 +259,9 @@ class ColumnFixer(Fixer):
             for model, attr in _typed_columns(ws, relpath, money).values():
                 by_model.setdefault(model, []).append(attr)
             run_codemod(ws, relpath, DecimalOnAssignment, [], keep_any_change=True, columns=by_model)
+        times = [f for f in findings if f.rule == "PR104" and f in outcomes and outcomes[f] is None]
+        if times:
+            _follow_through_to_aware(ws, relpath, times)
         changed = [f for f, reason in outcomes.items() if reason is None]
         if changed and versions is not None:
             tables, _ = plan_revision(_column_changes(ws, relpath, changed), _scales(changed))
@@ -358,10 +361,21 @@ def _follow_through_to_decimal(ws: Workspace, relpath: str, money: list[Finding]
     uses = _column_uses(ws, MONEY, columns)
     if uses.problems:
         raise Skip(f"by hand: {uses.problems[0]}; switching to an exact money type (Decimal) would break it")
-    for path in sorted({r.relpath for r in uses.rewrites}):
-        text = apply_rewrites(ws.read(path), [r for r in uses.rewrites if r.relpath == path])
-        ws.write(path, text)
-        run_codemod(ws, path, ImportDecimal, [], keep_any_change=True)
+    _apply_uses(ws, uses.rewrites)
+
+
+def _follow_through_to_aware(ws: Workspace, relpath: str, times: list[Finding]) -> None:
+    """Aware values for the now-aware columns: `x.sent_at = datetime.utcnow()` and the like."""
+    columns = set(_typed_columns(ws, relpath, times).values())
+    if columns:
+        _apply_uses(ws, _column_uses(ws, TIME, columns).rewrites)
+
+
+def _apply_uses(ws: Workspace, rewrites) -> None:
+    for path in sorted({r.relpath for r in rewrites}):
+        mine = [r for r in rewrites if r.relpath == path]
+        ws.write(path, apply_rewrites(ws.read(path), mine))
+        run_codemod(ws, path, ImportNames, [], keep_any_change=True, imports=sorted({n for r in mine for n in r.needs}))
 
 
 class DecimalOnAssignment(FixCommand):
@@ -399,12 +413,17 @@ class DecimalOnAssignment(FixCommand):
         return updated_node.with_changes(body=updated_node.body.with_changes(body=[*updated_node.body.body, function]))
 
 
-class ImportDecimal(FixCommand):
-    """`from decimal import Decimal` for the rewritten arithmetic."""
+class ImportNames(FixCommand):
+    """The imports rewritten code needs (`from decimal import Decimal`, `from datetime import timezone`)."""
+
+    def __init__(self, context, targets=(), imports=()) -> None:
+        super().__init__(context, targets)
+        self.imports = imports
 
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)
-        AddImportsVisitor.add_needed_import(self.context, "decimal", "Decimal")
+        for module, name in self.imports:
+            AddImportsVisitor.add_needed_import(self.context, module, name)
 
 
 def _decimal_annotations(ws: Workspace, relpath: str, lines: list[int]) -> None:

@@ -290,6 +290,16 @@ class Invite(Base):
 
     def as_dict(self):
         return {"email": self.email, "sent": self.sent_at.isoformat() if self.sent_at else None}
+
+    def mark_sent(self):
+        self.sent_at = datetime.utcnow()
+        self.created_at = datetime.utcnow()
+
+
+def resend(db):
+    stale = db.query(Invite).filter(Invite.sent_at < datetime.utcnow() - timedelta(days=1)).all()
+    db.add(Invite(email="again@example.com", sent_at=datetime.utcnow()))
+    return stale
 """
 
 
@@ -307,9 +317,13 @@ def test_aware_datetimes_are_not_offered_where_the_code_compares_with_naive_ones
     apply_plan(plan)
     models = read(root, "app/models.py")
     assert "created_at = Column(DateTime, default=datetime.utcnow)" in models
+    # The aware column gets aware values wherever the code writes it or compares it in a query.
+    assert "        self.sent_at = datetime.now(timezone.utc)\n        self.created_at = datetime.utcnow()\n" in models
+    assert 'Invite(email="again@example.com", sent_at=datetime.now(timezone.utc))' in models
+    assert "Invite.sent_at < datetime.now(timezone.utc) - timedelta(days=1)" in models
     # the fixed model still works
-    done = run_python(root, "from app.database import Base, SessionLocal, engine\nfrom app.models import Invite\nBase.metadata.create_all(engine)\nwith SessionLocal() as db:\n    db.add(Invite(email='a@b.c')); db.commit()\n    i = db.query(Invite).first()\n    print(i.is_expired(), i.as_dict()['email'])\n", env={"DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}"})
-    assert done.stdout.strip() == "False a@b.c"
+    done = run_python(root, "from app.database import Base, SessionLocal, engine\nfrom app.models import Invite\nBase.metadata.create_all(engine)\nwith SessionLocal() as db:\n    db.add(Invite(email='a@b.c')); db.commit()\n    i = db.query(Invite).first()\n    print(i.is_expired(), i.as_dict()['email'])\n    i.mark_sent(); db.commit()\n    from app.models import resend\n    print(len(resend(db)))\n", env={"DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}"})
+    assert done.stdout.split() == ["False", "a@b.c", "0"]
 
 
 def test_rewrites_nest_inside_each_other():
