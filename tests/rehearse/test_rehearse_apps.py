@@ -1,0 +1,145 @@
+"""End to end: the fixture apps booted under a real server and probed.
+
+The demo app shows the gaps as failed probes; the same probes pass once the fixes for the
+findings they confirm are applied, and the happy paths (signup, login, create, list) still
+answer 2xx. The careful app gets no false alarm. The user's tree is left byte for byte, the
+server's process group is gone and the temporary folder removed."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from auditor import cli
+from auditor.engine import scan
+from auditor.rehearse.run import RehearsalError, rehearse
+from fixers.pipeline.apply import apply_plan
+from fixers.pipeline.plan import plan_fixes
+from fixers.pipeline.runner import Sandbox
+
+from .conftest import copy_app, tree_hashes
+
+pytestmark = pytest.mark.rehearsal
+
+# The rules the probes below confirm: fixing their findings must turn the probes green.
+PROBED_RULES = {"PR201", "PR203", "PR212", "PR240", "PR301", "PR302", "PR330", "PR331"}
+
+
+def outcome(probes: list[dict], kind: str, method: str, path: str) -> str:
+    found = [p["outcome"] for p in probes if (p["kind"], p["method"], p["path"]) == (kind, method, path)]
+    assert found, f"no {kind} probe on {method} {path}"
+    return found[0]
+
+
+@pytest.fixture
+def servers(monkeypatch):
+    """Every long-running process the rehearsal starts, to check afterwards that its group is gone."""
+    started = []
+    real_start = Sandbox.start
+
+    def start(self, *args, **kwargs):
+        process = real_start(self, *args, **kwargs)
+        started.append(process)
+        return process
+
+    monkeypatch.setattr(Sandbox, "start", start)
+    return started
+
+
+def assert_stopped(servers) -> None:
+    assert servers, "no server was started"
+    for process in servers:
+        assert process.popen.poll() is not None
+        with pytest.raises(ProcessLookupError):
+            os.killpg(process.pid, 0)  # nothing of its process group is left
+
+
+def test_demo_app_failures_are_real(tmp_path, private_tmp, servers, capsys):
+    app = copy_app("sloppy_fastapi", tmp_path / "demo")
+    before = tree_hashes(app)
+    code = cli.main(["rehearse", str(app), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.splitlines()[0].startswith("rehearse runs your app (your code) in a separate process on 127.0.0.1")
+    assert "[9/9] brute_force" in err  # progress as it runs
+    data = json.loads(out)
+    assert (data["version"], data["tool"], data["app"]) == (1, "prodready", "app.main:app")
+    probes = data["probes"]
+    assert all(set(p) == {"kind", "method", "path", "outcome", "rule", "evidence", "reason"} for p in probes)
+    assert outcome(probes, "unauthenticated", "GET", "/tasks/{task_id}") == "failed"
+    assert outcome(probes, "cross_user", "GET", "/tasks/{task_id}") == "failed"
+    login = [p for p in probes if (p["kind"], p["path"]) == ("invalid_body", "/auth/login")][0]
+    assert login["outcome"] == "failed" and login["rule"] == "PR301" and 500 in login["evidence"]["statuses"].values()
+    duplicate = [p for p in probes if p["kind"] == "duplicate_submit" and p["path"] == "/orders/"][0]
+    assert duplicate["outcome"] == "failed" and duplicate["evidence"]["created_with_same_key"] == 2
+    brute = [p for p in probes if p["kind"] == "brute_force"][0]
+    assert brute["outcome"] == "failed" and brute["rule"] == "PR240" and brute["evidence"]["attempts"] == 30
+    assert outcome(probes, "expired_token", "GET", "/tasks/") == "failed"  # its tokens carry no exp
+    # Well-guarded routes are not reported: the routes that need a login refuse without one.
+    assert outcome(probes, "unauthenticated", "GET", "/workspaces") == "passed"
+    assert outcome(probes, "forged_token", "GET", "/tasks/") == "passed"
+    assert tree_hashes(app) == before
+    assert_stopped(servers)
+    assert list(private_tmp.iterdir()) == []  # copies, logs and the database removed
+
+
+def test_after_the_fixes_the_probes_pass_and_happy_paths_answer(tmp_path, private_tmp, servers):
+    app = copy_app("sloppy_fastapi", tmp_path / "demo")
+    result = scan(app, use_cache=False)
+    plan = plan_fixes(result, findings=[f for f in result.findings if f.rule in PROBED_RULES], include_review=True)
+    apply_plan(plan)
+    before = tree_hashes(app)
+    rehearsal = rehearse(app)
+    probes = rehearsal.probes
+    for kind, method, path in [
+        ("unauthenticated", "GET", "/tasks/{task_id}"),
+        ("unauthenticated", "DELETE", "/tasks/{task_id}"),
+        ("cross_user", "GET", "/tasks/{task_id}"),
+        ("cross_user", "PUT", "/tasks/{task_id}"),
+        ("invalid_body", "POST", "/auth/login"),
+        ("invalid_body", "POST", "/auth/signup"),
+        ("duplicate_submit", "POST", "/orders/"),
+        ("brute_force", "POST", "/auth/login"),
+        ("expired_token", "GET", "/tasks/"),
+    ]:
+        assert outcome(probes, kind, method, path) == "passed", (kind, method, path)
+    steps = {h["step"]: h["status"] for h in rehearsal.happy_paths}
+    for step in ("signup A", "login A", "signup B", "login B", "create workspace", "list workspace", "create task", "list task"):
+        assert 200 <= steps[step] < 300, (step, steps[step])
+    assert tree_hashes(app) == before
+    assert_stopped(servers)
+
+
+def test_careful_app_gets_no_false_alarm(tmp_path, private_tmp, servers):
+    app = copy_app("careful_app", tmp_path / "careful")
+    rehearsal = rehearse(app)
+    checked = [p for p in rehearsal.probes if p["kind"] in ("unauthenticated", "cross_user", "invalid_body")]
+    assert [p for p in checked if p["outcome"] == "failed"] == []
+    for kind in ("unauthenticated", "cross_user", "invalid_body"):  # and they did run
+        assert sum(p["kind"] == kind and p["outcome"] == "passed" for p in checked) >= 5, kind
+    assert any("alembic upgrade head" in note for note in rehearsal.notes)  # its tables come from migrations
+    assert_stopped(servers)
+
+
+def test_an_app_that_cannot_boot_is_an_error_with_its_log(tmp_path, private_tmp, servers, capsys):
+    app = tmp_path / "broken"
+    (app / "app").mkdir(parents=True)
+    (app / "app" / "__init__.py").write_text("")
+    (app / "app" / "main.py").write_text(
+        "import os\nfrom fastapi import FastAPI\n\napp = FastAPI()\n"
+        "raise RuntimeError('missing setting PAYMENTS_REGION')\n\n"
+        "@app.get('/items')\ndef items():\n    return []\n"
+    )
+    assert cli.main(["rehearse", str(app)]) == 2
+    err = capsys.readouterr().err
+    assert "the app exited while starting" in err and "missing setting PAYMENTS_REGION" in err
+    assert_stopped(servers)
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_no_app_object_is_an_error(tmp_path, private_tmp):
+    (tmp_path / "tool.py").write_text("print('not a web app')\n")
+    with pytest.raises(RehearsalError, match="no FastAPI"):
+        rehearse(tmp_path)
