@@ -60,8 +60,11 @@ class TestRun:
         """The ids of failing tests with their one-line reasons, from pytest's short summary."""
         lines = self.output.splitlines()
         failed = [line for line in lines if re.match(r"(FAILED|ERROR) \S", line)]
-        # A suite that cannot even start (an import error in conftest) lists no test: its error lines say why.
-        return failed or [line.strip() for line in lines if line.startswith("E  ")][-3:] or lines[-3:]
+        if failed and all(" - " in line for line in failed):
+            return failed
+        # A module that cannot be imported (or a conftest: then no test is listed at all) gets no
+        # reason on its summary line: its error lines say why.
+        return failed + ([line.strip() for line in lines if line.startswith("E  ")][-3:] or lines[-3:])
 
     def brief(self) -> str:
         return f"{self.passed} passed, {self.failed} failed, {self.errors} errors"

@@ -118,3 +118,30 @@ def test_fixes_keep_the_app_green(baselines, tmp_path, name, mode):
     print(f"{name} ({mode}): {outcome.fixes} fixes, {outcome.skipped} skipped, tests {outcome.tests.brief() if outcome.tests else '-'}")
     assert outcome.fixes > 0, f"no fix planned for {name} ({mode}): the app no longer exercises the fixers"
     assert not outcome.problems, "\n".join(outcome.problems)
+
+
+def test_the_checks_see_a_broken_app(tmp_path):
+    """The checks above would notice: a failing or unloadable suite, a new undefined name, a byte
+    left changed or a file left behind."""
+    from tests.fix_check import hash_differences, tree_hashes, undefined_names
+
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (tmp_path / "test_calc.py").write_text("from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n")
+    before = tree_hashes(tmp_path)
+    assert run_tests(tmp_path, timeout=60).green
+    assert undefined_names(tmp_path, ["calc.py"]) == set()
+
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return Decimal(a) + b - 1\n")
+    broken = run_tests(tmp_path, timeout=60)
+    assert not broken.green and broken.failed == 1
+    assert broken.failures == ["FAILED test_calc.py::test_add - NameError: name 'Decimal' is not defined"]
+    assert undefined_names(tmp_path, ["calc.py"]) == {("calc.py", "Decimal")}
+
+    (tmp_path / "calc.py").write_text("import missing_module\n")
+    unloadable = run_tests(tmp_path, timeout=60)
+    assert not unloadable.green and any("missing_module" in line for line in unloadable.failures)
+
+    (tmp_path / "new.py").write_text("x = 1\n")
+    (tmp_path / "__pycache__").mkdir(exist_ok=True)
+    (tmp_path / "__pycache__" / "calc.cpython-311.pyc").write_bytes(b"\0")
+    assert hash_differences(before, tree_hashes(tmp_path)) == ["changed: calc.py", "left behind: new.py"]
