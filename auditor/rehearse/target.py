@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from auditor.index.project import is_script_path
+from auditor.rehearse.body_hints import body_hint
 
 APP_KINDS = {"fastapi-app": "fastapi", "flask-app": "flask"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -54,7 +55,12 @@ def routes_of(result) -> list[dict]:
         last = max(route.end_line, route.handler.span.end_line)
         rules = sorted({f.rule for f in by_file.get(route.relpath, []) if first <= f.line <= last})
         admin = "/admin" in route.path.lower() or route.role_checked or "PR202" in rules
+        node = result.index.function_node(route.relpath, route.handler.qualname)
+        hint = body_hint(node) if node is not None else None
         for method in route.methods:
             if method.upper() in METHODS:
-                routes.append({"method": method.upper(), "path": route.path, "auth": route.authenticated, "rules": rules, "admin": admin})
+                routes.append({
+                    "method": method.upper(), "path": route.path, "auth": route.authenticated, "rules": rules,
+                    "admin": admin, "body_hint": hint if method.upper() in ("POST", "PUT", "PATCH") else None,
+                })  # fmt: skip
     return routes

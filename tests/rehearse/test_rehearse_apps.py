@@ -143,3 +143,18 @@ def test_no_app_object_is_an_error(tmp_path, private_tmp):
     (tmp_path / "tool.py").write_text("print('not a web app')\n")
     with pytest.raises(RehearsalError, match="no FastAPI"):
         rehearse(tmp_path)
+
+
+def test_flask_app_under_gunicorn_with_session_cookies(tmp_path, private_tmp, servers):
+    app = copy_app("sloppy_flask", tmp_path / "flask")
+    rehearsal = rehearse(app)
+    assert rehearsal.framework == "flask" and rehearsal.users is None  # users logged in by cookie
+    assert "gunicorn" in " ".join(servers[0].command) or "gunicorn" in servers[0].output().lower()
+    probes = rehearsal.probes
+    assert outcome(probes, "unauthenticated", "GET", "/items/<id>") == "failed"
+    assert outcome(probes, "cross_user", "GET", "/items/<id>") == "failed"
+    assert outcome(probes, "invalid_body", "POST", "/items") == "failed"  # fields read from request.get_json()
+    assert outcome(probes, "brute_force", "POST", "/auth/login") == "failed"
+    # Routes behind its login_required decorator refuse a caller without the session cookie.
+    assert outcome(probes, "unauthenticated", "POST", "/items") == "passed"
+    assert_stopped(servers)

@@ -6,7 +6,7 @@ import http.client
 import json
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 JSON = "application/json"
 
@@ -78,6 +78,7 @@ class Client:
         who: Identity | None = None,
         headers: dict | None = None,
         content_type: str | None = None,
+        _redirects: int = 0,
     ) -> Answer:
         if time.monotonic() > self.deadline:
             raise TimeoutError("the rehearsal ran out of time")
@@ -113,4 +114,12 @@ class Client:
                 if header.lower() == "set-cookie":
                     name, _, rest = value.partition("=")
                     who.cookies[name.strip()] = rest.split(";", 1)[0]
+        location = answer.headers.get("location", "")
+        if answer.status in (307, 308) and location and _redirects < 2:
+            # "/items" served as "/items/": the same request again, only ever on 127.0.0.1
+            target = urlsplit(location)
+            if target.hostname in (None, "127.0.0.1", "localhost") and target.path:
+                local = target.path + (f"?{target.query}" if target.query else "")
+                return self.request(method, local, json_body=json_body, raw=raw, form=form, who=who, headers=headers,
+                                    content_type=content_type, _redirects=_redirects + 1)  # fmt: skip
         return answer

@@ -83,7 +83,10 @@ def fill(route: Route, refs: dict) -> str | None:
 
 
 def load(spec_routes: list[dict], openapi: dict | None) -> list[Route]:
-    routes = [Route(r["method"], r["path"], r["auth"], r.get("rules", []), r.get("admin", False)) for r in spec_routes]
+    routes = [
+        Route(r["method"], r["path"], r["auth"], r.get("rules", []), r.get("admin", False), body=r.get("body_hint"))
+        for r in spec_routes
+    ]
     if not openapi:
         return routes
     components = (openapi.get("components") or {}).get("schemas") or {}
@@ -100,7 +103,9 @@ def load(spec_routes: list[dict], openapi: dict | None) -> list[Route]:
             continue
         content = ((operation.get("requestBody") or {}).get("content")) or {}
         if "application/json" in content:
-            route.body = samples.resolve(content["application/json"].get("schema", {}), components)
+            declared = samples.resolve(content["application/json"].get("schema", {}), components)
+            if declared.get("properties") or route.body is None:  # `payload: dict`: the handler's reads say more
+                route.body = declared
         elif "application/x-www-form-urlencoded" in content or "multipart/form-data" in content:
             kind = "application/x-www-form-urlencoded" if "application/x-www-form-urlencoded" in content else "multipart/form-data"
             route.body, route.form = samples.resolve(content[kind].get("schema", {}), components), True
