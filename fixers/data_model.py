@@ -240,6 +240,13 @@ class ColumnFixer(Fixer):
         if relpath.endswith(".sql"):
             return fix_sql_schema(relpath, findings, ws)
         refused: Outcomes = {}
+        if re.search(r"(^|/)(migrations|alembic)/versions/", relpath):
+            return {f: "a migration file records how the schema was built: leave it as it is, and change the schema in a new migration" for f in findings}
+        for table in ws.index.sql_tables if ws.index is not None else []:
+            if table.path == relpath:  # SQL inside a Python string (SCHEMA = """CREATE TABLE ...""")
+                for finding in findings:
+                    if finding.line == table.span.line or any(c.span.line == finding.line for c in table.columns):
+                        refused[finding] = f"by hand: {table.name} is declared in SQL inside a Python string; change it there (and in a migration for existing databases)"
         for kind, rule in ((MONEY, "PR103"), (TIME, "PR104")):
             refused.update(_refused_type_changes(ws, relpath, [f for f in findings if f.rule == rule], kind))
         versions = versions_folder(ws)
