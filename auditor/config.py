@@ -46,6 +46,7 @@ class Config:
     fail_on: Severity = Severity.LOW  # lowest severity that makes the exit code 1
     max_file_size: int = 2_000_000  # files larger than this many bytes are skipped
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-rule option tables
+    rehearse: dict[str, Any] = field(default_factory=dict)  # [tool.prodready.rehearse]: users = "module:function"
 
     @classmethod
     def from_toml(cls, raw: dict[str, Any]) -> Config:

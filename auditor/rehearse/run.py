@@ -18,6 +18,7 @@ from pathlib import Path
 from auditor.rehearse import boot
 from auditor.rehearse.environment import build_environment
 from auditor.rehearse.target import find_target
+from auditor.rehearse.users_hook import HookError, hook_spec, run_hook
 from fixers.pipeline.runner import Sandbox
 
 WHAT_IT_RUNS = (
@@ -101,6 +102,13 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
     except boot.BootError as exc:
         raise RehearsalError(f"the app could not boot: {exc}") from None
     say(f"the app answers on 127.0.0.1:{server.port}")
+    try:
+        spec = hook_spec(result.config)
+        hooked_users = run_hook(sandbox, copy, server, spec, environment.values, boot_timeout) if spec else None
+    except HookError as exc:
+        raise RehearsalError(str(exc)) from None
+    if spec:
+        notes.append(f"users made by {spec} ([tool.prodready.rehearse])")
     remaining = max(10.0, total_timeout - (time.monotonic() - started))
     plan = {
         "port": server.port,
@@ -109,6 +117,7 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
         "routes": target.routes,
         "openapi": server.openapi(),
         "secrets": environment.secrets,
+        "users": hooked_users,
         "progress": str(sandbox.dir / "progress.log"),
     }
     plan_path, out_path = sandbox.dir / "plan.json", sandbox.dir / "results.json"

@@ -49,9 +49,10 @@ class Identity:
     token: str | None = None
     cookies: dict = field(default_factory=dict)
     id: object = None
+    extra_headers: dict = field(default_factory=dict)  # from the users hook (an API key, say)
 
     def headers(self) -> dict:
-        headers = {}
+        headers = dict(self.extra_headers)
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if self.cookies:

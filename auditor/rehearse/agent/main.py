@@ -13,7 +13,7 @@ import traceback
 from . import routes as routes_mod
 from .client import Client, ServerGone
 from .probes import Rehearsal, result
-from .users import UsersMissing, make_users
+from .users import UsersMissing, from_hook, make_users
 
 LATER = {
     "concurrency": "not run yet: it needs the PostgreSQL cluster support (a later step) to count open connections",
@@ -36,7 +36,10 @@ def main(argv: list[str]) -> int:
     try:
         happy: list = []
         try:
-            a, b, login = make_users(client, routes, components, happy)
+            if plan.get("users"):
+                a, b, login = from_hook(plan["users"], routes)
+            else:
+                a, b, login = make_users(client, routes, components, happy)
         except UsersMissing as exc:
             report["users"] = str(exc)
             report["happy_paths"] = happy

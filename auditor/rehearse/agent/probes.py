@@ -361,6 +361,9 @@ class Rehearsal:
             self.results.append(result(kind, route, "skipped", evidence, f"answered {_status(answer)}: could not tell"))
 
     def brute_force(self) -> None:
+        if self.login is None or not self.a.email:
+            self.results.append(result("brute_force", self.login, "skipped", reason="no login route, or no email for user A, to guess passwords on"))
+            return
         statuses = []
         for attempt in range(1, BRUTE_FORCE_ATTEMPTS + 1):
             from .users import login_request

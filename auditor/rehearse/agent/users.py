@@ -61,12 +61,23 @@ def token_of(answer: Answer) -> str | None:
     return None
 
 
+def from_hook(users: list[dict], routes: list[Route]) -> tuple[Identity, Identity, Route | None]:
+    """The two users the project's hook made ([tool.prodready.rehearse] users)."""
+    made = []
+    for name, user in zip("AB", users):
+        made.append(Identity(
+            name, user.get("email", ""), user.get("password", ""), user.get("token"), dict(user.get("cookies") or {}),
+            user.get("id"), dict(user.get("headers") or {}),
+        ))  # fmt: skip
+    return made[0], made[1], find(routes, LOGIN)
+
+
 def make_users(client: Client, routes: list[Route], components: dict, happy: list) -> tuple[Identity, Identity, Route]:
     signup, login = find(routes, SIGNUP), find(routes, LOGIN)
     if signup is None or login is None:
-        missing = " and ".join(n for n, r in (("a signup route", signup), ("a login route", login)) if r is None)
+        missing = " and no ".join(n for n, r in (("signup", signup), ("login", login)) if r is None)
         raise UsersMissing(
-            f"the scan found no {missing} (POST .../signup or /register, POST .../login or /token); "
+            f"the scan found no {missing} route (POST .../signup or /register, POST .../login or /token); "
             "set `[tool.prodready.rehearse] users = \"module:function\"` to make users another way"
         )
     users = []
