@@ -114,8 +114,9 @@ FIXERS: tuple[FixerSpec, ...] = (
         ("PR102", "PR103", "PR104", "PR105", "PR106"),
         FixSafety.REVIEW,
         "Tightens the column: unique identity columns, Numeric(12, 2) for money (values become "
-        "Decimal), time-zone aware datetimes, NOT NULL where the API requires the field, a composite "
-        "key on link tables. Existing data must satisfy it before the migration runs.",
+        "Decimal, and the code computing with them is rewritten to match), time-zone aware datetimes, "
+        "NOT NULL where the API requires the field, a composite key on link tables. A project with "
+        "Alembic gets the migration. Existing data must satisfy it before the migration runs.",
         "fixers.data_model:ColumnFixer",
     ),
     FixerSpec(
@@ -129,9 +130,9 @@ FIXERS: tuple[FixerSpec, ...] = (
         "alembic-migrations",
         ("PR110",),
         FixSafety.REVIEW,
-        "Sets up Alembic (alembic.ini, migrations/env.py wired to the app's engine and models) and "
-        "creates tables at start-up only in development. Then run `alembic revision --autogenerate "
-        "-m initial` and `alembic stamp head` on existing databases (migrations/README).",
+        "Sets up Alembic (alembic.ini, migrations/env.py wired to the app's engine and models); the "
+        "app keeps creating its tables on SQLite, in development and in tests. Then run `alembic "
+        "revision --autogenerate -m initial` and `alembic stamp head` on existing databases (migrations/README).",
         "fixers.data_model:MigrationsFixer",
     ),
     FixerSpec(
