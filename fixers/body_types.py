@@ -238,10 +238,15 @@ class Evidence:
                 self.compared(other, key)
         elif isinstance(parent, ast.FormattedValue):
             self.add(key, FieldType("str", why="an f-string"), weak=True)
-        elif isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add):
+        elif isinstance(parent, ast.BinOp):
             other = parent.right if parent.left is node else parent.left
-            if isinstance(other, (ast.JoinedStr,)) or (isinstance(other, ast.Constant) and isinstance(other.value, str)):
+            if isinstance(parent.op, ast.Add) and (
+                isinstance(other, ast.JoinedStr) or (isinstance(other, ast.Constant) and isinstance(other.value, str))
+            ):
                 self.add(key, FieldType("str", why="joined to text"))
+            elif isinstance(other, ast.Constant) and isinstance(other.value, float):
+                # `price * 1.2`: a Decimal would raise TypeError here, so the field stays a float.
+                self.add(key, FieldType("float", why="float arithmetic"))
 
     def compared(self, other: ast.AST, key: str) -> None:
         values = other.elts if isinstance(other, (ast.Tuple, ast.List, ast.Set)) else [other]
@@ -307,8 +312,10 @@ class Evidence:
         kinds = {f.kind for f in found}
         if kinds == {"int", "float"}:
             kinds = {"float"}
-        if kinds == {"int", "Decimal"} or kinds == {"float", "Decimal"}:
+        if kinds == {"int", "Decimal"}:
             kinds = {"Decimal"}
+        if kinds in ({"float", "Decimal"}, {"int", "float", "Decimal"}):
+            kinds = {"float"}  # what JSON gave the handler before: its float arithmetic keeps working
         if not kinds:
             raise Skip(f"by hand: cannot tell the type of `{key}` from how the handler uses it, and `Any` would validate nothing")
         if len(kinds) > 1:

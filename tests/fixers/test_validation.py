@@ -520,3 +520,14 @@ def lookup(payload: dict, db: Session = Depends(get_db)):
 """
     main = next(e.new for e in plan_for(write_project(tmp_path, files)).edits if e.relpath == "app/main.py")
     assert "class LookupBody(BaseModel):\n    age: int\n" in main
+
+
+def test_a_numeric_column_used_in_float_arithmetic_stays_a_float(tmp_path):
+    """Decimal * 1.2 raises TypeError: a field the handler multiplies by a float keeps the float
+    JSON always gave it, even though the column is Numeric."""
+    files = dict(ORM_APP)
+    files["app/main.py"] = files["app/main.py"].replace(
+        'balance=payload["balance"]', 'balance=payload["balance"], age_next=payload["balance"] * 1.05'
+    )
+    main = next(e.new for e in plan_for(write_project(tmp_path, files)).edits if e.relpath == "app/main.py")
+    assert "    balance: float\n" in main and "Decimal" not in main
