@@ -174,6 +174,7 @@ class Evidence:
         self.source = source
         self.strong: dict[str, list[FieldType]] = {}
         self.weak: dict[str, list[FieldType]] = {}
+        self.opaque: set[str] = set()  # fields with a use no rule reads (it may not take a Decimal)
 
     def add(self, key: str, found: FieldType | None, weak: bool = False) -> None:
         if found is not None:
@@ -215,7 +216,18 @@ class Evidence:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in aliases:
                 refs.append((node, aliases[node.id]))
         for node, key in refs:
+            before = len(self.strong.get(key, [])) + len(self.weak.get(key, []))
             self.use(node, key, parents)
+            if len(self.strong.get(key, [])) + len(self.weak.get(key, [])) == before and not self.alias_assignment(node, parents):
+                self.opaque.add(key)  # a use that says nothing about the type (passed on, returned...)
+
+    @staticmethod
+    def alias_assignment(node: ast.AST, parents: dict[int, ast.AST]) -> bool:
+        """`email = payload["email"]`: the uses of the name are looked at instead."""
+        parent = parents.get(id(node))
+        while isinstance(parent, ast.BoolOp) or (isinstance(parent, ast.IfExp) and node is not parent.test):
+            node, parent = parent, parents.get(id(parent))
+        return isinstance(parent, ast.Assign)
 
     def use(self, node: ast.AST, key: str, parents: dict[int, ast.AST]) -> None:
         parent = parents.get(id(node))
@@ -314,6 +326,10 @@ class Evidence:
             kinds = {"float"}
         if kinds == {"int", "Decimal"}:
             kinds = {"Decimal"}
+        if kinds == {"Decimal"} and key in self.opaque:
+            # Stored in a Numeric column, but also passed on where a Decimal may not do (JSON
+            # for another service, float arithmetic elsewhere): keep the float JSON gave it.
+            kinds = {"float"}
         if kinds in ({"float", "Decimal"}, {"int", "float", "Decimal"}):
             kinds = {"float"}  # what JSON gave the handler before: its float arithmetic keeps working
         if not kinds:

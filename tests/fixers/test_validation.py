@@ -531,3 +531,11 @@ def test_a_numeric_column_used_in_float_arithmetic_stays_a_float(tmp_path):
     )
     main = next(e.new for e in plan_for(write_project(tmp_path, files)).edits if e.relpath == "app/main.py")
     assert "    balance: float\n" in main and "Decimal" not in main
+
+
+def test_a_numeric_column_value_passed_on_stays_a_float(tmp_path):
+    """`charge(amount=...)` may send it as JSON, which cannot encode a Decimal."""
+    files = dict(ORM_APP)
+    files["app/main.py"] = files["app/main.py"].replace("    db.add(user)\n", '    charge(amount=payload["balance"])\n    db.add(user)\n')
+    main = next(e.new for e in plan_for(write_project(tmp_path, files)).edits if e.relpath == "app/main.py")
+    assert "    balance: float\n" in main
