@@ -21,7 +21,7 @@ from fixers.base import Fixer, Outcomes
 from fixers.column_migration import current_head, plan_revision, render_revision, versions_folder
 from fixers.column_uses import MONEY, TIME, ColumnUses, apply_rewrites
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, locate, run_codemod, string_text
-from fixers.rewrite import code_of, set_keyword, statements, tail
+from fixers.rewrite import code_of, set_keyword, tail
 from fixers.settings import read_setting
 from fixers.templates import render
 from fixers.pipeline.workspace import Skip, Workspace
@@ -886,7 +886,7 @@ class MigrationsFixer(Fixer):
                         and isinstance(statement.targets[0], ast.Name)
                     ):
                         name = statement.targets[0].id
-                        return f"from {module_name_for(relpath)} import {name}" + ("" if name == "engine" else f" as engine")
+                        return f"from {module_name_for(relpath)} import {name}" + ("" if name == "engine" else " as engine")
         return None
 
 

@@ -106,7 +106,7 @@ def test_the_apps_own_tests_still_find_their_tables(tmp_path):
     root = write_project(tmp_path / "app", APP)
     before = run_tests(root)
     assert before.returncode == 0, before.stdout[-2000:]
-    plan = fix_only(root, "PR110")
+    fix_only(root, "PR110")
     after = run_tests(root)
     assert after.returncode == 0, after.stdout[-3000:]
     assert "no such table" not in after.stdout
