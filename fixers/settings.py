@@ -405,6 +405,17 @@ def plan_fields(reads: list[EnvRead]) -> None:
             read.field = strictest
 
 
+def in_typed_helper(ws: Workspace, read: EnvRead) -> bool:
+    """The read inside `def env_typed` itself (it goes when the reads using it move)."""
+    text = ws.read(read.relpath) or ""
+    if "def env_typed(" not in text:
+        return False
+    tree = ast.parse(text)
+    return any(
+        isinstance(n, ast.FunctionDef) and n.name == "env_typed" and n.lineno <= read.line <= (n.end_lineno or n.lineno) for n in tree.body
+    )
+
+
 def drop_unused_typed_helper(ws: Workspace, relpath: str) -> None:
     """Remove `def env_typed` (and then `import os`) once no read in the module uses it."""
     text = ws.read(relpath) or ""
@@ -437,7 +448,7 @@ class SettingsFixer(Fixer):
         return self.guarded(findings, ws, lambda: self.move_reads(findings, ws))
 
     def move_reads(self, findings: list[Finding], ws: Workspace) -> Outcomes:
-        reads = collect_reads(ws, app_python_files(ws))
+        reads = [r for r in collect_reads(ws, app_python_files(ws)) if not in_typed_helper(ws, r)]
         plan_fields(reads)
         usable = [r for r in reads if r.field is not None]
         if not usable:

@@ -204,6 +204,12 @@ def test_demo_safe_fixes_add_no_finding_and_list_each_variable_once(tmp_path):
     assert names.count("APP_ENV") == 1 and len(names) == len(set(names)), example
     assert {"LOG_LEVEL", "LOG_FORMAT", "DATABASE_URL"} <= set(names)
     assert not [p for p in again.fixes if p.finding.rule in {"PR401", "PR420", "PR421"}]
+    # The settings object (a review fix) then takes every read of the config module, typed ones
+    # included, and the typed-read helper goes with them.
+    review = plan_fixes(scan_project(root), None, include_review=True)
+    assert not [(f.rule, f.path, why) for f, why in review.skipped if f.rule == "PR401"]
+    config = next(e.new for e in review.edits if e.relpath == "app/config.py")
+    assert "env_typed" not in config and "DB_POOL_SIZE = get_settings().db_pool_size\n" in config
 
 
 def test_generated_settings_in_a_project_that_read_none_come_with_an_env_example(tmp_path):
