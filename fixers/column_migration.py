@@ -152,30 +152,35 @@ def plan_revision(changes: list[tuple[Finding, object, object]], numeric: dict[F
     return tables, left_out
 
 
-def render_revision(tables: dict[str, TableChanges], down_revision: str | None, models_path: str) -> tuple[str, str]:
-    """(revision id, module text)."""
+def operations(tables: dict[str, TableChanges]) -> tuple[list[str], list[str]]:
+    """(upgrade lines, downgrade lines) of the body of a revision, indented by four spaces."""
     upgrade: list[str] = []
     downgrade: list[str] = []
     for table, ops in sorted(tables.items()):
-        up = [f'    op.drop_index("{index}", table_name="{table}")' for index in ops.dropped_indexes]
-        up += [f'    op.create_index("{index}", "{table}", ["{column}"], unique={unique})' for index, column, unique in ops.indexes]
+        up = [f'op.drop_index("{index}", table_name="{table}")' for index in ops.dropped_indexes]
+        up += [f'op.create_index("{index}", "{table}", ["{column}"], unique={unique})' for index, column, unique in ops.indexes]
         down = []
         if ops.unique or ops.altered:
-            up.append(f'    with op.batch_alter_table("{table}") as batch_op:')
-            up += [f'        batch_op.create_unique_constraint("{name}", ["{column}"])' for name, column in ops.unique]
-            up += [f'        batch_op.alter_column("{column}", {new})' for column, new, _ in ops.altered]
-            down.append(f'    with op.batch_alter_table("{table}") as batch_op:')
-            down += [f'        batch_op.alter_column("{column}", {old})' for column, _, old in reversed(ops.altered)]
-            down += [f'        batch_op.drop_constraint("{name}", type_="unique")' for name, _ in reversed(ops.unique)]
-        down += [f'    op.drop_index("{index}", table_name="{table}")' for index, _, _ in reversed(ops.indexes)]
-        down += [f'    op.create_index("{index}", "{table}", ["{index.removeprefix(f"ix_{table}_")}"], unique=False)' for index in ops.dropped_indexes]
+            up.append(f'with op.batch_alter_table("{table}") as batch_op:')
+            up += [f'    batch_op.create_unique_constraint("{name}", ["{column}"])' for name, column in ops.unique]
+            up += [f'    batch_op.alter_column("{column}", {new})' for column, new, _ in ops.altered]
+            down.append(f'with op.batch_alter_table("{table}") as batch_op:')
+            down += [f'    batch_op.alter_column("{column}", {old})' for column, _, old in reversed(ops.altered)]
+            down += [f'    batch_op.drop_constraint("{name}", type_="unique")' for name, _ in reversed(ops.unique)]
+        down += [f'op.drop_index("{index}", table_name="{table}")' for index, _, _ in reversed(ops.indexes)]
+        down += [f'op.create_index("{index}", "{table}", ["{index.removeprefix(f"ix_{table}_")}"], unique=False)' for index in ops.dropped_indexes]
         upgrade += up
         downgrade = down + downgrade
-    body_up = "\n".join(upgrade) or "    pass"
-    body_down = "\n".join(downgrade) or "    pass"
+    return upgrade, downgrade
+
+
+def render_revision(down_revision: str | None, summary: str, upgrade: list[str], downgrade: list[str]) -> tuple[str, str]:
+    """(revision id, module text) of a revision with these operations (lines of `op.` calls)."""
+    body_up = "\n".join(f"    {line}" for line in upgrade) or "    pass"
+    body_down = "\n".join(f"    {line}" for line in downgrade) or "    pass"
     revision = hashlib.sha1(f"{down_revision}\n{body_up}".encode()).hexdigest()[:12]
-    text = f'''"""Column changes made by prodready in {models_path}: indexes, unique constraints, exact money
-types, time zones, NOT NULL. Existing rows must satisfy them before `alembic upgrade head`.
+    down = f'"{down_revision}"' if down_revision else "None"
+    text = f'''"""{summary}
 
 Revision ID: {revision}
 Revises: {down_revision or ""}
@@ -184,7 +189,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "{revision}"
-down_revision = {down_revision!r}
+down_revision = {down}
 branch_labels = None
 depends_on = None
 
@@ -195,5 +200,19 @@ def upgrade() -> None:
 
 def downgrade() -> None:
 {body_down}
-'''.replace("down_revision = '", 'down_revision = "').replace("'\nbranch_labels", '"\nbranch_labels')
+'''
     return revision, text
+
+
+def write_revision(ws: Workspace, slug: str, summary: str, upgrade: list[str], downgrade: list[str]) -> str | None:
+    """For fixes that change the schema (a new column, an index...) in a project whose schema
+    lives in Alembic migrations: write the revision that makes the same change, chained on the
+    single head, and return its path; None when the project has no Alembic migrations. Raises
+    Skip when the migrations have several heads."""
+    versions = versions_folder(ws)
+    if versions is None:
+        return None
+    revision, text = render_revision(current_head(ws, versions), summary, upgrade, downgrade)
+    path = f"{versions}/{revision}_{slug}.py"
+    ws.write(path, text)
+    return path

@@ -18,7 +18,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
-from fixers.column_migration import current_head, plan_revision, render_revision, versions_folder
+from fixers.column_migration import operations, plan_revision, versions_folder, write_revision
 from fixers.column_uses import MONEY, TIME, ColumnUses, apply_rewrites
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, locate, run_codemod, string_text
 from fixers.rewrite import code_of, set_keyword, tail
@@ -272,9 +272,11 @@ class ColumnFixer(Fixer):
         changed = [f for f, reason in outcomes.items() if reason is None]
         if changed and versions is not None:
             tables, _ = plan_revision(_column_changes(ws, relpath, changed), _scales(changed))
-            revision, text = render_revision(tables, current_head(ws, versions), relpath)
-            path = f"{versions}/{revision}_column_changes.py"
-            ws.write(path, text)
+            summary = (
+                f"Column changes in {relpath}: indexes, unique constraints, exact money types, time zones,\n"
+                "NOT NULL. Existing rows must satisfy them before `alembic upgrade head`."
+            )
+            path = write_revision(ws, "column_changes", summary, *operations(tables))
             ws.note(
                 f"the column changes in {relpath} come with the migration {path}: read it, then run "
                 "`alembic upgrade head` on each database; existing rows must satisfy new NOT NULL and UNIQUE constraints first",
