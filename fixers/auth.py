@@ -52,6 +52,7 @@ NO_ADMIN_FLAG = (
 ADMIN_CHECK_NAME = re.compile(r"(require|ensure|check|only)_?(admin|superuser|staff)|(admin|superuser|staff)_(required|only|user)", re.I)
 ADMIN_DECORATOR = re.compile(r"(admin|superuser|staff)_(required|only)|(require|ensure|check)_(admin|superuser|staff)", re.I)
 SESSION_USER = re.compile(r"""session\s*(\[\s*["'](\w*user\w*)["']\s*\]|\.get\(\s*["'](\w*user\w*)["'])""")
+SESSION_USER_IN = re.compile(r"""()["'](\w*user\w*)["']\s+(?:not\s+)?in\s+session\b""")  # `"user_id" not in session`
 HTTPAUTH_OBJECT = re.compile(r"^(\w+)\s*=\s*(?:flask_httpauth\.)?(?:HTTPBasicAuth|HTTPTokenAuth|HTTPDigestAuth|MultiAuth)\(", re.M)
 
 # Routes that create accounts or hand out credentials: a login requirement there locks everyone out.
@@ -574,9 +575,11 @@ class AuthRouteFixer(Fixer):
             elif check.kind == "httpauth":
                 user = f"{local}.current_user().id"
             else:
+                found = user_read_by(ws.index, f"{check.module}.{check.name}")
+                if found is None:
+                    return function
                 try:
-                    user, extra = user_expression(ws, route)
-                    user = _user_names(user, extra, names, user_imports)
+                    user = _user_names(*found, names, user_imports)
                 except Skip:
                     return function
             return own_rows_only(shape, route, function, user, style, names, imports, user_imports)
@@ -852,26 +855,45 @@ def ownership(shape, model: str) -> Ownership:
 
 
 def user_expression(ws: Workspace, route, names: ModuleNames | None = None, imports: list | None = None) -> tuple[str, list[tuple[str, str]]]:
-    """The current user's id as this route can read it, and the imports that needs."""
+    """The current user's id as this route can read it, and the imports that needs: from the
+    check that guards it (Flask-Login, a Flask-HTTPAuth object, or what the app's own decorator
+    or before_request hook reads). Skip when that cannot be told: a guess (Flask-Login's
+    current_user on a route another check guards) would fail on every request."""
     if route.framework == "fastapi":
         users = sorted(user_params(ws.index, route))
         if not users:
             raise Skip("the handler has no current-user parameter to filter by")
         return f"{users[0]}.id", []
-    for decorator in route.auth:  # the guard on the route says who the user is
+    checks = []
+    for decorator in route.auth:
         guard = flask_guard_of(ws.index, route, decorator) if decorator in route.decorators else None
         if guard is not None and guard.kind != "project":
             if guard.kind == "flask-login":
                 return "current_user.id", [("flask_login", "current_user")]
             local = guard_local(names, guard, imports if imports is not None else []) if names is not None else guard.name
             return f"{guard.user(local)}.id", []
-    if "flask_login" in ws.index.imported_packages:
+        checks.append(f"{guard.module}.{guard.name}" if guard is not None else decorator)
+    for qualified in checks:
+        found = user_read_by(ws.index, qualified)
+        if found is not None:
+            return found
+    raise Skip("cannot tell how this route reads the logged-in user (its login check is the app's own)")
+
+
+def user_read_by(index, qualified: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """How the app's own login check (a decorator or before_request hook) reads the user: the
+    session's user id, or Flask-Login's current_user."""
+    resolved = index.resolve_function(qualified) if "." in qualified else None
+    node = index.function_node(resolved[0], resolved[1].qualname) if resolved else None
+    if node is None:
+        return None
+    source = ast.unparse(node)
+    match = SESSION_USER.search(source) or SESSION_USER_IN.search(source)
+    if match:
+        return f'session["{next(g for g in match.groups()[1:] if g)}"]', [("flask", "session")]
+    if re.search(r"\bcurrent_user\b", source) and "flask_login" in index.modules[resolved[0]].top_imports:
         return "current_user.id", [("flask_login", "current_user")]
-    for relpath in sorted(ws.index.modules):
-        match = SESSION_USER.search(ws.index.source(relpath))
-        if match:
-            return f'session["{match.group(2) or match.group(3)}"]', [("flask", "session")]
-    raise Skip("cannot tell how this app stores the logged-in user")
+    return None
 
 
 SQL_WHERE = re.compile(r"\bwhere\b", re.I)

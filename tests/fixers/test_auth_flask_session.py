@@ -180,3 +180,85 @@ app.register_blueprint(reports)
     assert [f.message.split(" ")[1] for f in found] == ["/reports/<int:id>"]
     plan = plan_fixes(scan_project(root), found, include_review=True)
     assert plan.is_empty and "before_request check on their blueprint" in plan.skipped[0][1]
+
+
+def test_the_user_is_read_the_way_the_routes_own_check_reads_it_or_not_at_all(tmp_path):
+    """flasky's API: its blueprint's before_request hook is guarded by Flask-HTTPAuth, while the
+    HTML side uses Flask-Login. Flask-Login's current_user is anonymous in the API (no `.id`: a 500
+    on every request), so the owner filter is left by hand there; a hook that checks the session's
+    user id gives the filter its user."""
+    files = {
+        "schema.sql": """
+CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);
+CREATE TABLE posts (id INTEGER PRIMARY KEY, author_id INTEGER REFERENCES users(id), body TEXT);
+CREATE INDEX ix_posts_author ON posts (author_id);
+""",
+        "db.py": "import sqlite3\n\n\ndef get_db():\n    return sqlite3.connect('app.db')\n",
+        "web.py": """
+from flask import Blueprint
+from flask_login import login_required
+
+web = Blueprint("web", __name__)
+
+
+@web.route("/")
+@login_required
+def index():
+    return "home"
+""",
+        "api.py": """
+from flask import Blueprint, g, jsonify
+from flask_httpauth import HTTPBasicAuth
+
+from db import get_db
+
+api = Blueprint("api", __name__)
+auth = HTTPBasicAuth()
+
+
+@auth.verify_password
+def verify_password(email, password):
+    g.current_user = email
+    return True
+
+
+@api.before_request
+@auth.login_required
+def before_request():
+    if g.current_user.is_anonymous:
+        return jsonify(error="forbidden"), 403
+
+
+@api.route("/posts/<int:id>")
+def get_post(id):
+    return jsonify(get_db().execute("SELECT body FROM posts WHERE id = ?", (id,)).fetchone())
+""",
+        "session_api.py": """
+from flask import Blueprint, jsonify, session
+
+from db import get_db
+
+session_api = Blueprint("session_api", __name__)
+
+
+@session_api.before_request
+def require_login():
+    if "user_id" not in session:
+        return jsonify(error="login required"), 401
+
+
+@session_api.route("/drafts/<int:id>")
+def get_draft(id):
+    return jsonify(get_db().execute("SELECT body FROM posts WHERE id = ?", (id,)).fetchone())
+""",
+    }
+    root = write_project(tmp_path, files)
+    found = [f for f in scan_project(root).findings if f.rule == "PR203"]
+    assert sorted(f.path for f in found) == ["api.py", "session_api.py"]
+    plan = plan_fixes(scan_project(root), found, include_review=True)
+    assert {f.path: reason for f, reason in plan.skipped if f in found} == {
+        "api.py": "cannot tell how this route reads the logged-in user (its login check is the app's own)"
+    }
+    apply_plan(plan)
+    assert "flask_login" not in read(root, "api.py")
+    assert 'get_db().execute("SELECT body FROM posts WHERE id = ? AND author_id = ?", (id, session["user_id"]))' in read(root, "session_api.py")
