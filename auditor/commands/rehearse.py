@@ -24,6 +24,8 @@ def register(parser: argparse.ArgumentParser, sub) -> None:
     rehearse.add_argument("--boot-timeout", type=float, default=30.0, metavar="SECONDS", help="time for the app to start answering (default: 30)")
     rehearse.add_argument("--request-timeout", type=float, default=5.0, metavar="SECONDS", help="time for one request (default: 5)")
     rehearse.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS", help="time for the whole rehearsal (default: 180)")
+    rehearse.add_argument("--list-rows", type=int, default=500, metavar="N", help="rows created through the API before the unpaginated_list probe reads the list (default: 500; more than a page)")
+    rehearse.add_argument("--concurrent", type=int, default=50, metavar="N", help="simultaneous requests of the concurrency probe (default: 50)")
     rehearse.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     rehearse.set_defaults(handler=cmd_rehearse)
 
@@ -41,7 +43,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     try:
         result = rehearse(
             args.path, boot_timeout=args.boot_timeout, request_timeout=args.request_timeout,
-            total_timeout=args.timeout, progress=progress,
+            total_timeout=args.timeout, list_rows=args.list_rows, concurrent=args.concurrent, progress=progress,
         )  # fmt: skip
     except RehearsalError as exc:
         print(f"prodready rehearse: {exc}", file=sys.stderr)

@@ -56,6 +56,8 @@ def rehearse(
     boot_timeout: float = 30.0,
     request_timeout: float = 5.0,
     total_timeout: float = 180.0,
+    list_rows: int = 500,
+    concurrent: int = 50,
     progress: Callable[[str], None] | None = None,
     scan_result=None,
 ) -> Rehearsal:
@@ -75,12 +77,13 @@ def rehearse(
     say(f"app: {target.spec} ({target.framework}), {len(target.routes)} route methods")
     sandbox = Sandbox(result.root)
     try:
-        return _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, say, started)
+        limits = {"list_rows": list_rows, "concurrent": concurrent}
+        return _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started)
     finally:
         sandbox.close()  # stops the server's process group and removes copies, logs and the database
 
 
-def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, say, started) -> Rehearsal:
+def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started) -> Rehearsal:
     copy = sandbox.copy("app-copy")
     notes = [f"isolation: {sandbox.isolation.description}", f"python: {sandbox.python.describe()}"]
     for name in (".env", ".flaskenv"):  # the user's own settings may point at a real database
@@ -118,6 +121,7 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
         "openapi": server.openapi(),
         "secrets": environment.secrets,
         "users": hooked_users,
+        **limits,
         "progress": str(sandbox.dir / "progress.log"),
     }
     plan_path, out_path = sandbox.dir / "plan.json", sandbox.dir / "results.json"

@@ -24,7 +24,7 @@ from .conftest import copy_app, tree_hashes
 pytestmark = pytest.mark.rehearsal
 
 # The rules the probes below confirm: fixing their findings must turn the probes green.
-PROBED_RULES = {"PR201", "PR203", "PR212", "PR240", "PR301", "PR302", "PR330", "PR331"}
+PROBED_RULES = {"PR201", "PR203", "PR212", "PR240", "PR301", "PR302", "PR320", "PR330", "PR331"}
 
 
 def outcome(probes: list[dict], kind: str, method: str, path: str) -> str:
@@ -59,11 +59,11 @@ def assert_stopped(servers) -> None:
 def test_demo_app_failures_are_real(tmp_path, private_tmp, servers, capsys):
     app = copy_app("sloppy_fastapi", tmp_path / "demo")
     before = tree_hashes(app)
-    code = cli.main(["rehearse", str(app), "--format", "json"])
+    code = cli.main(["rehearse", str(app), "--format", "json", "--list-rows", "120", "--concurrent", "20"])
     out, err = capsys.readouterr()
     assert code == 1
     assert err.splitlines()[0].startswith("rehearse runs your app (your code) in a separate process on 127.0.0.1")
-    assert "[9/9] brute_force" in err  # progress as it runs
+    assert "] brute_force" in err and "] cross_user" in err  # progress as it runs
     data = json.loads(out)
     assert (data["version"], data["tool"], data["app"]) == (1, "prodready", "app.main:app")
     probes = data["probes"]
@@ -80,6 +80,10 @@ def test_demo_app_failures_are_real(tmp_path, private_tmp, servers, capsys):
     # Well-guarded routes are not reported: the routes that need a login refuse without one.
     assert outcome(probes, "unauthenticated", "GET", "/workspaces") == "passed"
     assert outcome(probes, "forged_token", "GET", "/tasks/") == "passed"
+    listing = [p for p in probes if p["kind"] == "unpaginated_list"][0]
+    assert (listing["outcome"], listing["path"], listing["evidence"]["items_returned"]) == ("failed", "/tasks/", 120)
+    crowd = [p for p in probes if p["kind"] == "concurrency"][0]
+    assert crowd["evidence"]["requests"] == 20 and crowd["rule"] == "PR230"
     assert tree_hashes(app) == before
     assert_stopped(servers)
     assert list(private_tmp.iterdir()) == []  # copies, logs and the database removed
@@ -91,9 +95,10 @@ def test_after_the_fixes_the_probes_pass_and_happy_paths_answer(tmp_path, privat
     plan = plan_fixes(result, findings=[f for f in result.findings if f.rule in PROBED_RULES], include_review=True)
     apply_plan(plan)
     before = tree_hashes(app)
-    rehearsal = rehearse(app)
+    rehearsal = rehearse(app, list_rows=120, concurrent=20)
     probes = rehearsal.probes
     for kind, method, path in [
+        ("unpaginated_list", "GET", "/tasks/"),  # 50 a page now
         ("unauthenticated", "GET", "/tasks/{task_id}"),
         ("unauthenticated", "DELETE", "/tasks/{task_id}"),
         ("cross_user", "GET", "/tasks/{task_id}"),
@@ -114,8 +119,8 @@ def test_after_the_fixes_the_probes_pass_and_happy_paths_answer(tmp_path, privat
 
 def test_careful_app_gets_no_false_alarm(tmp_path, private_tmp, servers):
     app = copy_app("careful_app", tmp_path / "careful")
-    rehearsal = rehearse(app)
-    checked = [p for p in rehearsal.probes if p["kind"] in ("unauthenticated", "cross_user", "invalid_body")]
+    rehearsal = rehearse(app, list_rows=120, concurrent=20)
+    checked = [p for p in rehearsal.probes if p["kind"] in ("unauthenticated", "cross_user", "invalid_body", "unpaginated_list")]
     assert [p for p in checked if p["outcome"] == "failed"] == []
     for kind in ("unauthenticated", "cross_user", "invalid_body"):  # and they did run
         assert sum(p["kind"] == kind and p["outcome"] == "passed" for p in checked) >= 5, kind
@@ -147,7 +152,7 @@ def test_no_app_object_is_an_error(tmp_path, private_tmp):
 
 def test_flask_app_under_gunicorn_with_session_cookies(tmp_path, private_tmp, servers):
     app = copy_app("sloppy_flask", tmp_path / "flask")
-    rehearsal = rehearse(app)
+    rehearsal = rehearse(app, list_rows=120, concurrent=20)
     assert rehearsal.framework == "flask" and rehearsal.users is None  # users logged in by cookie
     assert "gunicorn" in " ".join(servers[0].command) or "gunicorn" in servers[0].output().lower()
     probes = rehearsal.probes

@@ -11,13 +11,17 @@ import hashlib
 import hmac
 import json
 import secrets
+import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from . import samples
 from .client import Answer, Client, Identity
 from .routes import LOGIN, NO_TOUCH, SIGNUP, Route, fill
 
 BRUTE_FORCE_ATTEMPTS = 30
+LIST_ROWS = 500  # rows created through the API before reading the list back
+CONCURRENT = 50  # simultaneous requests of the concurrency probe
 DENIED = (401, 403)
 HIDDEN = (403, 404)
 
@@ -378,6 +382,71 @@ class Rehearsal:
                 break
         self.results.append(result("brute_force", self.login, "failed", {"attempts": len(statuses), "last_statuses": statuses[-3:]},
                                    f"{len(statuses)} wrong passwords in a row and never a 429: passwords can be guessed at full speed"))  # fmt: skip
+
+
+    def unpaginated_list(self, rows: int = LIST_ROWS) -> None:
+        """Create `rows` objects through the API, then read the list: all of them in one answer
+        means the answer grows with the table."""
+        listing = self._list_to_fill()
+        if listing is None:
+            self.results.append(result("unpaginated_list", None, "skipped", reason="no list route whose objects the rehearsal can create"))
+            return
+        creator = self.creators[listing.resource]
+        path = fill(creator, self.refs)
+        have = self._count(listing) or 0
+        with ThreadPoolExecutor(max_workers=8) as pool:  # a few at a time: faster, and still no flood
+            made = sum(pool.map(lambda _: self.send(creator, path, self.a, self.body_for(creator)).ok, range(max(0, rows - have))))
+        answer = self.client.request("GET", listing.path, who=self.a)
+        data = answer.json()
+        items = data.get("items", data.get("results")) if isinstance(data, dict) else data
+        if not answer.ok or not isinstance(items, list):
+            self.results.append(result("unpaginated_list", listing, "skipped", {"status": _status(answer)}, "the list route did not answer a list"))
+            return
+        total = have + made
+        evidence = {"rows": total, "items_returned": len(items), "bytes": len(answer.body), "seconds": round(answer.seconds, 3)}
+        if len(items) >= total >= rows // 2:
+            self.results.append(result("unpaginated_list", listing, "failed", evidence,
+                                       f"returned all {len(items)} rows ({len(answer.body):,} bytes) in one answer: it grows with the table"))  # fmt: skip
+        elif total < rows // 2:
+            self.results.append(result("unpaginated_list", listing, "skipped", evidence, f"only {total} rows could be created"))
+        else:
+            self.results.append(result("unpaginated_list", listing, "passed", evidence, f"returned {len(items)} of {total} rows: it pages"))
+
+    def _list_to_fill(self) -> Route | None:
+        lists = [r for r in self.routes if r.method == "GET" and not r.params and r.resource in self.creators and not r.admin
+                 and self.creators[r.resource].path.rstrip("/") == r.path.rstrip("/")]  # fmt: skip
+        lists.sort(key=lambda r: "PR320" not in r.rules)  # the route the scan flagged first
+        return lists[0] if lists else None
+
+    def concurrency(self, count: int = CONCURRENT) -> None:
+        """`count` simultaneous reads of a route that queries the database: errors and latency."""
+        route = next((r for r in self.routes if r.method == "GET" and "PR230" in r.rules and fill(r, self.refs)), None)
+        route = route or self._list_to_fill() or next(
+            (r for r in self.routes if r.method == "GET" and r.auth and not r.params and not r.admin), None
+        )
+        if route is None:
+            self.results.append(result("concurrency", None, "skipped", reason="no route that reads the database to call"))
+            return
+        path = fill(route, self.refs)
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            answers = list(pool.map(lambda _: self.client.request("GET", path, who=self.a), range(count)))
+        seconds = sorted(a.seconds for a in answers)
+        errors = [_status(a) for a in answers if not a.ok]
+        evidence = {
+            "requests": count,
+            "errors": len(errors),
+            "error_statuses": sorted({str(e) for e in errors}),
+            "p50_ms": round(statistics.median(seconds) * 1000),
+            "p95_ms": round(seconds[int(len(seconds) * 0.95) - 1] * 1000),
+            "max_ms": round(seconds[-1] * 1000),
+            "database": "sqlite (open connections are counted on PostgreSQL only, a later step)",
+        }
+        if errors:
+            self.results.append(result("concurrency", route, "failed", evidence,
+                                       f"{len(errors)} of {count} simultaneous requests failed ({', '.join(evidence['error_statuses'])})"))  # fmt: skip
+        else:
+            self.results.append(result("concurrency", route, "passed", evidence,
+                                       f"{count} simultaneous requests all answered (slowest {evidence['max_ms']} ms)"))  # fmt: skip
 
 
 def _decode(part: str):
