@@ -1,0 +1,41 @@
+"""Before and after: gaps fixed, gaps left, and happy paths a fix broke."""
+
+from __future__ import annotations
+
+from auditor.rehearse.compare import compare
+from auditor.rehearse.run import Rehearsal
+
+
+def probe(kind, path, outcome):
+    return {"kind": kind, "method": "GET", "path": path, "outcome": outcome, "rule": None, "evidence": {}, "reason": ""}
+
+
+def happy(step, status):
+    return {"step": step, "method": "POST", "path": "/x", "status": status}
+
+
+def rehearsal(probes, happy_paths):
+    return Rehearsal("app:app", "fastapi", "/p", probes=probes, happy_paths=happy_paths)
+
+
+def test_fixed_left_and_new_failures_and_broken_happy_paths():
+    before = rehearsal(
+        [probe("cross_user", "/a", "failed"), probe("brute_force", "/login", "failed"), probe("invalid_body", "/b", "passed")],
+        [happy("signup A", 200), happy("create task", 201), happy("create order", 402)],
+    )
+    after = rehearsal(
+        [probe("cross_user", "/a", "passed"), probe("brute_force", "/login", "failed"), probe("invalid_body", "/b", "failed")],
+        [happy("signup A", 200), happy("create task", 500)],
+    )
+    result = compare(before, after)
+    assert [p["kind"] for p in result.fixed] == ["cross_user"]
+    assert [p["kind"] for p in result.still_failing] == ["brute_force"]
+    assert [p["kind"] for p in result.new_failures] == ["invalid_body"]
+    # create order never answered 2xx (its payment provider is unreachable): not a regression
+    assert result.broken_happy_paths == ["create task: POST /x 201 -> 500"]
+
+
+def test_a_happy_path_no_longer_reached_is_broken():
+    before = rehearsal([], [happy("signup A", 200), happy("login A", 200)])
+    after = rehearsal([], [happy("signup A", 200)])
+    assert compare(before, after).broken_happy_paths == ["login A: POST /x 200 -> not reached"]
