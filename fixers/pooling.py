@@ -725,11 +725,10 @@ def plan_teardown(ws: Workspace, relpath: str, findings: list[Finding]) -> Teard
     text = ws.read(relpath) or ""
     tree = ast.parse(text)
     if app.relpath == relpath:
-        lines = (ws.read(app.relpath) or "").splitlines()
+        lines = (ws.state(app.relpath).start or "").splitlines()  # the text the scan's lines point into
         at_top = 0 < app.line <= len(lines) and not lines[app.line - 1][:1].isspace()
-        helper_lines = [f.line for f in findings]
         # a module-level app created above the helper: decorate the close function with it
-        return Teardown(app, app.var if at_top and app.line < min(helper_lines) else None)
+        return Teardown(app, app.var if at_top and app.line < min(f.line for f in findings) else None)
     imported = imported_app_name(tree, app)
     if imported is not None:
         return Teardown(app, imported)
@@ -741,7 +740,7 @@ def plan_teardown(ws: Workspace, relpath: str, findings: list[Finding]) -> Teard
 def connection_helpers(ws: Workspace, relpath: str, findings: list[Finding]) -> list[str]:
     """Names of the functions holding the findings' connections (the Flask `get_db()` helpers)."""
     tree = ast.parse(ws.read(relpath) or "")
-    lines = {f.line for f in findings}
+    lines = {ws.position(f)[0] for f in findings}
     return [
         n.name for n in ast.walk(tree)
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(n.lineno <= line <= (n.end_lineno or n.lineno) for line in lines)
