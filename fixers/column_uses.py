@@ -315,6 +315,8 @@ class _Scope:
             return None
         if isinstance(node, ast.Call) and self._rows_of(node):
             return f"model:{self._rows_of(node)}"
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in self.instances:
+            return f"model:{self.instances[node.value.id]}"  # rows[0]
         return None
 
     def tracked_attr(self, node: ast.Attribute) -> tuple[str, frozenset[str]] | None:
@@ -342,6 +344,8 @@ class _Scope:
             return self.origins(expr.operand)
         if isinstance(expr, ast.IfExp):
             return self.origins(expr.body) | self.origins(expr.orelse)
+        if isinstance(expr, ast.BoolOp):
+            return frozenset().union(*(self.origins(v) for v in expr.values))
         if isinstance(expr, ast.Await):
             return self.origins(expr.value)
         if isinstance(expr, (ast.GeneratorExp, ast.ListComp)):
@@ -453,9 +457,26 @@ class _Scope:
             return self._time(node, parent, columns, hops)
         if isinstance(parent, ast.BinOp):
             other = parent.right if parent.left is node else parent.left
+            if isinstance(parent.op, ast.Mod) and parent.right is node and isinstance(other, (ast.Constant, ast.JoinedStr)) and not isinstance(getattr(other, "value", ""), (int, float)):
+                return  # "%.2f" % order.total: formatting, fine with a Decimal
             if self._operand(other, node, parent.op, columns):
                 self.use(parent, columns, False, hops + 1)
-        elif isinstance(parent, (ast.UnaryOp, ast.IfExp, ast.Await)):
+        elif isinstance(parent, ast.IfExp) and parent.test is node or isinstance(parent, ast.BoolOp) and (
+            not isinstance(parent.op, ast.Or) or self._condition(parent)
+        ):
+            return  # a truth test
+        elif isinstance(parent, (ast.IfExp, ast.BoolOp)):
+            # `order.total or 0.0`, `order.total if order.paid else 0.0`: the other branch too
+            branches = [parent.body, parent.orelse] if isinstance(parent, ast.IfExp) else parent.values
+            for other in branches:
+                if other is not node and not self.origins(other) and not self._exact_number(other):
+                    if self._float_literal(other) or isinstance(other, ast.UnaryOp) and self._float_literal(other.operand):
+                        self.rewrite(other, f'Decimal("{self.source(other)}")')
+                    else:
+                        self.problem(parent, f"mixes {self.what(node)} with {self.what(other)}, which may be a float", columns)
+                        return
+            self.use(parent, columns, False, hops + 1)
+        elif isinstance(parent, (ast.UnaryOp, ast.Await)):
             self.use(parent, columns, False, hops + 1)
         elif isinstance(parent, ast.Compare):
             for other in [parent.left, *parent.comparators]:
@@ -475,12 +496,21 @@ class _Scope:
         elif self._holds(parent, node):
             self._container(node, parent, columns, hops)
 
+    def _condition(self, node: ast.AST) -> bool:
+        """node is only tested for truth (`if a or b:`)."""
+        parent = self.parents.get(node)
+        if isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)):
+            return parent.test is node
+        return isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not) or isinstance(parent, ast.comprehension)
+
     def _maybe(self, node: ast.AST, parent: ast.AST, columns: frozenset[str]) -> None:
         """A `.price` read on something that may or may not be the model: fine when the use
         works with a Decimal as well as a float, a reason otherwise."""
         risky = None
         if self._holds(parent, node):  # in a dict or list: fine unless it goes to JSON
             return self._container(node, parent, columns, 0)
+        if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Mod) and isinstance(parent.left, (ast.Constant, ast.JoinedStr)) and parent.right is node:
+            return  # "%.2f" % x
         if self.o.kind == MONEY and isinstance(parent, ast.BinOp):
             other = parent.right if parent.left is node else parent.left
             if not self._exact_number(other) and not self.origins(other):

@@ -518,3 +518,27 @@ def test_several_migration_heads_are_left_to_the_user(tmp_path):
     found = [f for f in result.findings if f.rule in {"PR101", "PR103"}]
     plan = plan_fixes(result, found, include_review=True)
     assert not plan.fixes and "several heads (0002a, 0002b)" in plan.skipped[0][1]
+
+
+def test_idioms_around_the_column(tmp_path):
+    """Defaults (`or 0.0`, a conditional), sums of comprehensions and %-formatting."""
+    billing = """
+from app.models import Invoice
+
+
+def report(db):
+    rows = db.query(Invoice).all()
+    label = "%.2f" % rows[0].unit_price if rows else "-"
+    total = round(sum([i.unit_price for i in rows]), 2)
+    first = (rows[0].unit_price or 0.0) * 1.5 if rows else 0
+    paid = rows[0].unit_price if rows and rows[0].quantity else 0.5
+    if rows and rows[0].unit_price or total:
+        label += "!"
+    return label, total, first, paid
+"""
+    root, _, _ = fix_project(tmp_path / "app", {**INVOICE_APP, "app/billing.py": billing}, {"PR103"})
+    text = read(root, "app/billing.py")
+    assert '"%.2f" % rows[0].unit_price' in text
+    assert 'total = Decimal(sum([i.unit_price for i in rows])).quantize(Decimal("0.01"))' in text
+    assert 'first = (rows[0].unit_price or Decimal("0.0")) * Decimal("1.5") if rows else 0' in text
+    assert 'paid = rows[0].unit_price if rows and rows[0].quantity else Decimal("0.5")' in text
