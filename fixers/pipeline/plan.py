@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from auditor.models import Finding, FixSafety
@@ -136,17 +136,20 @@ def plan_fixes(
     """Every chosen fix, fixer by fixer in registry order, on one in-memory workspace.
 
     Then the rules run again on the result: what the fixes themselves raised (a setting their
-    code reads that no example file lists...) is fixed in another round on top, until nothing
-    new comes up (a fixed point), so a second `fix` right after applying proposes nothing.
+    code reads that no example file lists...) is fixed in another round on top, and so are the
+    findings a fix was refused for when a later fix changed what they depend on, until nothing
+    changes (a fixed point): a second `fix` right after applying proposes nothing.
 
     `progress(fixer name, fixers done, fixers to run)` is called before each fixer runs (a
     project with a hundred findings takes seconds of libcst work)."""
     chosen = selected_findings(result, findings, include_review)
     ws = Workspace(result.root, result.index)
     plan = FixPlan(result)
-    run_round(plan, ws, chosen, plan.fixes, progress)
+    outcomes = run_round(plan, ws, chosen, progress)
+    plan.fixes.extend(fix for _, fix, _, _ in outcomes if fix is not None)
+    plan.skipped.extend((finding, reason) for finding, fix, reason, _ in outcomes if fix is None)
     if plan.fixes:
-        settle(plan, ws, allowed_safety(include_review), progress)
+        settle(plan, ws, allowed_safety(include_review), outcomes, progress)
     fixed = {p.finding for p in [*plan.fixes, *plan.follow_ups]}  # a fixer's notes (ws.note) follow its fixes
     plan.notes.extend(dict.fromkeys(t for t, found in ws.notes if fixed.intersection(found) and t not in plan.notes))
     for state in ws.changed():
@@ -155,16 +158,20 @@ def plan_fixes(
     return plan
 
 
+# (finding, its fix or None, why it was not fixed or None, the texts right after its fixer ran)
+Outcome = tuple[Finding, "PlannedFix | None", "str | None", Any]
+
+
 def run_round(
     plan: FixPlan,
     ws: Workspace,
     chosen: list[Finding],
-    fixed: list[PlannedFix],
     progress: Callable[[str, int, int], None] | None,
-) -> None:
-    """One round: every fixer on its findings in registry order; fixes go to `fixed`, findings
-    left alone to plan.skipped with the reason; then the requirements the fixes need."""
+) -> list[Outcome]:
+    """One round: every fixer on its findings in registry order, then the requirements the fixes
+    need (added to plan.dependencies). Returns what became of each finding."""
     work = [(spec, group) for spec in FIXERS if (group := [f for f in chosen if f.rule in spec.codes])]
+    results: list[Outcome] = []
     for done, (spec, group) in enumerate(work):
         if progress:
             progress(spec.name, done, len(work))
@@ -184,13 +191,12 @@ def run_round(
             ws.rollback(checkpoint)
             outcomes = {f: f"internal error in the {spec.name} fixer: {type(exc).__name__}: {exc}" for f in group}
         touched = tuple(ws.changed_since(checkpoint))
+        after = ws.checkpoint()
         for finding in group:
             reason = outcomes.get(finding, "the fixer did not handle it")
-            if reason is None:
-                fixed.append(PlannedFix(finding, spec.name, spec.safety, spec.description, touched))
-            else:
-                plan.skipped.append((finding, reason))
-    if fixed and ws.requirements:
+            fix = PlannedFix(finding, spec.name, spec.safety, spec.description, touched) if reason is None else None
+            results.append((finding, fix, reason, after))
+    if any(fix for _, fix, _, _ in results) and ws.requirements:
         checkpoint = ws.checkpoint()
         try:
             plan.dependencies += add_requirements(ws, sorted(ws.requirements))
@@ -199,34 +205,67 @@ def run_round(
             note = f"add {', '.join(sorted(ws.requirements))} to your dependencies by hand ({exc})"
             if note not in plan.notes:
                 plan.notes.append(note)
+    return results
 
 
-def settle(plan: FixPlan, ws: Workspace, allowed: set[FixSafety], progress=None) -> None:
-    """Rescan the planned texts and fix, in further rounds, the findings the plan's own output
-    raised (at rules whose fixes are allowed), until a rescan raises nothing new."""
+def settle(plan: FixPlan, ws: Workspace, allowed: set[FixSafety], first: list[Outcome], progress=None) -> None:
+    """Rescan the planned texts and, in further rounds, fix the findings the plan's own output
+    raised (at rules whose fixes are allowed) and retry the ones a fix was refused for when a
+    later fix changed the texts since; until a round changes nothing."""
     from fixers.pipeline.rescan import Rescanner
 
     codes = {code for spec in FIXERS if spec.safety in allowed for code in spec.codes}
     rescanner = Rescanner(plan.result, codes)
-    before = plan.result.findings
+    asked = {id(p.finding) for p in plan.fixes} | {id(f) for f, _ in plan.skipped}
+    # Refused findings: (the finding as first reported, as last reported, the texts when refused).
+    refused = [(finding, finding, after) for finding, fix, _, after in first if fix is None]
+    outcomes = first
+    scanned = plan.result.findings
     for round_number in range(2, MAX_ROUNDS + 2):
         found, index = rescanner.scan({s.relpath: s.text for s in ws.files.values() if s.changed})
-        new = raised(before, found)
-        if not new:
+        fixed = {id(finding) for finding, fix, _, _ in outcomes if fix is not None}
+        new = raised([f for f in scanned if id(f) not in fixed], found)  # a removed finding cannot hide a new one
+        retry: dict[int, Finding] = {}  # id of the finding in this scan -> as first reported
+        for original, last, when in refused:
+            if ws.changed_since(when):
+                current = same_finding(last, found, taken={*retry, *map(id, new)})
+                if current is not None:
+                    retry[id(current)] = original
+        if not new and not retry:
             return
         if round_number > MAX_ROUNDS:
-            listed = ", ".join(f"{f.rule} {f.location}" for f in new[:5])
-            plan.notes.append(
-                f"the fixes did not settle after {MAX_ROUNDS} rounds: each round raised new findings ({listed}); "
-                "this is a bug in prodready, please report it"
-            )
+            if new:
+                listed = ", ".join(f"{f.rule} {f.location}" for f in new[:5])
+                plan.notes.append(
+                    f"the fixes did not settle after {MAX_ROUNDS} rounds: each round raised new findings ({listed}); "
+                    "this is a bug in prodready, please report it"
+                )
             return
-        before = found
         ws.new_round(index)
         checkpoint = ws.checkpoint()
-        run_round(plan, ws, new, plan.follow_ups, progress)
+        outcomes = run_round(plan, ws, [*new, *(f for f in found if id(f) in retry)], progress)
+        refused = []
+        for finding, fix, reason, after in outcomes:
+            original = retry.get(id(finding), finding)
+            if fix is not None:
+                plan.skipped = [(f, r) for f, r in plan.skipped if f is not original]
+                # A finding the plan was asked to fix, fixed at last, or one its fixes raised.
+                (plan.fixes if id(original) in asked else plan.follow_ups).append(replace(fix, finding=original))
+                continue
+            refused.append((original, finding, after))
+            if any(f is original for f, _ in plan.skipped):
+                plan.skipped = [(f, reason if f is original else r) for f, r in plan.skipped]  # the latest reason
+            else:
+                plan.skipped.append((original, reason))
         if not ws.changed_since(checkpoint):
-            return  # nothing the new findings' fixers could do: they are in plan.skipped
+            return  # the fixers could do nothing more: what is left is in plan.skipped
+        scanned = found
+
+
+def same_finding(finding: Finding, found: list[Finding], taken: set[int]) -> Finding | None:
+    """The finding of a later scan that is `finding` (same rule and file; same message if any)."""
+    candidates = [f for f in found if id(f) not in taken and f.rule == finding.rule and f.path == finding.path]
+    return next((f for f in candidates if f.message == finding.message), candidates[0] if candidates else None)
 
 
 def raised(before: list[Finding], after: list[Finding]) -> list[Finding]:
