@@ -26,6 +26,11 @@ def register(parser: argparse.ArgumentParser, sub) -> None:
     rehearse.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS", help="time for the whole rehearsal (default: 180)")
     rehearse.add_argument("--list-rows", type=int, default=500, metavar="N", help="rows created through the API before the unpaginated_list probe reads the list (default: 500; more than a page)")
     rehearse.add_argument("--concurrent", type=int, default=50, metavar="N", help="simultaneous requests of the concurrency probe (default: 50)")
+    rehearse.add_argument(
+        "--database", choices=["sqlite", "postgres"], default="sqlite",
+        help="sqlite: a throwaway file (default); postgres: a private PostgreSQL cluster started with the system's initdb "
+        "and pg_ctl in a temporary folder (the concurrency probe then counts open connections)",
+    )  # fmt: skip
     rehearse.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     rehearse.set_defaults(handler=cmd_rehearse)
 
@@ -43,7 +48,8 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     try:
         result = rehearse(
             args.path, boot_timeout=args.boot_timeout, request_timeout=args.request_timeout,
-            total_timeout=args.timeout, list_rows=args.list_rows, concurrent=args.concurrent, progress=progress,
+            total_timeout=args.timeout, list_rows=args.list_rows, concurrent=args.concurrent,
+            database=args.database, progress=progress,
         )  # fmt: skip
     except RehearsalError as exc:
         print(f"prodready rehearse: {exc}", file=sys.stderr)

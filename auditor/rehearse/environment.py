@@ -31,7 +31,16 @@ def _unquote(value: str) -> str:
     return value.split(" #", 1)[0].strip()
 
 
-def build_environment(root: Path, database_file: Path, env_names: set[str] = frozenset()) -> Environment:
+def _scheme(values: dict[str, str], database_vars: list[str]) -> str:
+    """The driver the app's example settings name for PostgreSQL (postgresql+psycopg, ...)."""
+    for name in database_vars:
+        scheme = values.get(name, "").partition("://")[0]
+        if scheme.startswith("postgres"):
+            return scheme.replace("postgres+", "postgresql+") if scheme != "postgres" else "postgresql"
+    return "postgresql"
+
+
+def build_environment(root: Path, database_file: Path, env_names: set[str] = frozenset(), database_url=None) -> Environment:
     """Settings from the project's example/staging files, every secret generated afresh, and
     every database URL pointed at a SQLite file in the rehearsal's temporary folder."""
     values: dict[str, str] = {}
@@ -49,8 +58,9 @@ def build_environment(root: Path, database_file: Path, env_names: set[str] = fro
                 names.add(match.group(1))
             elif (commented := COMMENTED.match(line)) is not None:
                 names.add(commented.group(1))
-    url = f"sqlite:///{database_file}"
     database_vars = sorted({n for n in names if DATABASE.search(n)} | {"DATABASE_URL"})
+    # database_url(scheme the app's settings use) -> the URL of the rehearsal's own server database
+    url = database_url(_scheme(values, database_vars)) if database_url else f"sqlite:///{database_file}"
     for name in database_vars:
         values[name] = url
     generated = []

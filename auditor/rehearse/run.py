@@ -17,6 +17,7 @@ from pathlib import Path
 
 from auditor.rehearse import boot
 from auditor.rehearse.environment import build_environment
+from auditor.rehearse.postgres import PostgresError, start_cluster
 from auditor.rehearse.target import find_target
 from auditor.rehearse.users_hook import HookError, hook_spec, run_hook
 from fixers.pipeline.runner import Sandbox
@@ -58,6 +59,7 @@ def rehearse(
     total_timeout: float = 180.0,
     list_rows: int = 500,
     concurrent: int = 50,
+    database: str = "sqlite",
     progress: Callable[[str], None] | None = None,
     scan_result=None,
 ) -> Rehearsal:
@@ -76,14 +78,23 @@ def rehearse(
         raise RehearsalError(str(exc)) from None
     say(f"app: {target.spec} ({target.framework}), {len(target.routes)} route methods")
     sandbox = Sandbox(result.root)
+    cluster = None
     try:
+        if database == "postgres":
+            say("starting a private PostgreSQL cluster in a temporary folder ...")
+            try:
+                cluster = start_cluster(boot_timeout * 2)
+            except PostgresError as exc:
+                raise RehearsalError(str(exc)) from None
         limits = {"list_rows": list_rows, "concurrent": concurrent}
-        return _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started)
+        return _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster)
     finally:
         sandbox.close()  # stops the server's process group and removes copies, logs and the database
+        if cluster is not None:
+            cluster.stop()
 
 
-def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started) -> Rehearsal:
+def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster=None) -> Rehearsal:
     copy = sandbox.copy("app-copy")
     notes = [f"isolation: {sandbox.isolation.description}", f"python: {sandbox.python.describe()}"]
     for name in (".env", ".flaskenv"):  # the user's own settings may point at a real database
@@ -91,10 +102,11 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
             (copy / name).unlink()
             notes.append(f"{name} left out: the rehearsal uses its own settings")
     env_names = {read.name for _, read in result.index.env_reads if getattr(read, "name", None)}
-    environment = build_environment(copy, sandbox.tmp / "rehearsal.db", env_names)
+    environment = build_environment(copy, sandbox.tmp / "rehearsal.db", env_names, cluster.url if cluster else None)
+    kind = f"a private PostgreSQL cluster ({environment.database_url.partition('://')[0]})" if cluster else "a throwaway SQLite file"
     notes.append(
         f"settings from {', '.join(environment.sources) or 'no example file'}; secrets generated; "
-        f"database: a throwaway SQLite file ({', '.join(environment.database_vars)})"
+        f"database: {kind} ({', '.join(environment.database_vars)})"
     )
     try:
         migrated = boot.migrate(sandbox, copy, environment.values, boot_timeout * 4)
@@ -121,6 +133,7 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
         "openapi": server.openapi(),
         "secrets": environment.secrets,
         "users": hooked_users,
+        "psql": cluster.psql() if cluster else None,
         **limits,
         "progress": str(sandbox.dir / "progress.log"),
     }

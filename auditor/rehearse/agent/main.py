@@ -11,7 +11,7 @@ import time
 import traceback
 
 from . import routes as routes_mod
-from .client import Client, ServerGone
+from .client import Client, Identity, ServerGone
 from .probes import Rehearsal, result
 from .users import UsersMissing, from_hook, make_users
 
@@ -42,10 +42,18 @@ def main(argv: list[str]) -> int:
             progress(f"users: {exc}")
             for kind in ("unauthenticated", "cross_user", "invalid_body", "duplicate_submit", "brute_force"):
                 report["probes"].append(result(kind, None, "skipped", reason=f"no users: {exc}"))
+            # Public routes still take a crowd.
+            anonymous = Identity("anonymous")
+            run = Rehearsal(client, routes, components, anonymous, anonymous, None, [], progress, bool(plan.get("openapi")))
+            run.psql = plan.get("psql")
+            progress("concurrency (public routes only)")
+            run.concurrency(plan.get("concurrent", 50))
+            report["probes"] += run.results
             return _write(out_path, report, client)
         progress("users: A and B signed up and logged in through the app's own routes")
         run = Rehearsal(client, routes, components, a, b, login, plan.get("secrets", []), progress, bool(plan.get("openapi")))
         run.happy = happy
+        run.psql = plan.get("psql")
         steps = [
             ("their objects", run.setup),
             ("unauthenticated", lambda: run.unauthenticated(deletes=False)),

@@ -12,6 +12,8 @@ import hmac
 import json
 import secrets
 import statistics
+import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -63,6 +65,7 @@ class Rehearsal:
         self.secrets = secrets_
         self.progress = progress
         self.has_schema = has_schema
+        self.psql: list[str] | None = None  # psql over the private cluster's socket (PostgreSQL only)
         self.refs: dict = {}  # resource -> id of one of A's objects
         self.creators: dict = {}  # resource -> the route that created it
         self.results: list[dict] = []
@@ -422,14 +425,18 @@ class Rehearsal:
         """`count` simultaneous reads of a route that queries the database: errors and latency."""
         route = next((r for r in self.routes if r.method == "GET" and "PR230" in r.rules and fill(r, self.refs)), None)
         route = route or self._list_to_fill() or next(
-            (r for r in self.routes if r.method == "GET" and r.auth and not r.params and not r.admin), None
+            (r for r in self.routes if r.method == "GET" and r.auth == bool(self.a.headers()) and not r.params and not r.admin), None
         )
         if route is None:
             self.results.append(result("concurrency", None, "skipped", reason="no route that reads the database to call"))
             return
         path = fill(route, self.refs)
+        sampler = ConnectionSampler(self.psql) if self.psql else None
+        if sampler:
+            sampler.start()
         with ThreadPoolExecutor(max_workers=count) as pool:
             answers = list(pool.map(lambda _: self.client.request("GET", path, who=self.a), range(count)))
+        connections = sampler.finish() if sampler else None
         seconds = sorted(a.seconds for a in answers)
         errors = [_status(a) for a in answers if not a.ok]
         evidence = {
@@ -439,14 +446,61 @@ class Rehearsal:
             "p50_ms": round(statistics.median(seconds) * 1000),
             "p95_ms": round(seconds[int(len(seconds) * 0.95) - 1] * 1000),
             "max_ms": round(seconds[-1] * 1000),
-            "database": "sqlite (open connections are counted on PostgreSQL only, a later step)",
+            "database": "postgresql" if connections else "sqlite (open connections are counted on PostgreSQL only: --database postgres)",
         }
+        if connections:
+            evidence.update(connections)
+            opened = connections["connections_max"] - connections["connections_before"]
+            if opened >= max(2, int(count * 0.6)):
+                self.results.append(result("concurrency", route, "failed", evidence,
+                                           f"{count} simultaneous requests opened {opened} database connections: one per request, "
+                                           "so traffic exhausts the database's connection limit"))  # fmt: skip
+                return
         if errors:
             self.results.append(result("concurrency", route, "failed", evidence,
                                        f"{len(errors)} of {count} simultaneous requests failed ({', '.join(evidence['error_statuses'])})"))  # fmt: skip
         else:
             self.results.append(result("concurrency", route, "passed", evidence,
                                        f"{count} simultaneous requests all answered (slowest {evidence['max_ms']} ms)"))  # fmt: skip
+
+
+class ConnectionSampler:
+    """Counts the app's open PostgreSQL connections (pg_stat_activity) while a burst runs."""
+
+    QUERY = "select count(*) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()"
+
+    def __init__(self, psql: list[str]) -> None:
+        self.psql = psql
+        self.samples: list[int] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.before = self._count()
+
+    def _count(self) -> int | None:
+        try:
+            done = subprocess.run([*self.psql, self.QUERY], capture_output=True, text=True, timeout=5)
+            return int(done.stdout.strip()) if done.returncode == 0 else None
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            return None
+
+    def _run(self) -> None:
+        while not self.stopped.is_set():
+            count = self._count()
+            if count is not None:
+                self.samples.append(count)
+            self.stopped.wait(0.05)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def finish(self) -> dict | None:
+        self.stopped.set()
+        self.thread.join(10)
+        time.sleep(0.5)
+        after = self._count()
+        if self.before is None or not self.samples:
+            return None
+        return {"connections_before": self.before, "connections_max": max(self.samples), "connections_after": after}
 
 
 def _decode(part: str):
