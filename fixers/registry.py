@@ -133,7 +133,7 @@ FIXERS: tuple[FixerSpec, ...] = (
         "Sets up Alembic (alembic.ini, migrations/env.py wired to the app's engine and models); the "
         "app keeps creating its tables on SQLite, in development and in tests. Then run `alembic "
         "revision --autogenerate -m initial` and `alembic stamp head` on existing databases (migrations/README).",
-        "fixers.data_model:MigrationsFixer",
+        "fixers.migrations:MigrationsFixer",
     ),
     FixerSpec(
         "sql-parameters",
