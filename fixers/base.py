@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from auditor.models import Finding
 from fixers.pipeline.check import Texts, check_unit, describe, module_table
@@ -15,8 +16,14 @@ Outcomes = dict[Finding, str | None]  # finding -> None when fixed, else why it 
 
 def check_compiles(relpath: str, text: str) -> str | None:
     """None when `text` is valid Python, else one line saying where it is not."""
+    return _compile_problem(text)
+
+
+@lru_cache(maxsize=512)
+def _compile_problem(text: str) -> str | None:
+    """(Each unit and each fixer group checks the texts it touched: most were compiled already.)"""
     try:
-        compile(text, relpath, "exec", dont_inherit=True)
+        compile(text, "<fix>", "exec", dont_inherit=True)
     except SyntaxError as exc:
         return f"line {exc.lineno}: {exc.msg}"
     except ValueError as exc:  # null bytes

@@ -309,12 +309,28 @@ def attribute_problems(relpath: str, text: str | None, project: Texts) -> Counte
     """`Model.attribute` reads where Model is a project ORM model or settings class that does not
     define the attribute: (class module, class, attribute) -> how often."""
     found: Counter = Counter()
-    tree = parsed(text) if text is not None else None
-    if tree is None:
+    if text is None:
         return found
+    for owner, cls, attribute in _class_attribute_reads(text, relpath):
+        if owner not in project.modules:
+            continue
+        defined = class_attributes(owner, cls, project)
+        if defined is not None and attribute not in defined and not _backref(attribute, project):
+            found[(owner, cls, attribute)] += 1
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _class_attribute_reads(text: str, relpath: str) -> tuple[tuple[str, str, str], ...]:
+    """Every `Name.attribute` (or `module.Name.attribute`) read whose Name the module imports or
+    defines as a class at its top level: (module of Name, Name, attribute)."""
+    tree = parsed(text)
+    if tree is None:
+        return ()
     module = module_name_for(relpath)
     imports = _imports_of(text, package_of(relpath))
     local_classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+    reads = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)) or node.attr.startswith("_"):
             continue
@@ -329,12 +345,9 @@ def attribute_problems(relpath: str, text: str | None, project: Texts) -> Counte
         else:
             continue
         owner, _, cls = qualified.rpartition(".")
-        if owner not in project.modules:
-            continue
-        defined = class_attributes(owner, cls, project)
-        if defined is not None and node.attr not in defined and not _backref(node.attr, project):
-            found[(owner, cls, node.attr)] += 1
-    return found
+        if owner:
+            reads.append((owner, cls, node.attr))
+    return tuple(reads)
 
 
 @lru_cache(maxsize=1024)
