@@ -14,6 +14,7 @@ def test_path_parameters_take_the_users_objects_by_name():
     assert fill(Route("DELETE", "/tasks/{id}", True), refs) == "/tasks/12"
     assert fill(Route("GET", "/api/tasks/<int:task_id>", True), refs) == "/api/tasks/12"  # Flask
     assert fill(Route("GET", "/orders/{order_id}", True), refs) is None  # no order of theirs: skip
+    assert fill(Route("GET", "/orders/{order_id}", True), refs, missing="1") == "/orders/1"  # a login check comes first
 
 
 def test_valid_body_fills_required_fields_and_references():

@@ -65,21 +65,22 @@ def param_resource(name: str, route: Route) -> str:
     return name
 
 
-def fill(route: Route, refs: dict) -> str | None:
-    """The path with every parameter replaced by an object of the user's; None when one is missing."""
-    missing = False
+def fill(route: Route, refs: dict, missing: str | None = None) -> str | None:
+    """The path with every parameter replaced by an object of the user's; None when one is
+    missing (or `missing` in its place)."""
 
     def swap(match):
-        nonlocal missing
+        nonlocal absent
         name = match.group(1) or match.group(2)
         ref = refs.get(param_resource(name, route))
         if ref is None:
-            missing = True
-            return "1"
+            absent = True
+            return missing or "1"
         return str(ref)
 
+    absent = False
     path = PARAM.sub(swap, route.path)
-    return None if missing else path
+    return None if absent and missing is None else path
 
 
 def load(spec_routes: list[dict], openapi: dict | None) -> list[Route]:
