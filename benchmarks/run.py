@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.fixes import fix_timings
 
         results.update(fix_timings(FIXTURE_APPS / "sloppy_fastapi", args.runs, env))
+        from benchmarks.rehearse import rehearse_timings
+
+        results.update(rehearse_timings(FIXTURE_APPS / "sloppy_fastapi", args.runs, env))
     rss = peak_rss_mb([*scan, "--no-cache"], env)
     shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
@@ -195,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wizard 1st screen  {slowest:5.2f}s   (slowest fixture app; target < 1 s)")
     if "plan every fix: demo app" in results:
         print(f"plan every fix     {min(results['plan every fix: demo app']):5.2f}s   (demo app, --include-review; target < 3 s)")
+    if "rehearse: demo app" in results:
+        print(f"rehearse           {min(results['rehearse: demo app']):5.2f}s   (demo app, every probe; target < 20 s)")
     if ui:
         print(
             f"wizard scanning the tree: {ui['scan_s']} s, {ui['progress_updates']} progress updates, "
