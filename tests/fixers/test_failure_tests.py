@@ -353,3 +353,55 @@ def test_an_unauthorized_handler_that_redirects_counts_as_a_login_redirect(tmp_p
 def test_a_json_api_must_answer_401_or_403(tmp_path):
     root, _, _ = fix_project(tmp_path, FLASK, {"PR431"})
     assert "DENIED = {401, 403}\n" in read(root, "tests/test_failure_paths.py")
+
+
+TOKEN_HELPER = {
+    "app/__init__.py": "",
+    "app/tokens.py": """
+import jwt
+
+
+def read_token(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+""",
+    "app/main.py": """
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
+
+from app.tokens import read_token
+
+app = FastAPI()
+
+
+class AcceptIn(BaseModel):
+    token: str = Field(max_length=500)
+
+
+@app.post("/invites/accept")
+def accept(body: AcceptIn):
+    return {"workspace": read_token(body.token).get("workspace_id")}
+""",
+    "tests/conftest.py": """
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import app
+
+
+@pytest.fixture
+def client():
+    return TestClient(app)
+""",
+    "tests/test_app.py": "def test_nothing_yet(client):\n    assert client.get('/docs').status_code == 200\n",
+}
+
+
+def test_a_gap_in_a_helper_the_handler_calls_is_named(tmp_path):
+    """The body is validated, but the token it carries is decoded unverified in a helper: any
+    non-token string raises there (a 500). The route is marked xfail with that finding."""
+    root, _, _ = fix_project(tmp_path, TOKEN_HELPER, {"PR431"})
+    body_routes = entries(read(root, "tests/test_failure_paths.py"), "BODY_ROUTES")
+    assert 'reason="PR210 not fixed yet (app/tokens.py:5):' in body_routes
+    done = run_tests(root)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "1 xfailed" in done.stdout
