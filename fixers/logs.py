@@ -14,7 +14,8 @@ from auditor.models import Finding
 from fixers.apps import WireApp, Wiring, find_app
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, run_codemod, string_text
-from fixers.settings import ENVIRONMENT_ALIASES, render_reading_settings
+from fixers.settings import ENVIRONMENT_ALIASES, read_setting
+from fixers.templates import render
 from fixers.pipeline.workspace import Skip, Workspace
 
 ERROR_WORDS = ("error", "exception", "traceback", "crash", "fatal")
@@ -30,6 +31,7 @@ LOGGING_SETTINGS = {
     "log_level": ("LOG_LEVEL", "INFO", str),
     "log_format": ("LOG_FORMAT", "", str),
 }
+LOGGING_PARAMETERS = {"log_level": "level", "log_format": "fmt", "app_env": "environment"}  # configure_logging's
 
 
 def level_for(words: str, to_stderr: bool, in_except: bool) -> str:
@@ -134,15 +136,26 @@ class LoggingSetupFixer(Fixer):
         if ws.exists(relpath):
             raise Skip(f"{relpath} exists already; call its setup where the app is created")
         module = module_name_for(relpath)
-        ws.write(relpath, render_reading_settings(ws, relpath, "logging_setup.py.j2", LOGGING_SETTINGS, framework=app.framework))
+        # The app module reads the settings and passes them: the new module reads none itself,
+        # so it can never be the second module reading the environment, nor import the app back.
+        reads = {key: read_setting(ws, app.relpath, *spec) for key, spec in LOGGING_SETTINGS.items()}
+        ws.write(relpath, render("logging_setup.py.j2", framework=app.framework, variables={k: r.variable for k, r in reads.items()}))
+        arguments = [f"{param}={reads[key].expression}" for key, param in LOGGING_PARAMETERS.items()]
+        call = f"configure_logging({', '.join(arguments)})\n"
+        if len(call) > 100:
+            call = "configure_logging(\n" + "".join(f"    {a},\n" for a in arguments) + ")\n"
+        defined_here = any(not r.imports and r.kind == "settings" for r in reads.values())
         if app.framework == "fastapi":
             after_app, hook = f"{app.var}.add_middleware(RequestIdMiddleware)\n", "RequestIdMiddleware"
         else:
             after_app, hook = f"install_request_id({app.var})\n", "install_request_id"
+        settings_imports = list(dict.fromkeys(i for r in reads.values() for i in r.imports))
         wiring = Wiring(
-            after_app=[after_app],
-            after_imports=["configure_logging()\n"],
-            imports=[(module, "configure_logging"), (module, hook)],
+            # A settings object defined in the app module itself exists only once that module ran
+            # that far: the call then follows the app's creation.
+            after_app=[call, after_app] if defined_here else [after_app],
+            after_imports=[] if defined_here else [call],
+            imports=[(module, "configure_logging"), (module, hook), *settings_imports],
         )
         command = run_codemod(ws, app.relpath, WireApp, locate_at(findings, app.line), var=app.var, wiring=wiring)
         return {f: command.outcomes.get(f, "the app could not be wired") for f in findings}

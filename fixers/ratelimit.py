@@ -62,7 +62,11 @@ class RateLimitFixer(Fixer):
         relpath, exists = limiter_module(ws, app.relpath)
         module = module_name_for(relpath)
         if not exists:
-            ws.write(relpath, render_reading_settings(ws, relpath, "rate_limit.py.j2", LIMIT_SETTINGS, framework=app.framework))
+            # The app module and the route modules will import the limiter: its settings must not
+            # come from a module that imports them back.
+            importers = tuple(sorted({app.relpath, *(f.path for f in findings)}))
+            wanted = {key: (*spec, (), importers) for key, spec in LIMIT_SETTINGS.items()}
+            ws.write(relpath, render_reading_settings(ws, relpath, "rate_limit.py.j2", wanted, framework=app.framework))
             wiring = Wiring(after_app=[f"install_rate_limits({app.var})\n"], imports=[(module, "install_rate_limits")])
             run_codemod(ws, app.relpath, WireApp, at_app(findings[:1], app.line), var=app.var, wiring=wiring)
         ws.require(REQUIREMENTS[app.framework], self.name)

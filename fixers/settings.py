@@ -490,7 +490,15 @@ class SettingRead:
     kind: str = "environment"  # "settings": through the project's settings object
 
 
-def read_setting(ws: Workspace, relpath: str, name: str, default: object, type_: type = str, aliases: tuple[str, ...] = ()) -> SettingRead:
+def read_setting(
+    ws: Workspace,
+    relpath: str,
+    name: str,
+    default: object,
+    type_: type = str,
+    aliases: tuple[str, ...] = (),
+    imported_by: tuple[str, ...] = (),
+) -> SettingRead:
     """Read a setting the project's way, in code that module `relpath` will contain.
 
     `name` is the setting's name ("LOG_LEVEL" or "log_level"), `default` a Python literal
@@ -508,6 +516,8 @@ def read_setting(ws: Workspace, relpath: str, name: str, default: object, type_:
 
     `aliases` are other field names the project may use for the same setting (`environment` for
     APP_ENV): an existing field of one of those names is read instead of adding a new one.
+    `imported_by` names the modules that will import a module the fix creates (the app module
+    that wires it in): a settings or config module importing one of those would be a cycle.
 
     The variable is also merged into the project's `.env.example` (created when the project read
     no settings before). Raises Skip, with the reason in plain words, when neither way is safe
@@ -519,9 +529,9 @@ def read_setting(ws: Workspace, relpath: str, name: str, default: object, type_:
     field = name.lower()
     source = project_settings(ws)
     if source is not None:
-        result = _through_settings(ws, relpath, source, field, default, type_, aliases)
+        result = _through_settings(ws, relpath, source, field, default, type_, aliases, imported_by)
     else:
-        result = _through_environment(ws, relpath, name.upper(), default, type_)
+        result = _through_environment(ws, relpath, name.upper(), default, type_, imported_by)
     from fixers.env_files import declare
 
     declare(ws, result.variable, default)
@@ -624,6 +634,8 @@ def _imports_of(tree: ast.Module) -> set[str]:
 def _would_cycle(ws: Workspace, provider: str, reader: str) -> bool:
     """Does importing `provider` (relpath) import `reader` (relpath), directly or through the
     project's modules? Then reading from it would be a circular import."""
+    if provider == reader:
+        return True
     target = module_name_for(reader)
     by_module = {module_name_for(r): r for r in _workspace_modules(ws)}
     seen, todo = set(), [provider]
@@ -665,11 +677,13 @@ def _annotation(type_: type, default: object, text: str) -> str:
     return f"Optional[{base}]" if "Optional[" in text else f"{base} | None"
 
 
-def _through_settings(ws: Workspace, relpath: str, source: SettingsSource, field: str, default: object, type_: type, aliases: tuple[str, ...] = ()) -> SettingRead:
+def _through_settings(
+    ws: Workspace, relpath: str, source: SettingsSource, field: str, default: object, type_: type, aliases: tuple[str, ...] = (), imported_by: tuple[str, ...] = ()
+) -> SettingRead:
     if field in RESERVED - {"app_env"} or not field.isidentifier() or keyword.iskeyword(field):
         raise Skip(f"{field} cannot be a field of the project's {source.class_name} class")
-    if relpath != source.accessor_relpath and _would_cycle(ws, source.accessor_relpath, relpath):
-        raise Skip(f"{source.accessor_relpath} imports {relpath}: reading the settings there would be a circular import")
+    if relpath != source.accessor_relpath and any(_would_cycle(ws, source.accessor_relpath, r) for r in (relpath, *imported_by)):
+        raise Skip(f"{source.accessor_relpath} imports {relpath} (or a module that will): reading the settings there would be a circular import")
     text = ws.read(source.relpath) or ""
     tree = ast.parse(text)
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == source.class_name)
@@ -761,14 +775,14 @@ def _dotted(node: ast.expr) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
-def env_module(ws: Workspace, reader: str) -> str | None:
+def env_module(ws: Workspace, reader: str, imported_by: tuple[str, ...] = ()) -> str | None:
     """The module where the project reads its environment (config-like names first, then the one
     with the most reads), None when no other module reads it (or only modules that import
     `reader`: reading from them would be a circular import)."""
     candidates = []
     for relpath in _workspace_modules(ws):
         tree = _parse(ws, relpath)
-        if relpath == reader or tree is None or _would_cycle(ws, relpath, reader):
+        if relpath == reader or tree is None or any(_would_cycle(ws, relpath, r) for r in (reader, *imported_by)):
             continue
         count = _reads_environment(tree)
         if count:
@@ -827,9 +841,9 @@ def _in_place(variable: str, default: object, type_: type) -> str | None:
     return None
 
 
-def _through_environment(ws: Workspace, relpath: str, variable: str, default: object, type_: type) -> SettingRead:
+def _through_environment(ws: Workspace, relpath: str, variable: str, default: object, type_: type, imported_by: tuple[str, ...] = ()) -> SettingRead:
     reader = _parse(ws, relpath) if ws.exists(relpath) else None
-    target = env_module(ws, relpath)
+    target = env_module(ws, relpath, imported_by)
     expression = _in_place(variable, default, type_)
     if reader is not None and expression is not None and (_reads_environment(reader) or target is None):
         # The module reads the environment already, or is the only one to: one more read here

@@ -156,14 +156,14 @@ def test_apply_then_undo_restores_every_byte_and_deletes_created_files(tmp_path)
     plan = plan_fixes(result, [finding("PR501", "app.py", 1)] + only(result, "PR502"))
     assert "logging_setup.py" in plan.files_changed
     report = apply_plan(plan)
-    # The app read no setting: the logging settings go to a config module listed in .env.example.
-    assert report.created == [".env.example", "config.py", "logging_setup.py"]
+    # The app reads the logging settings and passes them; .env.example lists them.
+    assert report.created == [".env.example", "logging_setup.py"]
     assert stat.S_IMODE((root / "app.py").stat().st_mode) == 0o640  # mode kept by the atomic write
     assert (report.backup_dir / "manifest.json").is_file()
     assert digest(root) != before
 
     restored = undo(root)
-    assert restored.restored == ["app.py"] and restored.deleted == [".env.example", "config.py", "logging_setup.py"]
+    assert restored.restored == ["app.py"] and restored.deleted == [".env.example", "logging_setup.py"]
     assert digest(root) == before
     assert stat.S_IMODE((root / "app.py").stat().st_mode) == 0o640
     with pytest.raises(NothingToUndoError):

@@ -209,11 +209,17 @@ def run_in(root, code: str) -> str:
 
 def test_fastapi_logging_setup_is_created_and_wired(tmp_path):
     root, plan = set_up(tmp_path, {"app/__init__.py": "", "app/main.py": FASTAPI_MAIN, "app/routes.py": FASTAPI_ROUTES}, "app/main.py")
-    # The project read no setting: the logging settings go to one config module, listed in .env.example.
-    assert plan.files_changed == [".env.example", "app/config.py", "app/logging_setup.py", "app/main.py"]
+    # The app module reads the logging settings (the only module to read any) and passes them;
+    # .env.example lists them.
+    assert plan.files_changed == [".env.example", "app/logging_setup.py", "app/main.py"]
     main = (root / "app/main.py").read_text()
     # The new import joins the project's imports in their (sorted) order; the call comes after them all.
-    assert "from app.logging_setup import RequestIdMiddleware, configure_logging\nfrom app.routes import router\n\nconfigure_logging()\n" in main
+    assert "import os\n\nfrom fastapi import FastAPI\n" in main
+    assert (
+        "from app.logging_setup import RequestIdMiddleware, configure_logging\nfrom app.routes import router\n\nconfigure_logging(\n"
+        '    level=os.getenv("LOG_LEVEL", "INFO"),\n    fmt=os.getenv("LOG_FORMAT", ""),\n    environment=os.getenv("APP_ENV", "development"),\n)\n'
+    ) in main
+    assert "os.getenv" not in (root / "app/logging_setup.py").read_text()
     assert 'app = FastAPI(title="shop")\napp.add_middleware(RequestIdMiddleware)\n' in main
     assert scan_project(root).index.logging_setup  # what the no-logging-config rule looks for
 
@@ -234,7 +240,7 @@ def test_fastapi_logging_setup_is_created_and_wired(tmp_path):
 def test_flask_factory_logging_setup_is_created_and_wired(tmp_path):
     root, plan = set_up(tmp_path, {"app/__init__.py": FLASK_FACTORY}, "app/__init__.py")
     init = (root / "app/__init__.py").read_text()
-    assert "configure_logging()\n" in init
+    assert 'configure_logging(\n    level=os.getenv("LOG_LEVEL", "INFO"),\n' in init
     assert "    app = Flask(__name__)\n    install_request_id(app)\n" in init
     logs = run_in(
         root,

@@ -104,10 +104,11 @@ def test_generated_code_reads_the_project_settings_object(tmp_path, include_revi
     plan, added, again = new_findings(root, include_review)
     assert any(p.finding.rule == "PR501" for p in plan.fixes)
     assert not added, [(f.rule, f.path, f.message) for f in added]
-    logging_setup = read(root, "app/logging_setup.py")
-    assert "from app.core.config import settings\n" in logging_setup and "os.getenv" not in logging_setup
-    # The project's own `environment` field answers for APP_ENV; the missing ones are added.
-    assert "(settings.environment or " in logging_setup
+    assert "os.getenv" not in read(root, "app/logging_setup.py")
+    # The app module passes the settings; the project's own `environment` field answers for
+    # APP_ENV, the missing ones are added to its class.
+    main = read(root, "app/main.py")
+    assert "configure_logging(\n    level=settings.log_level,\n    fmt=settings.log_format,\n    environment=settings.environment,\n)\n" in main
     config = read(root, "app/core/config.py")
     assert '    environment: str = "development"\n    log_level: str = "INFO"\n    log_format: str = ""\n' in config
     assert config.endswith("\n\n\nsettings = Settings()\n")
@@ -239,3 +240,21 @@ def test_an_existing_env_file_is_completed_not_rewritten(tmp_path):
     names = listed_names(text.replace("export ", ""))
     assert names.count("LOG_LEVEL") == 1 and names.count("DATABASE_URL") == 1 and "LOG_FORMAT" in names
     assert not (root / ".env.example").exists()
+
+
+def test_when_only_the_app_module_reads_the_environment_it_passes_the_logging_settings(tmp_path):
+    """The module that creates the app is the only one reading settings: the logging module
+    cannot read them from there (the app imports it: a circular import) nor read the
+    environment itself (a second module reading it), so the app passes them in."""
+    files = {
+        "app/__init__.py": "",
+        "app/main.py": 'import os\n\nfrom fastapi import FastAPI\n\nDATABASE_URL = os.getenv("DATABASE_URL", "")\napp = FastAPI()\n\n\n@app.get("/")\ndef index():\n    return {}\n',
+        ".env.example": "DATABASE_URL=\n",
+    }
+    root = write_project(tmp_path, files)
+    plan, added, _ = new_findings(root, include_review=False)
+    assert any(p.finding.rule == "PR501" for p in plan.fixes), plan.skipped
+    assert not added, [(f.rule, f.path, f.message) for f in added]
+    assert "from app" not in read(root, "app/logging_setup.py").split('"""')[2]
+    assert 'level=os.getenv("LOG_LEVEL", "INFO")' in read(root, "app/main.py")
+    run_python(root, "import logging\nimport app.main\nassert logging.getLogger().level == logging.ERROR", env={"LOG_LEVEL": "error"})
