@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 
 import pytest
 
@@ -18,6 +19,10 @@ from tests.helpers import write_project
 pytestmark = [
     pytest.mark.rehearsal,
     pytest.mark.skipif(binaries() is None, reason="PostgreSQL's initdb and pg_ctl are not installed (on PATH or /usr/lib/postgresql/*/bin)"),
+    pytest.mark.skipif(
+        binaries() is not None and not ((binaries() / "psql").is_file() or shutil.which("psql")),
+        reason="psql is not installed: the open connections cannot be counted",
+    ),
     pytest.mark.skipif(importlib.util.find_spec("pg8000") is None, reason="the pg8000 driver is not installed (the test extra has it)"),
 ]
 

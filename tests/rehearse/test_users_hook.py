@@ -90,3 +90,20 @@ def test_a_broken_hook_is_an_error(tmp_path, private_tmp):
     with pytest.raises(RehearsalError, match="no admin account to invite with"):
         rehearse(app)
     assert list(private_tmp.iterdir()) == []
+
+
+def test_without_network_isolation_the_rehearsal_still_runs(tmp_path, private_tmp, monkeypatch):
+    """Where no network namespace can be made (macOS, a locked-down CI runner), the server runs
+    in the host's network on 127.0.0.1 and the output says isolation was weaker."""
+    from fixers.pipeline import runner
+
+    monkeypatch.setattr(runner, "network_isolation", lambda: runner.Isolation((), False, "network isolation was not available here"))
+    app = write_project(tmp_path / "notes", {
+        **NOTES_APP,
+        "rehearsal_users.py": "def make_users(base_url):\n    return [{'token': 'token-a'}, {'token': 'token-b'}]\n",
+        "pyproject.toml": '[tool.prodready.rehearse]\nusers = "rehearsal_users:make_users"\n',
+    })  # fmt: skip
+    rehearsal = rehearse(app)
+    assert "isolation: network isolation was not available here" in rehearsal.notes
+    assert outcomes(rehearsal.probes, "cross_user")[("GET", "/notes/{note_id}")] == "passed"
+    assert list(private_tmp.iterdir()) == []
