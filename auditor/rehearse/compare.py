@@ -1,5 +1,6 @@
 """Two rehearsals side by side (before and after fixes): which gaps are gone, which remain, and
-whether a fix broke a happy path (signup, login, create, list no longer answering 2xx).
+whether a fix broke a happy path (signup, login, create, list no longer answering 2xx); and the
+scan's findings a rehearsal confirmed.
 
 For `fix --verify` and the wizard's "rehearse again": a fix that turns a happy path red is not
 a fix to keep."""
@@ -46,3 +47,32 @@ def compare(before: Rehearsal, after: Rehearsal) -> Comparison:
             status = "not reached" if later is None else later["status"]
             result.broken_happy_paths.append(f"{step['step']}: {step['method']} {step['path']} {step['status']} -> {status}")
     return result
+
+
+# Rules whose finding sits outside the route's handler (the token is made in auth.py, the engine
+# in database.py): a failed probe confirms every finding of the rule.
+PROJECT_WIDE = {"PR210", "PR212", "PR230", "PR231"}
+SAME_PROBE = {"PR301": {"PR301", "PR302", "PR303"}, "PR302": {"PR301", "PR302", "PR303"}}
+
+
+def confirmed(findings, rehearsal: Rehearsal) -> set:
+    """The findings a failed probe showed to be real: same rule (or the same kind of gap), in the
+    handler of the route the probe called."""
+    where: dict[tuple[str, str], list] = {}
+    for route in rehearsal.routes:
+        if route.get("where"):
+            where.setdefault((route["method"], route["path"].rstrip("/")), []).append(route["where"])
+    found = set()
+    for probe in rehearsal.probes:
+        if probe["outcome"] != "failed" or not probe["rule"]:
+            continue
+        rules = SAME_PROBE.get(probe["rule"], {probe["rule"]})
+        spans = where.get((probe["method"], (probe["path"] or "").rstrip("/")), [])
+        for finding in findings:
+            if finding.rule not in rules:
+                continue
+            if finding.rule in PROJECT_WIDE or any(
+                finding.path == relpath and first <= finding.line <= last for relpath, first, last in spans
+            ):
+                found.add(finding)
+    return found

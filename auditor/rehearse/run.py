@@ -43,6 +43,7 @@ class Rehearsal:
     happy_paths: list[dict] = field(default_factory=list)
     users: str | None = None  # why no users could be made
     notes: list[str] = field(default_factory=list)
+    routes: list[dict] = field(default_factory=list)  # what was probed, with where each handler is
     duration: float = 0.0
     requests: int = 0
 
@@ -175,6 +176,7 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
     rehearsal = Rehearsal(
         app=target.spec, framework=target.framework, root=str(result.root), probes=data["probes"],
         happy_paths=data["happy_paths"], users=data.get("users"), notes=notes, requests=data.get("requests", 0),
+        routes=target.routes,
     )  # fmt: skip
     rehearsal.duration = time.monotonic() - started
     return rehearsal

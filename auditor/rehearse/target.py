@@ -62,5 +62,6 @@ def routes_of(result) -> list[dict]:
                 routes.append({
                     "method": method.upper(), "path": route.path, "auth": route.authenticated, "rules": rules,
                     "admin": admin, "body_hint": hint if method.upper() in ("POST", "PUT", "PATCH") else None,
+                    "where": [route.relpath, first, last],  # for marking the findings a probe confirms
                 })  # fmt: skip
     return routes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditor.rehearse.compare import compare
+from auditor.rehearse.compare import compare, confirmed
 from auditor.rehearse.run import Rehearsal
 
 
@@ -39,3 +39,36 @@ def test_a_happy_path_no_longer_reached_is_broken():
     before = rehearsal([], [happy("signup A", 200), happy("login A", 200)])
     after = rehearsal([], [happy("signup A", 200)])
     assert compare(before, after).broken_happy_paths == ["login A: POST /x 200 -> not reached"]
+
+
+def test_confirmed_findings_are_those_of_the_failed_probes_routes():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Found:  # what confirmed() reads of a Finding
+        rule: str
+        path: str
+        line: int
+
+    def finding(rule, path, line):
+        return Found(rule, path, line)
+
+    routes = [
+        {"method": "GET", "path": "/tasks/{task_id}", "where": ["app/tasks.py", 10, 20]},
+        {"method": "POST", "path": "/auth/login", "where": ["app/users.py", 30, 40]},
+    ]
+    probes = [
+        {**probe("cross_user", "/tasks/{task_id}", "failed"), "rule": "PR203"},
+        {**probe("invalid_body", "/auth/login", "failed"), "rule": "PR301", "method": "POST"},
+        {**probe("expired_token", "/tasks/", "failed"), "rule": "PR212"},
+        {**probe("brute_force", "/auth/login", "passed"), "rule": "PR240", "method": "POST"},
+    ]
+    shown = rehearsal(probes, [])
+    shown.routes = routes
+    in_handler = finding("PR203", "app/tasks.py", 12)
+    other_route = finding("PR203", "app/orders.py", 12)  # same rule, a route no probe failed on
+    body = finding("PR301", "app/users.py", 31)
+    token = finding("PR212", "app/auth.py", 5)  # made outside any route
+    not_confirmed = finding("PR240", "app/users.py", 30)  # its probe passed
+    result = confirmed([in_handler, other_route, body, token, not_confirmed], shown)
+    assert result == {in_handler, body, token}
