@@ -50,7 +50,8 @@ def compare(before: Rehearsal, after: Rehearsal) -> Comparison:
 
 
 # Rules whose finding sits outside the route's handler (the token is made in auth.py, the engine
-# in database.py): a failed probe confirms every finding of the rule.
+# in database.py): a failed probe confirms the rule's findings in helpers, not those in the
+# handlers of other routes (an invite token made in its own route is another token).
 PROJECT_WIDE = {"PR210", "PR212", "PR230", "PR231"}
 SAME_PROBE = {"PR301": {"PR301", "PR302", "PR303"}, "PR302": {"PR301", "PR302", "PR303"}}
 
@@ -62,6 +63,11 @@ def confirmed(findings, rehearsal: Rehearsal) -> set:
     for route in rehearsal.routes:
         if route.get("where"):
             where.setdefault((route["method"], route["path"].rstrip("/")), []).append(route["where"])
+    handlers = [span for spans in where.values() for span in spans]
+
+    def inside(finding, spans) -> bool:
+        return any(finding.path == relpath and first <= finding.line <= last for relpath, first, last in spans)
+
     found = set()
     for probe in rehearsal.probes:
         if probe["outcome"] != "failed" or not probe["rule"]:
@@ -71,8 +77,6 @@ def confirmed(findings, rehearsal: Rehearsal) -> set:
         for finding in findings:
             if finding.rule not in rules:
                 continue
-            if finding.rule in PROJECT_WIDE or any(
-                finding.path == relpath and first <= finding.line <= last for relpath, first, last in spans
-            ):
+            if inside(finding, spans) or (finding.rule in PROJECT_WIDE and not inside(finding, handlers)):
                 found.add(finding)
     return found

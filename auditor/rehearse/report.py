@@ -25,6 +25,7 @@ def to_json(rehearsal: Rehearsal) -> str:
         "summary": summary(rehearsal),
         "probes": rehearsal.probes,
         "happy_paths": rehearsal.happy_paths,
+        "confirmed_findings": rehearsal.confirmed,
         "users": rehearsal.users,
         "notes": rehearsal.notes,
     }
@@ -56,6 +57,9 @@ def to_text(rehearsal: Rehearsal, show_passed: bool = True) -> str:
     happy = [h for h in rehearsal.happy_paths if not 200 <= (h["status"] or 0) < 300]
     if happy:
         lines += ["", "happy paths that did not answer 2xx:"] + [f"  {h['step']}: {h['method']} {h['path']} -> {h['status']}" for h in happy]
+    if rehearsal.confirmed:
+        lines += ["", f"the scan's findings this rehearsal showed to be real ({len(rehearsal.confirmed)}):"]
+        lines += [f"  {f['rule']}  {f['path']}:{f['line']}  {f['message']}" for f in rehearsal.confirmed]
     counts = summary(rehearsal)
     lines += [
         "",

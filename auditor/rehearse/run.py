@@ -44,6 +44,7 @@ class Rehearsal:
     users: str | None = None  # why no users could be made
     notes: list[str] = field(default_factory=list)
     routes: list[dict] = field(default_factory=list)  # what was probed, with where each handler is
+    confirmed: list[dict] = field(default_factory=list)  # the scan's findings a failed probe showed real
     duration: float = 0.0
     requests: int = 0
 
@@ -178,5 +179,11 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
         happy_paths=data["happy_paths"], users=data.get("users"), notes=notes, requests=data.get("requests", 0),
         routes=target.routes,
     )  # fmt: skip
+    from auditor.rehearse.compare import confirmed
+
+    rehearsal.confirmed = [
+        {"rule": f.rule, "path": f.path, "line": f.line, "message": f.message}
+        for f in sorted(confirmed(result.findings, rehearsal), key=lambda f: (f.path, f.line, f.rule))
+    ]
     rehearsal.duration = time.monotonic() - started
     return rehearsal

@@ -69,6 +69,7 @@ def test_confirmed_findings_are_those_of_the_failed_probes_routes():
     other_route = finding("PR203", "app/orders.py", 12)  # same rule, a route no probe failed on
     body = finding("PR301", "app/users.py", 31)
     token = finding("PR212", "app/auth.py", 5)  # made outside any route
+    other_token = finding("PR212", "app/tasks.py", 15)  # made in another route's handler: another token
     not_confirmed = finding("PR240", "app/users.py", 30)  # its probe passed
-    result = confirmed([in_handler, other_route, body, token, not_confirmed], shown)
+    result = confirmed([in_handler, other_route, body, token, other_token, not_confirmed], shown)
     assert result == {in_handler, body, token}

@@ -77,6 +77,8 @@ def test_demo_app_failures_are_real(tmp_path, private_tmp, servers, capsys):
     brute = [p for p in probes if p["kind"] == "brute_force"][0]
     assert brute["outcome"] == "failed" and brute["rule"] == "PR240" and brute["evidence"]["attempts"] == 30
     assert outcome(probes, "expired_token", "GET", "/tasks/") == "failed"  # its tokens carry no exp
+    confirmed = {(f["rule"], f["path"]) for f in data["confirmed_findings"]}
+    assert {("PR201", "app/routers/tasks.py"), ("PR240", "app/routers/users.py"), ("PR330", "app/routers/orders.py")} <= confirmed
     # Well-guarded routes are not reported: the routes that need a login refuse without one.
     assert outcome(probes, "unauthenticated", "GET", "/workspaces") == "passed"
     assert outcome(probes, "forged_token", "GET", "/tasks/") == "passed"
