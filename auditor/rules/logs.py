@@ -114,6 +114,18 @@ Safe: adds a logging setup module and one call at startup.
         return False
 
 
+CLI_DECORATORS = ("command", "group")  # click, Flask's app.cli, typer: @x.command(), @click.group()
+
+
+def is_cli_command(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A function a command-line interface runs: decorated with `@<cli>.command(...)` or `.group`."""
+    for decorator in function.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if isinstance(target, ast.Attribute) and target.attr in CLI_DECORATORS:
+            return True
+    return False
+
+
 @register
 class PrintInAppCode(ModuleRule):
     code = "PR502"
@@ -127,8 +139,9 @@ class PrintInAppCode(ModuleRule):
     fix_summary = "Replaces print() with a module logger call at a fitting level (info, warning or error)."
     doc = """
 ## What it does
-Finds `print()` calls in web application modules (not in tests, scripts or migrations, and
-not inside `if __name__ == "__main__":`).
+Finds `print()` calls in web application modules (not in tests, scripts or migrations, not
+inside `if __name__ == "__main__":`, and not in command-line commands such as
+`@app.cli.command()` or `@click.command()`, whose printed lines are their output).
 
 ## Why is this bad in production
 Under gunicorn or uvicorn, stdout may be buffered or discarded, and printed lines carry no
@@ -158,6 +171,9 @@ Safe: the message goes to the logging system instead of stdout.
         "import logging\nfrom fastapi import FastAPI\nlogger = logging.getLogger(__name__)\ndef f():\n    logger.info('x')\n",
         "from fastapi import FastAPI\nif __name__ == '__main__':\n    print('starting')\n",
         "def cli():\n    print('a command-line tool prints')\n",
+        # A Flask CLI command of the web app: what it prints is its output.
+        "from flask import Flask\napp = Flask(__name__)\n@app.cli.command('seed')\ndef seed():\n    print('seeded 3 users')\n",
+        "import click\nfrom flask import Flask\n@click.command()\ndef stats():\n    print('42 orders')\n",
         {"tests/test_app.py": "from fastapi.testclient import TestClient\nprint('debug in a test')\n"},
         "from rich import print\nfrom fastapi import FastAPI\ndef banner():\n    print('[bold]ready[/bold]')\n",
     ]
@@ -179,6 +195,8 @@ Safe: the message goes to the logging system instead of stdout.
         for parent in ctx.parents:
             if isinstance(parent, ast.If) and "__main__" in ast.dump(parent.test):
                 return
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)) and is_cli_command(parent):
+                return  # a command's printed lines are its output, read by the person who ran it
         self.report(ctx, node, "print() used for diagnostics: it has no level, time or request id and may never reach your logs")
 
 
