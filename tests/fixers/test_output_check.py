@@ -386,6 +386,13 @@ def test_the_cli_and_its_json_say_why_a_finding_was_not_fixed(half_broken, capsy
     ]
     assert "+    pass" in report["diff"] and report["dependencies"] == [] and report["notes"] == []
 
+    code = main(["fix", str(half_broken), "--select", "PR502", "--apply", "--format", "json", "--no-cache", "--no-progress"])
+    applied = json.loads(capsys.readouterr().out)
+    assert code == 0 and applied["not_fixed"] == report["not_fixed"]
+    assert applied["applied"]["changed"] == ["app.py"] and applied["applied"]["backup"].startswith(".prodready/backups/")
+    assert applied["applied"]["findings_gone"] == [{"rule": "PR502", "path": "app.py", "line": 8}]
+    assert 'print("bad")' in (half_broken / "app.py").read_text() and "undefined_helper" not in (half_broken / "app.py").read_text()
+
 
 def test_the_wizard_preview_says_why_a_finding_is_not_fixed(half_broken):
     result = scan_project(half_broken)
