@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
         run.happy = happy
         run.psql = plan.get("psql")
         steps = [
-            ("their objects", run.setup),
+            ("user A's objects", run.setup),
             ("unauthenticated", lambda: run.unauthenticated(deletes=False)),
             ("cross_user", lambda: run.cross_user(deletes=False)),
             ("privilege", run.privilege),

@@ -386,7 +386,9 @@ class Rehearsal:
                                            f"slowed down after {attempt} wrong passwords (429)"))  # fmt: skip
                 return
             if answer.ok:
-                break
+                self.results.append(result("brute_force", self.login, "skipped", {"attempts": attempt, "status": answer.status},
+                                           f"a wrong password was accepted ({answer.status}): guesses cannot be counted"))  # fmt: skip
+                return
         self.results.append(result("brute_force", self.login, "failed", {"attempts": len(statuses), "last_statuses": statuses[-3:]},
                                    f"{len(statuses)} wrong passwords in a row and never a 429: passwords can be guessed at full speed"))  # fmt: skip
 
