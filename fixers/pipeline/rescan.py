@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from auditor.analyze import Analyzer, FileResult
+from auditor.discovery import SKIP_DIRS, _gitignore_spec, _load_ignore
 from auditor.engine import _per_file_ignores, enabled_rules
 from auditor.index.project import ProjectIndex
 from auditor.models import Finding
@@ -31,6 +32,7 @@ class Rescanner:
         self.ignored = _per_file_ignores(result.config, result.config_path, result.root)
         self._analysed: dict[str, tuple[str, FileResult]] = {}  # relpath -> (text, its analysis)
         self._suppressions: dict[str, dict[int, Suppression]] = {}  # unchanged files, on demand
+        self._ignores: dict[str, object] = {}  # folder -> its .gitignore spec (None: none)
 
     def scan(self, texts: dict[str, str | None]) -> tuple[list[Finding], ProjectIndex]:
         """The findings (of the chosen rules) and the index of the project with `texts` (relpath ->
@@ -45,7 +47,7 @@ class Rescanner:
             if relpath.endswith(".py"):
                 modules.pop(relpath, None)
                 trees.pop(relpath, None)
-                if text is None:
+                if text is None or (relpath not in scanned.modules and not self._discoverable(relpath)):
                     continue
                 result = self._analyse(relpath, text)
                 analysed[relpath] = result
@@ -81,6 +83,24 @@ class Rescanner:
                 continue
             found.append(finding)
         return sorted(set(found), key=Finding.sort_key), index
+
+    def _discoverable(self, relpath: str) -> bool:
+        """Would a scan find this new module (not excluded by the config, a .gitignore or a skipped
+        folder such as a virtualenv)? A module it would not see must not count here either."""
+        folders = relpath.split("/")[:-1]
+        if any(name in SKIP_DIRS for name in folders):
+            return False
+        exclude = self.result.config.exclude
+        if exclude and _gitignore_spec(exclude).match_file(relpath):
+            return False
+        for depth in range(len(folders) + 1):
+            prefix = "/".join(folders[:depth])
+            if prefix not in self._ignores:
+                self._ignores[prefix] = _load_ignore(self.result.root / prefix if prefix else self.result.root)
+            spec = self._ignores[prefix]
+            if spec is not None and spec.match_file(relpath[len(prefix) + 1 :] if prefix else relpath):
+                return False
+        return True
 
     def _analyse(self, relpath: str, text: str) -> FileResult:
         cached = self._analysed.get(relpath)

@@ -167,3 +167,26 @@ def test_a_fix_refused_for_what_a_later_fix_creates_is_made_in_the_same_run(tmp_
     assert {f.finding for f in plan.fixes} == set(chosen) and not plan.skipped and not plan.follow_ups
     main = next(e.new for e in plan.edits if e.relpath == "app/main.py")
     assert "from app.log import log_it" in main and "log_it('hit')" in main
+
+
+class GeneratedModuleFixer(Fixer):
+    """Sets logging up for PR501 and writes a module with a print() into a git-ignored folder."""
+
+    def fix_file(self, relpath, findings, ws):
+        ws.write(relpath, "import logging\n\nlogging.basicConfig()\n" + ws.read(relpath))
+        ws.write("generated/extra.py", "from fastapi import FastAPI\n\n\ndef hello():\n    print('hi')\n")
+        return {f: None for f in findings}
+
+
+def test_a_new_module_a_scan_would_not_see_raises_nothing(tmp_path, monkeypatch):
+    """The rescan sees what a scan after applying would: not a module in a git-ignored folder."""
+    print_fixer = next(spec for spec in FIXERS if "PR502" in spec.codes)
+    generated = SpecFor("generated", ("PR501",), FixSafety.SAFE, "test", "", GeneratedModuleFixer)
+    monkeypatch.setattr(plan_module, "FIXERS", (generated, print_fixer))
+    root = write_project(tmp_path / "app", {"app.py": APP, ".gitignore": "generated/\n"})
+    result = scan_project(root)
+    plan = plan_fixes(result, [f for f in result.findings if f.rule == "PR501"])
+    assert [f.fixer for f in plan.fixes] == ["generated"] and plan.follow_ups == []
+    assert "print('hi')" in next(e.new for e in plan.edits if e.relpath == "generated/extra.py")
+    apply_plan(plan, rescan=False)
+    assert not [f for f in scan_project(root).findings if f.rule in ("PR501", "PR502")]
