@@ -8,15 +8,16 @@ codemods do the same); `CodemodCommand.transform_module` runs it after the trans
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodCommand, CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
-from libcst.metadata import CodeRange, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
@@ -57,6 +58,20 @@ class FixCommand(CodemodCommand, cst.CSTTransformer):
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         return tree.visit(self)
+
+    @contextmanager
+    def _handle_metadata_reference(self, module: cst.Module) -> Iterator[cst.Module]:
+        """libcst's own, without its deep copy of the tree. The copy keeps nodes shared with another
+        tree from mixing their metadata; every FixCommand runs on a tree parsed for it alone, and
+        the copy cost as much as the parse (a tenth of the time to plan a project's fixes)."""
+        previous = self.context.wrapper
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        with self.resolve(wrapper):
+            self.context = replace(self.context, wrapper=wrapper)
+            try:
+                yield wrapper.module
+            finally:
+                self.context = replace(self.context, wrapper=previous)
 
     def transform_module(self, tree: cst.Module) -> cst.Module:
         """The codemod, then libcst's import visitors, then the new imports moved into the
