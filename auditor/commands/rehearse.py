@@ -27,10 +27,17 @@ def register(parser: argparse.ArgumentParser, sub) -> None:
     rehearse.add_argument("--list-rows", type=int, default=500, metavar="N", help="rows created through the API before the unpaginated_list probe reads the list (default: 500; more than a page)")
     rehearse.add_argument("--concurrent", type=int, default=50, metavar="N", help="simultaneous requests of the concurrency probe (default: 50)")
     rehearse.add_argument(
-        "--database", choices=["sqlite", "postgres"], default="sqlite",
-        help="sqlite: a throwaway file (default); postgres: a private PostgreSQL cluster started with the system's initdb "
-        "and pg_ctl in a temporary folder (the concurrency probe then counts open connections)",
+        "--database", choices=["sqlite", "postgres"], default=None,
+        help="by default the kind the app uses: a private PostgreSQL cluster (started with the system's initdb and pg_ctl "
+        "in a temporary folder; the concurrency probe then counts open connections) when the app's database URL is "
+        "PostgreSQL and PostgreSQL is installed, else a throwaway SQLite file; sqlite or postgres forces one",
     )  # fmt: skip
+    rehearse.add_argument(
+        "--database-url", metavar="URL",
+        help="use this database instead of a throwaway one (tables are created and rows written in it); only a local "
+        "one (127.0.0.1, localhost, ::1, a Unix socket) unless --allow-remote-database is given",
+    )  # fmt: skip
+    rehearse.add_argument("--allow-remote-database", action="store_true", help="let --database-url point at another machine")
     rehearse.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     rehearse.set_defaults(handler=cmd_rehearse)
 
@@ -49,7 +56,8 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         result = rehearse(
             args.path, boot_timeout=args.boot_timeout, request_timeout=args.request_timeout,
             total_timeout=args.timeout, list_rows=args.list_rows, concurrent=args.concurrent,
-            database=args.database, progress=progress,
+            database=args.database, database_url=args.database_url,
+            allow_remote_database=args.allow_remote_database, progress=progress,
         )  # fmt: skip
     except RehearsalError as exc:
         print(f"prodready rehearse: {exc}", file=sys.stderr)

@@ -61,14 +61,22 @@ def rehearse(
     total_timeout: float = 180.0,
     list_rows: int = 500,
     concurrent: int = 50,
-    database: str = "sqlite",
+    database: str | None = None,
+    database_url: str | None = None,
+    allow_remote_database: bool = False,
     progress: Callable[[str], None] | None = None,
     scan_result=None,
 ) -> Rehearsal:
     from auditor.engine import ScanError, scan
+    from auditor.rehearse.database import DatabaseRefused, check_url, choose
 
     say = progress or (lambda line: None)
     started = time.monotonic()
+    if database_url:
+        try:
+            check_url(database_url, allow_remote_database)  # refused before anything runs
+        except DatabaseRefused as exc:
+            raise RehearsalError(str(exc)) from None
     say(WHAT_IT_RUNS)
     try:
         result = scan_result or scan(path)
@@ -82,21 +90,26 @@ def rehearse(
     sandbox = Sandbox(result.root)
     cluster = None
     try:
-        if database == "postgres":
-            say("starting a private PostgreSQL cluster in a temporary folder ...")
+        choice = choose(result, sandbox, database, database_url, allow_remote_database)
+        if choice.kind == "postgres":
+            say(f"database: {choice.reason}; starting a private PostgreSQL cluster in a temporary folder ...")
             try:
                 cluster = start_cluster(boot_timeout * 2)
             except PostgresError as exc:
-                raise RehearsalError(str(exc)) from None
+                if database == "postgres":
+                    raise RehearsalError(str(exc)) from None
+                choice.kind, choice.reason = "sqlite", f"a private PostgreSQL cluster could not start ({exc}): a throwaway SQLite file instead"
+        if choice.kind != "postgres":
+            say(f"database: {choice.reason}")
         limits = {"list_rows": list_rows, "concurrent": concurrent}
-        return _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster)
+        return _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster, choice)
     finally:
         sandbox.close()  # stops the server's process group and removes copies, logs and the database
         if cluster is not None:
             cluster.stop()
 
 
-def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster=None) -> Rehearsal:
+def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster=None, choice=None) -> Rehearsal:
     copy = sandbox.copy("app-copy")
     notes = [f"isolation: {sandbox.isolation.description}", f"python: {sandbox.python.describe()}"]
     for name in (".env", ".flaskenv"):  # the user's own settings may point at a real database
@@ -104,11 +117,18 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
             (copy / name).unlink()
             notes.append(f"{name} left out: the rehearsal uses its own settings")
     env_names = {read.name for _, read in result.index.env_reads if getattr(read, "name", None)}
-    environment = build_environment(copy, sandbox.tmp / "rehearsal.db", env_names, cluster.url if cluster else None)
-    kind = f"a private PostgreSQL cluster ({environment.database_url.partition('://')[0]})" if cluster else "a throwaway SQLite file"
+    given = choice.url if choice is not None and choice.kind == "url" else None
+    database_url = cluster.url if cluster else ((lambda scheme: given) if given else None)
+    environment = build_environment(copy, sandbox.tmp / "rehearsal.db", env_names, database_url)
+    if given:
+        kind = "the database given with --database-url"
+    elif cluster:
+        kind = f"a private PostgreSQL cluster ({environment.database_url.partition('://')[0]})"
+    else:
+        kind = "a throwaway SQLite file"
     notes.append(
         f"settings from {', '.join(environment.sources) or 'no example file'}; secrets generated; "
-        f"database: {kind} ({', '.join(environment.database_vars)})"
+        f"database: {kind} ({', '.join(environment.database_vars)})" + (f"; why: {choice.reason}" if choice else "")
     )
     try:
         migrated = boot.migrate(sandbox, copy, environment.values, boot_timeout * 4)
@@ -136,6 +156,7 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
         "secrets": environment.secrets,
         "users": hooked_users,
         "psql": cluster.psql() if cluster else None,
+        "database_label": "the database given with --database-url (open connections are not counted there)" if given else None,
         **limits,
         "progress": str(sandbox.dir / "progress.log"),
     }

@@ -46,6 +46,7 @@ def main(argv: list[str]) -> int:
             anonymous = Identity("anonymous")
             run = Rehearsal(client, routes, components, anonymous, anonymous, None, [], progress, bool(plan.get("openapi")))
             run.psql = plan.get("psql")
+            run.database_label = plan.get("database_label")
             progress("concurrency (public routes only)")
             run.concurrency(plan.get("concurrent", 50))
             report["probes"] += run.results
@@ -54,6 +55,7 @@ def main(argv: list[str]) -> int:
         run = Rehearsal(client, routes, components, a, b, login, plan.get("secrets", []), progress, bool(plan.get("openapi")))
         run.happy = happy
         run.psql = plan.get("psql")
+        run.database_label = plan.get("database_label")
         steps = [
             ("user A's objects", run.setup),
             ("unauthenticated", lambda: run.unauthenticated(deletes=False)),

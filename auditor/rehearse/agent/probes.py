@@ -66,6 +66,7 @@ class Rehearsal:
         self.progress = progress
         self.has_schema = has_schema
         self.psql: list[str] | None = None  # psql over the private cluster's socket (PostgreSQL only)
+        self.database_label: str | None = None  # what the app runs on when connections are not counted
         self.refs: dict = {}  # resource -> id of one of A's objects
         self.creators: dict = {}  # resource -> the route that created it
         self.results: list[dict] = []
@@ -452,7 +453,7 @@ class Rehearsal:
             "p50_ms": round(statistics.median(seconds) * 1000),
             "p95_ms": round(seconds[int(len(seconds) * 0.95) - 1] * 1000),
             "max_ms": round(seconds[-1] * 1000),
-            "database": "postgresql" if connections else "sqlite (open connections are counted on PostgreSQL only: --database postgres)",
+            "database": "postgresql" if connections else (self.database_label or "sqlite (open connections are counted on the private PostgreSQL cluster only)"),
         }
         if connections:
             evidence.update(connections)
