@@ -628,13 +628,9 @@ def _bound_names(module: cst.Module) -> set[str]:
 
 
 def add_imports(module: cst.Module, relpath: str, imports: list[tuple[str, str | None]]) -> cst.Module:
-    from libcst.codemod import CodemodContext
-    from libcst.codemod.visitors import AddImportsVisitor as Adder
+    from fixers.cst import add_imports_in_order
 
-    context = CodemodContext(filename=relpath, full_module_name=module_name_for(relpath))
-    for mod, name in imports:
-        Adder.add_needed_import(context, mod, name)
-    return Adder(context).transform_module(module)
+    return add_imports_in_order(module, relpath, imports)  # in the module's own import order
 
 
 # -- PR202: role checks ---------------------------------------------------------------------------
