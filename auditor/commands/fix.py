@@ -45,6 +45,12 @@ def register(parser: argparse.ArgumentParser, sub) -> None:
         "127.0.0.1) and leave out any fix that makes a passing test fail",
     )
     fix.add_argument(
+        "--no-rehearse",
+        action="store_true",
+        help="with --verify: only the tests (by default the app is also booted on a copy and signup, login, "
+        "create and list must still answer 2xx with the fixes)",
+    )
+    fix.add_argument(
         "--verify-timeout", type=float, default=300.0, metavar="SECONDS", help="time allowed for one run of the tests (default: 300)"
     )
     add_rule_filters(fix)
@@ -139,6 +145,16 @@ def _verify(plan, args: argparse.Namespace):
     if plan.is_empty:
         return plan
     _say(f"prodready: {WHAT_IT_RUNS}")
+    happy = None
+    if not args.no_rehearse:  # the app's happy paths too: a fix must not break signup, login, create, list
+        from auditor.rehearse.happy_check import HappyPaths, can_rehearse
+
+        why_not = can_rehearse(plan.result)
+        if why_not:
+            _say(f"prodready: verify: the app cannot be rehearsed ({why_not}); checking the fixes with your tests only")
+        else:
+            _say("prodready: verify: the app also boots on each copy (your code, 127.0.0.1 only): signup, login, create and list must answer 2xx")
+            happy = HappyPaths(timeout=min(args.verify_timeout, 90.0), say=_say)
     try:
         with ProgressLine(enabled=not args.no_progress) as line:
             report = verify_plan(
@@ -146,6 +162,7 @@ def _verify(plan, args: argparse.Namespace):
                 include_review=args.include_review,
                 timeout=args.verify_timeout,
                 progress=lambda what, done, most: line.show(f"verify, run {done + 1}: {what}"),
+                also=happy,
             )
     except FixError as exc:
         raise UsageError(str(exc)) from None

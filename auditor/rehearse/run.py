@@ -66,7 +66,13 @@ def rehearse(
     allow_remote_database: bool = False,
     progress: Callable[[str], None] | None = None,
     scan_result=None,
+    happy_only: bool = False,
+    python=None,
+    isolate: bool = True,
 ) -> Rehearsal:
+    """The whole rehearsal of the project at `path`. happy_only: sign up, log in, create and
+    list only (the happy paths fix verification checks); python: the interpreter to run the app
+    with (a ProjectPython; by default the project's own)."""
     from auditor.engine import ScanError, scan
     from auditor.rehearse.database import DatabaseRefused, check_url, choose
 
@@ -87,7 +93,7 @@ def rehearse(
     except Exception as exc:
         raise RehearsalError(str(exc)) from None
     say(f"app: {target.spec} ({target.framework}), {len(target.routes)} route methods")
-    sandbox = Sandbox(result.root)
+    sandbox = Sandbox(result.root, python=python, isolate=isolate)
     cluster = None
     try:
         choice = choose(result, sandbox, database, database_url, allow_remote_database)
@@ -101,7 +107,7 @@ def rehearse(
                 choice.kind, choice.reason = "sqlite", f"a private PostgreSQL cluster could not start ({exc}): a throwaway SQLite file instead"
         if choice.kind != "postgres":
             say(f"database: {choice.reason}")
-        limits = {"list_rows": list_rows, "concurrent": concurrent}
+        limits = {"list_rows": list_rows, "concurrent": concurrent, "happy_only": happy_only}
         return _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster, choice)
     finally:
         sandbox.close()  # stops the server's process group and removes copies, logs and the database

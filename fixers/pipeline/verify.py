@@ -83,6 +83,27 @@ class Check(Protocol):
     def run(self, sandbox: Sandbox, copy: Path, timeout: float) -> SuiteRun: ...
 
 
+PROBE_PREFIX = "happy path: "  # ids of the rehearsal's happy-path probes among the outcomes
+
+
+@dataclass
+class Both:
+    """Two checks on the same copy, their outcomes together (the tests' run stands for both)."""
+
+    first: Check | None  # the project's tests, None when it has none
+    second: Check
+    name: str = ""
+
+    def run(self, sandbox: Sandbox, copy: Path, timeout: float) -> SuiteRun:
+        second = self.second.run(sandbox, copy, timeout)  # it copies the copy: the tests see it untouched
+        if self.first is None:
+            return second
+        first = self.first.run(sandbox, copy, timeout)
+        first.outcomes.update(second.outcomes)
+        first.run.duration += second.run.duration
+        return first
+
+
 # -- finding and running the project's tests --------------------------------------------------------
 
 _PYTEST_PLUGIN = '''\
@@ -331,6 +352,15 @@ class RolledBack:
     def reason(self) -> str:
         tests = list(self.failures)
         first = self.failures[tests[0]]
+        probes = [t for t in tests if t.startswith(PROBE_PREFIX)]
+        if probes:  # the app itself stops working, whatever the tests say
+            # the step that answered wrong (not one left unreached after it), earliest first
+            order = ("signup", "login", "create", "list")
+            probes.sort(key=lambda t: (self.failures[t].status == "missing", next((i for i, w in enumerate(order) if t[len(PROBE_PREFIX):].startswith(w)), 9)))
+            more = f" and {len(probes) - 1} more" if len(probes) > 1 else ""
+            outcome = self.failures[probes[0]]
+            why = "not reached" if outcome.status == "missing" else outcome.message
+            return f"with this fix, the rehearsal's {probes[0]}{more} no longer answers 2xx ({why})"
         named = f"your test {tests[0]} fails"
         if len(tests) > 1:
             named = f"your tests {tests[0]} and {len(tests) - 1} more fail"
@@ -461,6 +491,7 @@ def verify_plan(
     progress: Progress | None = None,
     check: Check | None = None,
     isolate: bool = True,
+    also: Check | None = None,
 ) -> VerifyReport:
     """Run the project's tests without and with the plan; roll back the fix groups that break
     a test that passed. Raises VerifyError when the tests cannot run at all."""
@@ -472,8 +503,11 @@ def verify_plan(
         how = ""
         if check is None:
             check, how = find_tests(sandbox)
-            if check is None:
+            if check is None and also is None:
                 return VerifyReport(plan, "no-tests", isolation=sandbox.isolation.description)
+        if also is not None:  # the rehearsal's happy paths beside the tests (or alone)
+            how = f"{how}; and {also.name}" if check is not None else also.name
+            check = Both(check, also, how)
         search = _Search(plan, include_review, sandbox, check, timeout, max(max_runs, 2), max_seconds, progress)
         report = VerifyReport(plan, "verified", how=how or check.name, isolation=sandbox.isolation.description)
         baseline = search.run("running your tests on an untouched copy of the project", None)
@@ -540,12 +574,13 @@ def _search_groups(search: _Search, baseline: SuiteRun, report: VerifyReport) ->
 
 def _check_baseline(baseline: SuiteRun, timeout: float) -> None:
     run = baseline.run
-    if run.timed_out and not baseline.outcomes:
+    tests = [t for t in baseline.outcomes if not t.startswith(PROBE_PREFIX)]  # the probes do not say the tests ran
+    if run.timed_out and not tests:
         raise VerifyError(
             f"--verify cannot run your tests: they did not finish within {timeout:g} s "
             "(give them more time with --verify-timeout SECONDS)"
         )
-    if baseline.outcomes or run.returncode == 5:  # pytest: 5 means no tests were collected
+    if tests or run.returncode == 5:  # pytest: 5 means no tests were collected
         return
     if run.returncode == 0 and not baseline.collect_errors:
         return  # ran, but reported no test (an empty suite)
