@@ -20,7 +20,11 @@ def register(parser: argparse.ArgumentParser, sub) -> None:
         "confirms. Exit code 1 when a probe failed (the problem is real), 0 when none did, 2 on error.",
     )
     rehearse.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
-    rehearse.add_argument("--format", choices=["text", "json"], default="text", help="json: the probes as one JSON object")
+    rehearse.add_argument(
+        "--format", choices=["text", "json", "html"], default="text",
+        help="json: the probes as one JSON object; html: the scan's HTML report with the rehearsal's table, the findings it confirmed marked",
+    )  # fmt: skip
+    rehearse.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of the standard output")
     rehearse.add_argument("--boot-timeout", type=float, default=30.0, metavar="SECONDS", help="time for the app to start answering (default: 30)")
     rehearse.add_argument("--request-timeout", type=float, default=5.0, metavar="SECONDS", help="time for one request (default: 5)")
     rehearse.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS", help="time for the whole rehearsal (default: 180)")
@@ -52,9 +56,18 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
     if args.no_progress:
         print(WHAT_IT_RUNS, file=sys.stderr)  # said even when quiet: the user's code runs
+    scanned = None
+    if args.format == "html":  # the report is the scan's, with the rehearsal in it: scan once for both
+        from auditor.engine import ScanError, scan
+
+        try:
+            scanned = scan(args.path)
+        except ScanError as exc:
+            print(f"prodready rehearse: {exc}", file=sys.stderr)
+            return 2
     try:
         result = rehearse(
-            args.path, boot_timeout=args.boot_timeout, request_timeout=args.request_timeout,
+            args.path, scan_result=scanned, boot_timeout=args.boot_timeout, request_timeout=args.request_timeout,
             total_timeout=args.timeout, list_rows=args.list_rows, concurrent=args.concurrent,
             database=args.database, database_url=args.database_url,
             allow_remote_database=args.allow_remote_database, progress=progress,
@@ -65,5 +78,22 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("prodready rehearse: stopped; the app was shut down and its temporary data removed", file=sys.stderr)
         return 2
-    print(report.to_json(result) if args.format == "json" else report.to_text(result))
+    if args.format == "html":
+        import json
+
+        from auditor.report.html import render_html
+
+        text = render_html(scanned, rehearsal=json.loads(report.to_json(result)))
+    else:
+        text = report.to_json(result) if args.format == "json" else report.to_text(result)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(text + "\n")
+        except OSError as exc:
+            print(f"prodready rehearse: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            return 2
+        print(f"prodready rehearse: report written to {args.output}", file=sys.stderr)
+    else:
+        print(text)
     return 1 if result.failed else 0

@@ -78,7 +78,7 @@ class HappyPaths:
                     outcomes[step_id(step)] = Outcome(
                         "passed" if ok else "failed", "" if ok else f"{step['method']} {step['path']} answered {step['status']}"
                     )
-                if rehearsal.users and not any(o.status == "failed" for o in outcomes.values()) and first:
+                if first and rehearsal.users:
                     self.say(f"verify: the rehearsal made no users ({rehearsal.users.splitlines()[0]}); the happy paths it checks: {len(outcomes)}")
         if first:
             self.baseline = [test for test, outcome in outcomes.items() if outcome.status == "passed"]

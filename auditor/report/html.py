@@ -79,6 +79,7 @@ h2 { font-size: 20px; margin: 36px 0 12px; padding-bottom: 6px; border-bottom: 1
 .pill { font-size: 12px; font-weight: 600; border-radius: 10px; padding: 1px 8px; color: #fff; text-transform: uppercase; }
 .high { background: #c62828; } .medium { background: #b35900; } .low { background: #0969da; }
 .debt { background: #6e40c9; }
+.failed { background: #c62828; } .passed { background: #1a7f37; } .skipped { background: #8c959f; } .confirmed { background: #8250df; }
 code, pre { font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .rule { font-weight: 600; }
 .loc { color: var(--muted); }
@@ -111,6 +112,16 @@ td, th { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
 </svg>
 </div>
 
+{% if rehearsal %}
+<h2 id="rehearsal">Staging rehearsal <span class="loc">— {{ rehearsal.app }}, run on 127.0.0.1 against a throwaway database</span></h2>
+<p class="meta">{{ rehearsal.summary.failed }} failed (the problem is real), {{ rehearsal.summary.passed }} passed, {{ rehearsal.summary.skipped }} skipped; {{ rehearsal.summary.requests }} requests in {{ rehearsal.summary.seconds }} s</p>
+<table><tr><th>outcome</th><th>probe</th><th>route</th><th>rule</th><th>what happened</th></tr>
+{% for p in rehearsal.rows %}<tr><td><span class="pill {{ p.outcome }}">{{ p.outcome }}</span></td><td>{{ p.kind }}</td><td><code>{{ p.method or "" }} {{ p.path or "-" }}</code></td><td>{% if p.rule %}<code>{{ p.rule }}</code>{% else %}-{% endif %}</td><td>{{ p.reason }}</td></tr>
+{% endfor %}</table>
+{% if rehearsal.broken %}<p>Happy paths that did not answer 2xx:</p><ul>{% for h in rehearsal.broken %}<li><code>{{ h.method }} {{ h.path }}</code> ({{ h.step }}) answered {{ h.status }}</li>{% endfor %}</ul>{% endif %}
+{% if rehearsal.users %}<p class="meta">users: {{ rehearsal.users }}</p>{% endif %}
+{% endif %}
+
 {% if more_fixes %}<p class="meta">Proposed diffs are shown for the first {{ max_previews }} fixable findings; <code>prodready fix --diff</code> shows every fix.</p>{% endif %}
 {% for s in steps %}
 <h2 id="{{ s.value }}">{{ s.number }}. {{ s.title }} <span class="loc">— score {{ s.score }}/100</span></h2>
@@ -119,6 +130,7 @@ td, th { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
 <section class="finding">
   <header>
     <span class="pill {{ f.severity.value }}">{{ f.severity.value }}</span>
+    {% if item.confirmed %}<span class="pill confirmed" title="a rehearsal probe showed this happening">confirmed by the rehearsal</span>{% endif %}
     {% if item.fixme is not none %}<span class="pill debt" title="{{ item.fixme }}">known debt</span>{% endif %}
     <span class="rule">{{ f.rule }} {{ f.name }}</span>
     <span class="loc">{{ f.path }}:{{ f.line }}</span>
@@ -162,8 +174,23 @@ def diff_lines(diff: str) -> list[dict[str, str]]:
     return rows
 
 
-def render_html(result: ScanResult, **_: object) -> str:
+def rehearsal_view(data: dict | None) -> dict | None:
+    """The rehearsal's JSON (`prodready rehearse --format json`) as the report's section: failed
+    probes first, then passed, then skipped."""
+    if not data:
+        return None
+    order = {"failed": 0, "passed": 1, "skipped": 2}
+    rows = sorted(data.get("probes", []), key=lambda p: order.get(p.get("outcome"), 3))
+    broken = [h for h in data.get("happy_paths", []) if not (isinstance(h.get("status"), int) and 200 <= h["status"] < 300)]
+    counts = {"failed": 0, "passed": 0, "skipped": 0, "requests": 0, "seconds": 0, **data.get("summary", {})}
+    return {"app": data.get("app", ""), "rows": rows, "broken": broken, "summary": counts, "users": data.get("users")}
+
+
+def render_html(result: ScanResult, rehearsal: dict | None = None, **_: object) -> str:
+    """rehearsal: the JSON of `prodready rehearse` (as a dict) adds its table, and marks the
+    findings a probe showed to be real."""
     rules = all_rules()
+    confirmed = {(f["rule"], f["path"], f["line"]) for f in (rehearsal or {}).get("confirmed_findings", [])}
     scores = result.scores()
     sources: dict[str, list[str]] = {}
     previews = 0
@@ -183,6 +210,7 @@ def render_html(result: ScanResult, **_: object) -> str:
                 {
                     "finding": finding,
                     "fixme": fixme.reason if fixme else None,
+                    "confirmed": (finding.rule, finding.path, finding.line) in confirmed,
                     "impact": cls.impact if cls else "",
                     "fix_summary": cls.fix_summary if cls else "",
                     "excerpt": excerpt(sources[finding.path], finding),
@@ -205,6 +233,7 @@ def render_html(result: ScanResult, **_: object) -> str:
         version=__version__,
         more_fixes=sum(1 for f in result.findings if f.fixable) > MAX_PREVIEWS,
         max_previews=MAX_PREVIEWS,
+        rehearsal=rehearsal_view(rehearsal),
     )
 
 
