@@ -68,6 +68,7 @@ def _say(line: str) -> None:
 def cmd_fix(args: argparse.Namespace) -> int:
     from auditor.cli import EXIT_CLEAN, EXIT_FINDINGS, ProgressLine, UsageError, scan_for_cli
     from fixers import FixError, apply_plan, plan_fixes
+    from fixers.pipeline.plan import why_not_fixed
 
     result = scan_for_cli(args, args.path)
     try:
@@ -89,7 +90,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     as_json = args.format == "json"
     if not as_json:
         for finding, reason in plan.skipped:
-            _say(f"prodready: {finding.location} {finding.rule} not fixed automatically: {reason}")
+            _say(f"prodready: {finding.location} {finding.rule} not fixed automatically: {why_not_fixed(reason)}")
     review_left = 0
     if not args.include_review:
         review_left = sum(1 for f in result.findings if f.fix_safety is not None and f.fix_safety.value == "review")

@@ -58,7 +58,9 @@ def preview(result: ScanResult, finding: Finding) -> Preview:
         return Preview("", f"the fix cannot be prepared: {exc}")
     if plan.is_empty:
         reasons = [reason for skipped, reason in plan.skipped if skipped == finding] or [reason for _, reason in plan.skipped]
-        return Preview("", f"Not fixed automatically: {reasons[0]}" if reasons else "the fix has nothing to change here")
+        from fixers.pipeline.plan import why_not_fixed
+
+        return Preview("", f"Not fixed automatically: {why_not_fixed(reasons[0])}" if reasons else "the fix has nothing to change here")
     notes = list(plan.notes)
     if plan.dependencies:
         notes.insert(0, f"also adds the dependency {', '.join(plan.dependencies)}")

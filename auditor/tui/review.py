@@ -176,9 +176,11 @@ class ReviewScreen(Screen):
             text.append(", ".join(self.plan.dependencies))
         reasons = dict(self.plan.skipped) if self.plan is not None else {}
         unfixed = [f for f in accepted if f.fixable and f not in planned]
+        from fixers.pipeline.plan import why_not_fixed
+
         for finding in unfixed[:UNFIXED_SHOWN]:
             reason = reasons.get(finding, "no automatic fix yet")
-            text.append(f"\nNot fixed automatically: {finding.rule} {finding.location}: {reason}", style="yellow")
+            text.append(f"\nNot fixed automatically: {finding.rule} {finding.location}: {why_not_fixed(reason)}", style="yellow")
         if len(unfixed) > UNFIXED_SHOWN:
             text.append(f"\n… and {len(unfixed) - UNFIXED_SHOWN} more not fixed automatically.", style="yellow")
         by_hand = [f for f in accepted if f not in planned]

@@ -111,6 +111,11 @@ class FixPlan:
         return ", ".join(parts)
 
 
+def why_not_fixed(reason: str) -> str:
+    """A skip reason as shown after "not fixed automatically:" (which already says it is left by hand)."""
+    return reason.removeprefix("by hand: ")
+
+
 def selected_findings(result, findings: Iterable[Finding] | None, include_review: bool) -> list[Finding]:
     """The findings a plan answers: explicit ones as given (the caller chose them), else every
     fixable finding of the scan whose fix is safe (or reviewed, with include_review)."""
