@@ -69,8 +69,10 @@ class SuiteRun:
         return {test for test, o in self.outcomes.items() if o.status == "passed"}
 
     def counts(self) -> tuple[int, int]:
-        failed = sum(1 for o in self.outcomes.values() if o.broken) + len(self.collect_errors)
-        return len(self.passed), failed
+        """(passed, failing) among the tests (the rehearsal's probes are counted apart)."""
+        tests = [o for t, o in self.outcomes.items() if not t.startswith(PROBE_PREFIX)]
+        failed = sum(1 for o in tests if o.broken) + len(self.collect_errors)
+        return sum(1 for o in tests if o.status == "passed"), failed
 
 
 class Check(Protocol):
@@ -389,6 +391,7 @@ class VerifyReport:
     rolled_back: list[RolledBack] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)  # groups dropped when the budget ran out
     budget_note: str = ""
+    happy: tuple[int, int] | None = None  # the app's happy paths: 2xx before the fixes, and still 2xx with them
     runs: int = 0
     seconds: float = 0.0
 
@@ -408,6 +411,8 @@ class VerifyReport:
         if self.after is not None:
             passed, failing = self.after
             out.append(f"verify: with the fixes {passed} passed" + (f", {failing} failing (none of them passed before)" if failing else ""))
+        if self.happy:
+            out.append(f"verify: the app's happy paths: {self.happy[0]} answered 2xx before the fixes, {self.happy[1]} of them with the fixes")
         if self.new_tests:
             passed, failing = self.new_tests
             out.append(f"verify: tests the fixes add: {passed} passed" + (f", {failing} failing" if failing else ""))
@@ -521,7 +526,12 @@ def verify_plan(
         verified, final_run = _search_groups(search, baseline, report)
         report.plan = _final_plan(plan, search.plan_for(verified), report)
         report.after, report.new_tests = _after_counts(baseline, final_run)
-        report.new_failures = {t: o for t, o in final_run.outcomes.items() if t not in baseline.outcomes and o.broken}
+        report.new_failures = {
+            t: o for t, o in final_run.outcomes.items() if t not in baseline.outcomes and o.broken and not t.startswith(PROBE_PREFIX)
+        }
+        green = [t for t, o in baseline.outcomes.items() if t.startswith(PROBE_PREFIX) and o.status == "passed"]
+        if green:
+            report.happy = (len(green), sum(1 for t in green if getattr(final_run.outcomes.get(t), "status", "") == "passed"))
         return _finish(report, search)
 
 
@@ -591,8 +601,9 @@ def _check_baseline(baseline: SuiteRun, timeout: float) -> None:
 
 def _after_counts(baseline: SuiteRun, final: SuiteRun) -> tuple[tuple[int, int], tuple[int, int] | None]:
     known = set(baseline.outcomes)
-    old = {t: o for t, o in final.outcomes.items() if t in known}
-    new = {t: o for t, o in final.outcomes.items() if t not in known}
+    tests = {t: o for t, o in final.outcomes.items() if not t.startswith(PROBE_PREFIX)}
+    old = {t: o for t, o in tests.items() if t in known}
+    new = {t: o for t, o in tests.items() if t not in known}
     after = (sum(1 for o in old.values() if o.status == "passed"), sum(1 for o in old.values() if o.broken))
     added = (sum(1 for o in new.values() if o.status == "passed"), sum(1 for o in new.values() if o.broken))
     return after, added if new else None
