@@ -63,6 +63,7 @@ class HappyPaths:
                 rehearsal = rehearse(
                     copy, happy_only=True, python=sandbox.python, isolate=sandbox.isolation.isolated,
                     boot_timeout=min(30.0, self.timeout), total_timeout=self.timeout, database=self.database,
+                    use_cache=False,  # a temporary copy: its scan would never be read again
                 )  # fmt: skip
             except RehearsalError as exc:
                 message = str(exc).strip()

@@ -69,6 +69,7 @@ def rehearse(
     happy_only: bool = False,
     python=None,
     isolate: bool = True,
+    use_cache: bool = True,
 ) -> Rehearsal:
     """The whole rehearsal of the project at `path`. happy_only: sign up, log in, create and
     list only (the happy paths fix verification checks); python: the interpreter to run the app
@@ -85,7 +86,7 @@ def rehearse(
             raise RehearsalError(str(exc)) from None
     say(WHAT_IT_RUNS)
     try:
-        result = scan_result or scan(path)
+        result = scan_result or scan(path, use_cache=use_cache)
     except ScanError as exc:
         raise RehearsalError(str(exc)) from None
     try:

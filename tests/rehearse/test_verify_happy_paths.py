@@ -75,9 +75,12 @@ def test_a_fix_that_breaks_signup_and_create_is_rolled_back_with_the_probe_as_re
     assert list(private_tmp.iterdir()) == []
 
 
-def test_fixes_that_keep_the_happy_paths_green_are_kept(demo, private_tmp):
+def test_fixes_that_keep_the_happy_paths_green_are_kept(demo, private_tmp, tmp_path, monkeypatch):
     plan = main_py_plan(demo)
+    cache = tmp_path / "scan-cache"
+    monkeypatch.setenv("PRODREADY_CACHE_DIR", str(cache))
     report = verify_plan(plan, include_review=True, also=HappyPaths())
+    assert not cache.exists() or list(cache.rglob("*.pickle")) == []  # the copies' scans are not cached
     assert report.rolled_back == []
     assert report.plan.fixes == plan.fixes
     assert "happy paths" in report.how
