@@ -31,48 +31,21 @@ APPS = {
 MODES = ("safe", "all")
 
 # (app, mode) -> what breaks today: the fixer, the file and the error.
-CIRCULAR_LOGGING = (
-    "logging-setup (PR501): the generated logging_setup.py does `from app import APP_ENV, LOG_FORMAT, LOG_LEVEL` "
-    "while app imports logging_setup at its top: ImportError (circular import) when the tests import the app"
-)
-NO_REVISION = (
-    "column-index (PR101) and column-constraints (PR102/PR103/PR104) change app/models.py (foreign-key indexes, "
-    "unique email, Numeric money, aware datetimes) in a project that uses Alembic, without writing a revision: "
-    "the app's tests/test_migrations.py (alembic upgrade head, then compare with the models) finds the schema "
-    "behind the models"
+DATABASE_URL_REQUIRED = (
+    "settings-object (PR410) drops the default of the database URL when it moves the os.getenv/os.environ.get "
+    "read into the generated Settings ({where}): `database_url: str` is required, so importing the app raises "
+    "pydantic ValidationError 'database_url Field required' (the tests never set DATABASE_URL)"
 )
 BROKEN: dict[tuple[str, str], str] = {
-    ("fastapi_settings_alembic", "safe"): NO_REVISION,
     ("fastapi_settings_alembic", "all"): (
-        "secrets-from-settings (PR221) removes the default of Settings.secret_key in app/config.py: pydantic "
-        "ValidationError 'secret_key Field required' when the tests import the app; with SECRET_KEY set, "
-        "auth-rate-limit (PR240) answers 429 to the app's own tests (they sign up and log in more than 5 times a "
-        "minute); and " + NO_REVISION + " (idempotent-writes' idempotency_key column too)"
+        "secrets-from-settings (PR221) removes the default of Settings.secret_key in app/config.py: importing the "
+        "app (tests, and migrations/env.py for `alembic upgrade head`) raises ValidationError 'secret_key Field "
+        "required'; with SECRET_KEY set, auth-rate-limit (PR240) answers 429 to the app's own tests (they sign up "
+        "more than 10 times an hour and log in more than 5 times a minute), and idempotent-writes (PR330) adds "
+        "Invoice.idempotency_key (unique) with no Alembic revision: tests/test_migrations.py fails"
     ),
-    ("flask_blueprints_httpauth", "safe"): CIRCULAR_LOGGING,
-    ("flask_blueprints_httpauth", "all"): CIRCULAR_LOGGING + (
-        "; the same for the generated app/rate_limit.py (`from app import LOGIN_RATE_LIMIT, ...`); settings-object "
-        "(PR410) drops the default of DATABASE_URL ('sqlite:///notes.db') in app/__init__.py: generated "
-        "`database_url: str` is required, ValidationError at import"
-    ),
-    ("flask_raw_sqlite", "safe"): CIRCULAR_LOGGING + (
-        "; print-to-logger (PR502) turns the output of the `flask seed` / `flask stats` CLI commands into "
-        "logger.info: test_seed_command and test_stats_command see no output"
-    ),
-    ("flask_raw_sqlite", "all"): CIRCULAR_LOGGING + (
-        "; print-to-logger (PR502) on CLI commands' output; alembic-migrations (PR110) writes the whole source "
-        "of app.py into migrations/versions/0001_initial_schema.py STATEMENTS instead of the SCHEMA string: "
-        "`alembic upgrade head` fails (near \"import\": syntax error); a second plan proposes PR401 "
-        "(settings-object) for the os.getenv reads left in app.py"
-    ),
-    ("sqlmodel_api", "all"): (
-        "settings-object (PR410) turns os.getenv('DATABASE_URL', 'sqlite:///shop.db') in app/db.py into a "
-        "required `database_url: str` (the default is dropped): ValidationError 'database_url Field required' "
-        "when the tests import the app; route-auth (PR201) also requires an API key on the public catalog "
-        "reads GET /products/, GET /products/{id} and GET /users/{id}, which the app's tests read anonymously"
-    ),
-    ("sloppy_flask", "safe"): CIRCULAR_LOGGING,
-    ("sloppy_flask", "all"): CIRCULAR_LOGGING,
+    ("flask_blueprints_httpauth", "all"): DATABASE_URL_REQUIRED.format(where="app/__init__.py, default 'sqlite:///notes.db'"),
+    ("sqlmodel_api", "all"): DATABASE_URL_REQUIRED.format(where="app/db.py, default 'sqlite:///shop.db'"),
 }
 
 
