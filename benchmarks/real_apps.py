@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -155,12 +156,15 @@ def run_mode(project: Path, mode: str, python: str, setup: AppSetup, verify: boo
     before_bytes = tree_hashes(project)
     plan = plan_fixes(scan(project, use_cache=False), include_review=include_review)
     result.planned = len(plan.fixes)
-    result.dependencies = list(plan.dependencies)
-    if plan.dependencies and setup.tests:  # the user installs what the fixes add before running the app
+    # What the plan wrote into the requirements, and what its notes ask to add by hand (a
+    # requirements file it could not edit): the user installs both.
+    by_hand = [r.strip() for note in plan.notes if (m := re.match(r"add (.+) to your dependencies by hand", note)) for r in m.group(1).split(",")]
+    result.dependencies = list(plan.dependencies) + by_hand
+    if result.dependencies and setup.tests:  # the user installs what the fixes add before running the app
         # ... within the app's own pins (-c): an added package that needs newer versions fails
         # here, as `pip install -r requirements.txt` would for the user, instead of upgrading them.
         pins = [arg for r in setup.requirements if (project / r).is_file() for arg in ("-c", str(project / r))]
-        done = pip(python, *plan.dependencies, *pins, timeout=240)
+        done = pip(python, *result.dependencies, *pins, timeout=240)
         if done.returncode:
             lines = [line for line in done.stderr.splitlines() if line.startswith("ERROR")] or done.stderr.strip().splitlines()
             result.pip_note = lines[-1] if lines else "pip failed"
