@@ -42,7 +42,8 @@ def register(parser: argparse.ArgumentParser, sub) -> None:
         "--verify",
         action="store_true",
         help="run the project's own tests before and after the fixes (on a copy, no network but "
-        "127.0.0.1) and leave out any fix that makes a passing test fail",
+        "127.0.0.1), and boot the app there to check that signup, login, create and list still answer 2xx; "
+        "leave out any fix that makes a passing test or one of those fail",
     )
     fix.add_argument(
         "--no-rehearse",
