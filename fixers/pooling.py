@@ -424,14 +424,17 @@ POOL_HELPER = {
     "psycopg2": '''
 _{pool} = None
 
+_{pool}_lock = threading.Lock()
+
 
 def {pool}():
-    """The process's connection pool, opened on first use. When every connection is in use, a
-    request waits up to 30 s for one (psycopg2's own pool would fail at once)."""
+    """The process's connection pool, opened on first use (once, even when requests arrive
+    together). When every connection is in use, a request waits up to 30 s for one (psycopg2's
+    own pool would fail at once)."""
     global _{pool}
-    if _{pool} is None:
-        import threading
-
+    with _{pool}_lock:
+        if _{pool} is not None:
+            return _{pool}
         from psycopg2.pool import ThreadedConnectionPool
 
         class WaitingPool(ThreadedConnectionPool):
@@ -456,11 +459,15 @@ def {pool}():
     "psycopg": '''
 _{pool} = None
 
+_{pool}_lock = threading.Lock()
+
 
 def {pool}():
-    """The process's connection pool, opened on first use."""
+    """The process's connection pool, opened on first use (once, even when requests arrive together)."""
     global _{pool}
-    if _{pool} is None:
+    with _{pool}_lock:
+        if _{pool} is not None:
+            return _{pool}
         from psycopg_pool import ConnectionPool
 
         _{pool} = ConnectionPool({args}, min_size=1, max_size={size}, open=True)
@@ -604,6 +611,7 @@ class ShareConnections(EnginePooling, FixCommand):
             configured = self.values.value("pool_size")  # also tells the probe run it is needed
             size = configured if self.values.configurable else str(POOL_MAX)
             self.values.schedule_imports(self.context)
+            AddImportsVisitor.add_needed_import(self.context, "threading")  # the helper's lock
             helper = POOL_HELPER[kind].format(pool=self.pool_name, args=args, size=size)
             self.definitions.append((line, False, statements(helper)))
             self.needs_psycopg_pool = kind == "psycopg"

@@ -253,20 +253,25 @@ class TestShareConnections(CodemodTest):
                 return rows
         """
         after = '''
+            import threading
+
             import psycopg2
 
             DSN = "postgresql://localhost/app"
 
             _connection_pool = None
 
+            _connection_pool_lock = threading.Lock()
+
 
             def connection_pool():
-                """The process's connection pool, opened on first use. When every connection is in use, a
-                request waits up to 30 s for one (psycopg2's own pool would fail at once)."""
+                """The process's connection pool, opened on first use (once, even when requests arrive
+                together). When every connection is in use, a request waits up to 30 s for one (psycopg2's
+                own pool would fail at once)."""
                 global _connection_pool
-                if _connection_pool is None:
-                    import threading
-
+                with _connection_pool_lock:
+                    if _connection_pool is not None:
+                        return _connection_pool
                     from psycopg2.pool import ThreadedConnectionPool
 
                     class WaitingPool(ThreadedConnectionPool):
@@ -546,6 +551,7 @@ class TestFlaskPooledConnection(CodemodTest):
         '''
         after = '''
             import os
+            import threading
 
             import psycopg2
             from flask import Flask, g, has_app_context
@@ -554,14 +560,17 @@ class TestFlaskPooledConnection(CodemodTest):
 
             _connection_pool = None
 
+            _connection_pool_lock = threading.Lock()
+
 
             def connection_pool():
-                """The process's connection pool, opened on first use. When every connection is in use, a
-                request waits up to 30 s for one (psycopg2's own pool would fail at once)."""
+                """The process's connection pool, opened on first use (once, even when requests arrive
+                together). When every connection is in use, a request waits up to 30 s for one (psycopg2's
+                own pool would fail at once)."""
                 global _connection_pool
-                if _connection_pool is None:
-                    import threading
-
+                with _connection_pool_lock:
+                    if _connection_pool is not None:
+                        return _connection_pool
                     from psycopg2.pool import ThreadedConnectionPool
 
                     class WaitingPool(ThreadedConnectionPool):
