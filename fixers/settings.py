@@ -5,8 +5,8 @@ the app's modules: the variable names, their types (`int(os.getenv(...))` gives 
 defaults, and which are required (`os.environ[...]`). Every read is then replaced by
 `get_settings().<name>`. Defaults that only make sense on a developer's machine (local
 addresses, database paths, secrets) become development-only: outside development the app
-refuses to start without the variable. Database URLs written in the code leave it altogether
-(they go to `.env.example`).
+refuses to start without the variable, so the app and its tests keep working on a fresh
+checkout. Database URLs with a password leave the code altogether (they go to `.env.example`).
 
 The secrets fixer and the staging fixers share the settings module through `ensure_settings`.
 """
@@ -40,6 +40,7 @@ ENV_CALLS = {"os.getenv", "os.environ.get"}
 CASTS = {"int": int, "float": float}
 TYPED = {**CASTS, "bool": bool}  # what env_typed(...) reads (it parses "0"/"false" as False, unlike bool())
 DB_NAME = re.compile(r"DATABASE|^DB_|_DB$|DSN|SQLALCHEMY", re.I)
+CREDENTIALS = re.compile(r"://[^/@\s]*:[^/@\s]*@")  # a URL with user:password@
 LOCAL = re.compile(r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0)\b")
 RESERVED = {"app_env", "model_config", "model_fields", "is_development", "settings", "dict", "json", "copy"}
 
@@ -239,8 +240,8 @@ def field_for(read: EnvRead) -> SettingField | str:
     if secret_name(read.variable) and text:
         return SettingField(name, "str", None, dev_only=True, random_secret=True)
     if DB_NAME.search(read.variable) or LOCAL.search(text):
-        if "://" in text and DB_NAME.search(read.variable):
-            return SettingField(name, "str", None)  # a database URL stays out of the code: .env
+        if CREDENTIALS.search(text) and DB_NAME.search(read.variable):
+            return SettingField(name, "str", None)  # a password stays out of the code: .env
         return SettingField(name, "str", py_literal(text), dev_only=True)
     return SettingField(name, "str", py_literal(text))
 
