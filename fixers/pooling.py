@@ -25,7 +25,7 @@ from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, first_free, locate, names_in, run_codemod, string_text
 from fixers.pipeline.workspace import Skip, Workspace
 from fixers.rewrite import statements
-from fixers.settings import read_setting
+from fixers.settings import read_setting, would_import_cycle
 
 # SQLAlchemy's own defaults for size, overflow and timeout; recycle and pre-ping replace
 # connections the server or a proxy dropped. (setting, environment variable, value)
@@ -312,30 +312,9 @@ def shared_helper(ws: Workspace, relpath: str) -> tuple[str, str] | None:
         except SyntaxError:
             continue
         name = next((n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in HELPER_NAMES), None)
-        if name is not None and not imports_transitively(ws, provider, relpath):
+        if name is not None and not would_import_cycle(ws, provider, relpath):
             return module_name_for(provider), name
     return None
-
-
-def imports_transitively(ws: Workspace, provider: str, reader: str) -> bool:
-    """Does importing `provider` import `reader`, directly or through the project's modules?"""
-    by_module = {module_name_for(r): r for r in set(ws.index.modules if ws.index is not None else ()) | set(ws.files)}
-    seen, todo = set(), [provider]
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        try:
-            tree = ast.parse(ws.read(current) or "")
-        except SyntaxError:
-            return True
-        if imports_module(tree, module_name_for(reader)):
-            return True
-        for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
-            todo += [by_module[n] for n in names if n in by_module]
-    return False
 
 
 def with_pool_values(ws: Workspace, relpath: str, run) -> FixCommand:

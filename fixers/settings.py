@@ -632,7 +632,7 @@ def _imports_of(tree: ast.Module) -> set[str]:
     return found
 
 
-def _would_cycle(ws: Workspace, provider: str, reader: str) -> bool:
+def would_import_cycle(ws: Workspace, provider: str, reader: str) -> bool:
     """Does importing `provider` (relpath) import `reader` (relpath), directly or through the
     project's modules? Then reading from it would be a circular import."""
     if provider == reader:
@@ -683,7 +683,7 @@ def _through_settings(
 ) -> SettingRead:
     if field in RESERVED - {"app_env"} or not field.isidentifier() or keyword.iskeyword(field):
         raise Skip(f"{field} cannot be a field of the project's {source.class_name} class")
-    if relpath != source.accessor_relpath and any(_would_cycle(ws, source.accessor_relpath, r) for r in (relpath, *imported_by)):
+    if relpath != source.accessor_relpath and any(would_import_cycle(ws, source.accessor_relpath, r) for r in (relpath, *imported_by)):
         raise Skip(f"{source.accessor_relpath} imports {relpath} (or a module that will): reading the settings there would be a circular import")
     text = ws.read(source.relpath) or ""
     tree = ast.parse(text)
@@ -783,7 +783,7 @@ def env_module(ws: Workspace, reader: str, imported_by: tuple[str, ...] = ()) ->
     candidates = []
     for relpath in _workspace_modules(ws):
         tree = _parse(ws, relpath)
-        if relpath == reader or tree is None or any(_would_cycle(ws, relpath, r) for r in (reader, *imported_by)):
+        if relpath == reader or tree is None or any(would_import_cycle(ws, relpath, r) for r in (reader, *imported_by)):
             continue
         count = _reads_environment(tree)
         if count:
