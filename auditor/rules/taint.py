@@ -201,6 +201,16 @@ class TaintAnalysis:
             self.hits[key] = hit
 
 
+CASE_METHODS = frozenset({"lower", "upper", "strip", "casefold", "lstrip", "rstrip"})
+
+
+def guarded_name(node: ast.AST) -> str | None:
+    """The name a membership test checks: `sort`, or `sort.lower()` / `sort.strip().lower()`."""
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in CASE_METHODS and not node.args:
+        node = node.func.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 def is_constant_container(node: ast.AST | None) -> bool:
     if isinstance(node, ast.Call) and call_tail(node) in {"frozenset", "set", "tuple", "dict"} and node.args:
         return is_constant_container(node.args[0])
@@ -276,6 +286,9 @@ class FunctionFlow:
         elif isinstance(stmt, ast.Match):
             for case in stmt.cases:
                 self.block(case.body)
+        elif isinstance(stmt, ast.Assert):  # `assert sort in ALLOWED`: past this line the value is whitelisted
+            for name in self.guarded_names(stmt.test)[0]:
+                self.env.pop(name, None)
         elif isinstance(stmt, ast.Return) and stmt.value is not None:
             self.returned = strongest(self.returned, self.value(stmt.value))
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
@@ -301,6 +314,7 @@ class FunctionFlow:
             added = strongest(*(self.value(a) for a in call.args))
             if added is not None:
                 self.env[func.value.id] = strongest(self.env.get(func.value.id), added.plain())
+                self.local_constants.discard(func.value.id)  # a whitelist the request can grow is none
 
     def branch(self, stmt: ast.If) -> None:
         safe_if_true, safe_if_false = self.guarded_names(stmt.test)
@@ -326,15 +340,18 @@ class FunctionFlow:
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             true, false = self.guarded_names(test.operand)
             return false, true
-        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name):
-            container = test.comparators[0]
-            whitelisted = is_constant_container(container) or (
-                isinstance(container, ast.Name) and self.is_constant_name(container.id)
-            )
+        if isinstance(test, ast.BoolOp):  # `a in A and b in B` / `a not in A or b not in B`
+            parts = [self.guarded_names(v) for v in test.values]
+            if isinstance(test.op, ast.And):
+                return set().union(*(true for true, _ in parts)), set()
+            return set(), set().union(*(false for _, false in parts))
+        checked = guarded_name(test.left) if isinstance(test, ast.Compare) and len(test.ops) == 1 else None
+        if checked is not None:
+            whitelisted = self.is_whitelist(test.comparators[0])
             if whitelisted and isinstance(test.ops[0], ast.In):
-                return {test.left.id}, set()
+                return {checked}, set()
             if whitelisted and isinstance(test.ops[0], ast.NotIn):
-                return set(), {test.left.id}
+                return set(), {checked}
         if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and isinstance(test.func.value, ast.Name):
             if test.func.attr in {"isdigit", "isdecimal", "isnumeric", "isidentifier", "isalnum"}:
                 return {test.func.value.id}, set()
@@ -343,7 +360,22 @@ class FunctionFlow:
         return set(), set()
 
     def is_constant_name(self, name: str) -> bool:
-        return name in self.local_constants or (name not in self.env and name in self.analysis.module_constants(self.relpath))
+        if name in self.local_constants:
+            return True
+        if name in self.env:
+            return False
+        if name in self.analysis.module_constants(self.relpath):
+            return True
+        # `from app.sorting import ALLOWED_SORTS`: a whitelist defined in another project module
+        target = self.imports.get(name)
+        located = self.analysis.index.module_of(target) if target else None
+        return bool(located) and located[1] in self.analysis.module_constants(located[0])
+
+    def is_whitelist(self, container: ast.AST) -> bool:
+        """A constant container: a literal, a name bound to one, or its `.keys()` / `.values()`."""
+        if isinstance(container, ast.Call) and isinstance(container.func, ast.Attribute) and container.func.attr in {"keys", "values"}:
+            container = container.func.value
+        return is_constant_container(container) or (isinstance(container, ast.Name) and self.is_constant_name(container.id))
 
     # -- expressions -----------------------------------------------------------------------------
 
