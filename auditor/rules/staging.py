@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ProjectRule, register
 from auditor.rules.webapp import app_anchor, app_modules, call_at, is_test_or_script, is_web_project
+from auditor.walk import dotted
 
 HEALTH_PATH = re.compile(r"/(health|healthz|healthcheck|health-check|ready|readyz|livez|ping|status)/?$", re.I)
 SETTINGS_BASES = {"pydantic_settings.BaseSettings", "pydantic.BaseSettings", "pydantic.v1.BaseSettings", "environ.Env", "environs.Env"}
@@ -22,6 +23,10 @@ DB_ENV_NAME = re.compile(r"(DATABASE|DB)_?(URL|URI|PATH|FILE|DSN)$|^DSN$|^DATABA
 LOCALHOST = re.compile(r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0)\b")
 ENV_EXAMPLES = (".env.example", ".env.sample", ".env.template", ".env.dist", "env.example", "example.env", "sample.env")
 ENVIRONMENT_VARS = re.compile(r"^(\w+_)?(ENV|ENVIRONMENT|STAGE)$|^FLASK_(ENV|DEBUG)$|^DEPLOY(MENT)?_ENV", re.I)
+PER_ENV_CLASS = re.compile(r"^(Production|Prod|Staging|Development|Dev|Testing)(Config|Settings)$")
+APP_SECRET = re.compile(r"^((APP|FLASK|JWT|SESSION|AUTH)_)?SECRET(_KEY)?$|^JWT_SECRET(_KEY)?$", re.I)
+FIXED_DEBUG = re.compile(r"\b(FastAPI|Flask|\.run)\([^)]*\bdebug\s*=\s*True|\bapp\.debug\s*=\s*True")
+CONFIG_FROM_ENV = re.compile(r"\.from_(envvar|prefixed_env)\(|config\.from_object\([^)]*(environ|getenv)")
 SERVER_DRIVERS = re.compile(r"psycopg|asyncpg|pg8000|mysqlclient|pymysql|mysql-connector|aiomysql|oracledb|pyodbc", re.I)
 
 
@@ -374,6 +379,54 @@ def base_names(index) -> set[str]:
     return {relpath.rpartition("/")[2] for relpath in index.other_files}
 
 
+PLATFORM_VARS = frozenset({"PORT", "HOST", "HOME", "PATH", "PYTHONPATH", "TZ", "WEB_CONCURRENCY", "USER", "PWD"})
+PLACEHOLDER = re.compile(
+    r"^$|change|replace|your[-_]|^<.*>$|^\$\{.*\}$|example|placeholder|dummy|^x+$|^\*+$|todo|fixme|^dev|^test|^local|^secret$|^password$",
+    re.I,
+)
+
+
+def setting_names(index, classes: list[tuple[str, str]], reads: dict[str, list]) -> set[str]:
+    """Upper-case names of the variables the app reads: env reads and settings-class fields."""
+    names = {read.name.upper() for module_reads in reads.values() for read in module_reads if read.name}
+    for relpath, name in classes:
+        node = NoEnvExample.class_line(index, relpath, name)
+        for stmt in getattr(node, "body", []):
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id != "model_config":
+                names.add(stmt.target.id.upper())
+    return names - PLATFORM_VARS
+
+
+def dotenv_values(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip().upper()] = value.split(" #")[0].strip().strip("'\"")
+    return values
+
+
+def env_template_lists_everything(index, classes: list[tuple[str, str]], reads: dict[str, list]) -> bool:
+    """A committed `.env` (not ignored, so it travels with the code) that names every setting the
+    app reads, with placeholder values: empty, `change-me`, `<your key>`, `${VAR}`, local defaults.
+    A `.env` holding a real-looking credential is no template."""
+    from auditor.rules.hardening import secret_value
+
+    found = [rel for rel in index.other_files if rel.rpartition("/")[2] == ".env"]
+    if not found:
+        return False
+    values: dict[str, str] = {}
+    for rel in found:
+        values.update(dotenv_values(index.source(rel)))
+    needed = setting_names(index, classes, reads)
+    keys = set(values)
+    if not needed or not all(n in keys or any(k.endswith("_" + n) for k in keys) for n in needed):  # env_prefix
+        return False
+    return not any(secret_value(value, key.lower()) and not PLACEHOLDER.search(value) for key, value in values.items())
+
+
 @register
 class NoEnvExample(ProjectRule):
     code = "PR420"
@@ -388,7 +441,9 @@ class NoEnvExample(ProjectRule):
     doc = """
 ## What it does
 Reports a web app that reads settings from the environment but ships no `.env.example` (or
-`.env.sample` / `.env.template`) listing them.
+`.env.sample` / `.env.template`) listing them. A committed `.env` (not ignored by git) that
+names every setting with placeholder values (empty, `change-me`, local defaults; no real
+credential) counts as the list.
 
 ## Why is this bad in production
 The list of required variables lives only in the code. Each new environment (staging, a
@@ -434,6 +489,8 @@ Safe: adds a new file with placeholder values and no secrets.
         names = base_names(index)
         if any(name in names or (index.root / name).exists() for name in ENV_EXAMPLES):
             return
+        if env_template_lists_everything(index, classes, reads):
+            return  # a committed .env with placeholder values already is the list
         if classes:
             relpath, name = classes[0]
             anchor = (relpath, self.class_line(index, relpath, name))
@@ -467,6 +524,10 @@ class NoStagingConfig(ProjectRule):
 Reports a web app with no sign of separate environments: no environment setting
 (`ENVIRONMENT`, `APP_ENV`, `FLASK_ENV`, an `environment` field in the settings class), and no
 staging or production configuration file (`.env.staging`, `config/production.yaml`...).
+Configuration that is already environment-driven is not reported: a settings class
+(pydantic-settings) with no debug switch fixed in code, per-environment config classes
+(`ProductionConfig`), Flask's `from_prefixed_env()` / `from_envvar()`, or both the database URL
+and the app's secret key read from the environment.
 
 ## Why is this bad in production
 Without an environment switch, the same debug flags, docs, log levels and third-party keys
@@ -516,9 +577,31 @@ Safe: adds a setting and a file; current behaviour stays the default.
             fields = {s.target.id for s in getattr(node, "body", []) if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
             if fields & {"environment", "env", "app_env", "stage"}:
                 return
+        if self.environment_driven(index):
+            return
         anchor = app_anchor(index)
         if anchor:
             yield self.at(anchor[0], anchor[1], "no staging or per-environment configuration: every environment runs with the same settings")
+
+
+    @staticmethod
+    def environment_driven(index) -> bool:
+        """Each environment already gets its own values without code changes: a settings class
+        every field of which the environment overrides, per-environment config classes
+        (`ProductionConfig`), Flask's `from_envvar`/`from_prefixed_env`, or both the database URL
+        and the secret key read from the environment."""
+        for relpath, facts in app_modules(index):
+            if any(PER_ENV_CLASS.search(name) for name in facts.classes):
+                return True
+            if facts.routers and FIXED_DEBUG.search(index.source(relpath)):
+                return False  # `FastAPI(debug=True)`: the same switch in every environment
+        if settings_classes(index):
+            return True
+        for relpath, facts in app_modules(index):
+            if (facts.env_reads or facts.routers) and CONFIG_FROM_ENV.search(index.source(relpath)):
+                return True
+        names = {read.name or "" for reads in app_env_reads(index).values() for read in reads}
+        return any(DB_ENV_NAME.search(n) for n in names) and any(APP_SECRET.match(n) for n in names)
 
 
 @register
@@ -611,7 +694,8 @@ class NoHealthEndpoint(ProjectRule):
     doc = """
 ## What it does
 Reports a web app (FastAPI or Flask routes found) that has no health-check route such as
-`/health`, `/healthz` or `/ready`.
+`/health`, `/healthz` or `/ready`. A `GET /` that answers a status (`{"status": "ok"}`,
+`"OK"`) is taken as the health check; a welcome banner or a page is not.
 
 ## Why is this bad in production
 Deploy platforms, load balancers and uptime monitors need one cheap URL that says whether this
@@ -652,9 +736,44 @@ Safe: adds a new route and changes no existing one.
         routes = [r for r in index.routes if not is_test_or_script(r.relpath)]
         if not routes or any(HEALTH_PATH.search(r.path) for r in routes):
             return
+        if any(r.path == "/" and "GET" in r.methods and self.answers_status(index, r) for r in routes):
+            return  # `GET /` answering {"status": "ok"} is the health check platforms probe by default
         apps = sorted((rel, decl) for rel, decl in index.routers.values() if decl.kind.endswith("-app") and not is_test_or_script(rel))
         anchor = (apps[0][0], apps[0][1].span) if apps else (routes[0].relpath, routes[0].span)
         yield self.at(anchor[0], anchor[1], "no health-check route (/health): platforms cannot tell when this app is broken")
+
+
+    @staticmethod
+    def answers_status(index, route) -> bool:
+        """Every return of the handler is a small status answer: `{"status": "ok"}`, `"OK"`,
+        `jsonify(status="up")` (not a page, data, or a welcome banner)."""
+        node = index.function_node(route.relpath, route.handler.qualname)
+        returns = [n.value for n in ast.walk(node) if isinstance(n, ast.Return)] if node else []
+        return bool(returns) and all(status_answer(value) for value in returns)
+
+
+STATUS_KEYS = frozenset({"status", "health", "healthy", "ok", "alive", "ready", "state"})
+STATUS_WORDS = re.compile(r"^(ok|okay|healthy|up|alive|ready|running|pong)$", re.I)
+
+
+def status_answer(value: ast.AST | None) -> bool:
+    while isinstance(value, (ast.Tuple, ast.Call)):  # `return {...}, 200` / jsonify({...}) / JSONResponse({...})
+        if isinstance(value, ast.Tuple):
+            value = value.elts[0] if value.elts else None
+        elif (dotted(value.func) or "").rpartition(".")[2] in {"jsonify", "JSONResponse", "PlainTextResponse", "dict", "make_response"}:
+            if not value.args and value.keywords:
+                return any(k.arg in STATUS_KEYS for k in value.keywords)
+            value = value.args[0] if value.args else None
+        else:
+            return False
+    if isinstance(value, ast.Constant):
+        return isinstance(value.value, str) and bool(STATUS_WORDS.search(value.value))
+    if isinstance(value, ast.Dict):
+        keys = [k.value for k in value.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+        words = [v.value for v in value.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+        # A status field or a status word; a welcome banner ({"message": "API is running"}) is not one.
+        return len(keys) == len(value.keys) and (bool(STATUS_KEYS & set(keys)) or any(STATUS_WORDS.search(w) for w in words))
+    return False
 
 
 FAILURE_KINDS = {
@@ -666,6 +785,12 @@ FAILURE_KINDS = {
     "expired tokens": re.compile(r"expire", re.I),
     "concurrent requests": re.compile(r"ThreadPoolExecutor|threading|asyncio\.gather|Barrier|concurrent"),
 }
+def is_test_module(relpath: str) -> bool:
+    """test_x.py, x_test.py, conftest.py, and Django-style tests.py / test.py."""
+    name = relpath.rpartition("/")[2]
+    return name.startswith(("test_", "conftest")) or name.endswith("_test.py") or name in {"tests.py", "test.py"}
+
+
 TOKEN_PACKAGES = {"jwt", "jose", "itsdangerous", "authlib", "flask_jwt_extended", "fastapi_users", "paseto"}
 
 
@@ -685,7 +810,8 @@ class NoFailurePathTests(ProjectRule):
 ## What it does
 Looks at the project's test files and reports a web app whose tests leave out two or more of
 these failure paths: invalid input (422, blank or malformed bodies), duplicates (409), expired tokens (when the app
-issues tokens) and concurrent requests. Also reports a web app with no tests.
+issues tokens) and concurrent requests. Also reports a web app with no tests (`test_*.py`,
+`*_test.py`, `conftest.py` and Django-style `tests.py` count).
 
 ## Why is this bad in production
 Most production incidents come from the unhappy paths: a blank form, a retried payment, a
@@ -730,7 +856,7 @@ Safe: adds test files only.
     def check(self, index) -> Iterable[Finding]:
         if not is_web_project(index):
             return
-        tests = [rel for rel in index.modules if is_test_or_script(rel) and rel.rpartition("/")[2].startswith(("test_", "conftest")) or rel.endswith("_test.py")]
+        tests = [rel for rel in index.modules if is_test_module(rel)]
         if not tests:
             anchor = app_anchor(index)
             if anchor:

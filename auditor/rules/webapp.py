@@ -22,7 +22,7 @@ BACKEND_PACKAGES = (
     "motor", "redis", "celery", "requests", "httpx", "aiohttp", "smtplib", "jwt", "jose", "stripe", "boto3",
 )  # fmt: skip
 NON_APP_DIRS = frozenset({"tests", "test", "testing", "scripts", "migrations", "alembic", "docs", "examples", "example", "demo", "demos", "benchmarks"})
-NON_APP_FILES = frozenset({"conftest.py", "setup.py", "manage.py", "noxfile.py", "fabfile.py"})
+NON_APP_FILES = frozenset({"conftest.py", "setup.py", "manage.py", "noxfile.py", "fabfile.py", "tests.py", "test.py"})
 ROUTE_VERBS = HTTP_METHODS | {"route", "api_route"}
 
 
