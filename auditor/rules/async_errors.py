@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ModuleRule, ProjectRule, register
-from auditor.rules.webapp import app_anchor, broad_handler, call_at, call_tail, is_app_code, is_web_project, route_methods
+from auditor.rules.webapp import app_anchor, broad_handler, call_at, call_tail, is_app_code, is_test_or_script, is_web_project, route_methods
 from auditor.walk import FUNCTIONS, ModuleContext, dotted, kwarg
 
 TASK_SPAWNERS = {
@@ -462,3 +462,168 @@ Safe: only the body of 500 responses changes, and errors get logged.
             if handlers is not None and "Exception" in ast.unparse(handlers):
                 return
         yield self.at(anchor[0], anchor[1], "no handler for unexpected exceptions: errors return a bare 500 and are logged without request context")
+
+
+@register
+class BlockingHelperInAsync(ProjectRule):
+    code = "PR345"
+    name = "blocking-helper-in-async"
+    category = Category.ASYNC_ERRORS
+    severity = Severity.HIGH
+    impact = (
+        "An async endpoint calls a helper that blocks (password hashing, e-mail, an HTTP call, a sync "
+        "database session, a file): while it runs, every other request on the worker waits."
+    )
+    fix_summary = "Runs the helper in a thread (`await run_in_threadpool(helper, ...)` / `asyncio.to_thread`) or makes the endpoint a plain `def`."
+    doc = """
+## What it does
+Follows each `async def` route handler and async dependency through the project's own
+helpers, at any depth and across modules, and finds calls to a plain (`def`) helper that
+ends up blocking: `time.sleep`, `requests`/`httpx` sync calls, `smtplib`, bcrypt, argon2 or
+passlib password hashing, file I/O with `open()`, or a synchronous SQLAlchemy session or
+database cursor. Blocking calls written in the async function itself are PR343.
+
+## Why is this bad in production
+An `async def` endpoint runs on the event loop. A helper called from it runs there too,
+however deep the call: a 300 ms bcrypt hash in `create_user()` stalls every request the
+worker is serving for 300 ms, and a slow SMTP server stalls them for seconds.
+
+## Example
+```python
+# services/users.py
+def create_user(db, email, password):
+    user = User(email=email, password=bcrypt.hashpw(password.encode(), bcrypt.gensalt()))
+    ...
+
+@router.post("/signup")
+async def signup(body: SignupIn, db: Session = Depends(get_db)):
+    return create_user(db, body.email, body.password)
+```
+
+## Use instead
+```python
+@router.post("/signup")
+async def signup(body: SignupIn, db: Session = Depends(get_db)):
+    return await run_in_threadpool(create_user, db, body.email, body.password)
+```
+
+## Fix safety
+Review: no automatic fix; moving work to a thread changes where it runs.
+"""
+    VALID = [
+        {
+            "app/security.py": "import bcrypt\ndef hash_password(pw):\n    return bcrypt.hashpw(pw.encode(), bcrypt.gensalt())\n",
+            "app/main.py": "from fastapi import FastAPI\nfrom starlette.concurrency import run_in_threadpool\nfrom app.security import hash_password\napp = FastAPI()\n@app.post('/signup')\nasync def signup(pw: str):\n    return {'h': await run_in_threadpool(hash_password, pw)}\n@app.post('/signup2')\ndef signup2(pw: str):\n    return {'h': hash_password(pw)}\n",
+        },
+    ]
+    INVALID = [
+        {
+            "app/security.py": "import bcrypt\ndef hash_password(pw):\n    return bcrypt.hashpw(pw.encode(), bcrypt.gensalt())\n",
+            "app/users.py": "from app.security import hash_password\ndef create_user(email, pw):\n    return {'email': email, 'hash': hash_password(pw)}\n",
+            "app/main.py": "from fastapi import FastAPI\nfrom app.users import create_user\napp = FastAPI()\n@app.post('/signup')\nasync def signup(email: str, pw: str):\n    return create_user(email, pw)\n",
+        },
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        from auditor.index.callgraph import call_graph, request_code
+
+        graph = call_graph(index)
+        for (relpath, qualname), why in request_code(index).items():
+            if is_test_or_script(relpath):
+                continue
+            summary = graph.summary(relpath, qualname)
+            if summary is None or not summary.is_async:
+                continue
+            for edge in summary.edges:
+                callee = graph.summaries.get(edge.target)
+                if callee is None or callee.is_async or edge.awaited:
+                    continue
+                evidence = graph.effect_at_call(summary, edge, "blocks")
+                if evidence is None:
+                    continue
+                chain = " → ".join(f"{name}()" for name in (callee.qualname, *evidence.via))
+                yield self.at(
+                    relpath,
+                    edge.node,
+                    f"`async def {summary.node.name}` ({why}) calls {chain}, which blocks the event loop: "
+                    f"{evidence.what} at {evidence.relpath}:{evidence.line}",
+                )
+                break  # one finding per async function
+
+
+@register
+class FireAndForgetThread(ProjectRule):
+    code = "PR346"
+    name = "fire-and-forget-thread"
+    category = Category.ASYNC_ERRORS
+    severity = Severity.MEDIUM
+    confidence = Confidence.MEDIUM
+    impact = (
+        "Work started in a bare thread during a request is lost when the server restarts or scales down, "
+        "its errors are never logged, and a traffic spike starts one thread per request."
+    )
+    fix_summary = "Hands the work to FastAPI's BackgroundTasks, a bounded executor, or a task queue (Celery, RQ, arq)."
+    doc = """
+## What it does
+Finds `threading.Thread(...)` / `threading.Timer(...)` started in code a request runs (the
+handler, or a helper at any depth) and then forgotten: never joined, stored or returned.
+
+## Why is this bad in production
+Nothing owns the thread. An exception inside it prints to stderr at best; a deploy or a
+worker restart kills it halfway through (the e-mail is never sent, the import stops at row
+4,000); and under load every request starts another thread, with no limit.
+
+## Example
+```python
+@app.post("/reports")
+def make_report():
+    threading.Thread(target=build_report, args=(report_id,)).start()
+    return {"status": "queued"}
+```
+
+## Use instead
+```python
+@app.post("/reports")
+def make_report(background_tasks: BackgroundTasks):
+    background_tasks.add_task(build_report, report_id)
+    return {"status": "queued"}
+```
+
+## Fix safety
+Review: no automatic fix; the right home for the work (a queue, BackgroundTasks) is a design choice.
+"""
+    VALID = [
+        "import threading\nfrom fastapi import BackgroundTasks, FastAPI\napp = FastAPI()\n@app.post('/reports')\ndef report(tasks: BackgroundTasks):\n    tasks.add_task(build)\n    return {}\ndef warm_up():\n    threading.Thread(target=build).start()\n",
+        "import threading\nfrom flask import Flask\napp = Flask(__name__)\n@app.post('/reports')\ndef report():\n    t = threading.Thread(target=build)\n    t.start()\n    t.join(timeout=5)\n    return {}\n",
+    ]
+    INVALID = [
+        "import threading\nfrom fastapi import FastAPI\napp = FastAPI()\n@app.post('/reports')\ndef report():\n    threading.Thread(target=build, daemon=True).start()\n    return {'status': 'queued'}\n",
+        {
+            "app/mail.py": "from threading import Thread\ndef send_async(msg):\n    thread = Thread(target=send, args=(msg,))\n    thread.start()\n",
+            "app/views.py": "from flask import Flask\nfrom app.mail import send_async\napp = Flask(__name__)\n@app.post('/invite')\ndef invite():\n    send_async('hi')\n    return {}\n",
+        },
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        from auditor.index.callgraph import call_graph, request_code
+
+        graph = call_graph(index)
+        for (relpath, qualname), why in request_code(index).items():
+            summary = graph.summary(relpath, qualname)
+            evidence = summary.local.get("spawns") if summary is not None else None
+            if evidence is None or is_test_or_script(relpath):
+                continue
+            yield self.at(
+                relpath,
+                _line(evidence.line),
+                f"{evidence.what} in {qualname}() ({why}): nothing waits for it, logs its errors or stops a restart from killing it",
+            )
+
+
+class _line:
+    """A position for `ProjectRule.at` from a line number alone."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.col = 0
+        self.end_line = line

@@ -6,6 +6,8 @@ import ast
 import re
 from collections.abc import Iterable
 
+from auditor.index.callgraph import request_code
+from auditor.index.values import value_resolver
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ProjectRule, register
 
@@ -19,33 +21,8 @@ REUSE = re.compile(r"(\bglobal\b|\bg\.\w+|\bin g\b|getattr\(g\b|app\.state|\b(se
 
 
 def per_request_functions(index) -> dict[tuple[str, str], str]:
-    """(relpath, qualname) of code that runs on every request -> how it is reached."""
-    found: dict[tuple[str, str], str] = {}
-
-    def add(qualified: str, facts, why: str, depth: int) -> None:
-        name = qualified if "." in qualified else index.qualify(qualified, facts)
-        resolved = index.resolve_function(name)
-        if resolved is None or (resolved[0], resolved[1].qualname) in found:
-            return
-        relpath, function = resolved
-        found[(relpath, function.qualname)] = why
-        if depth < 2:
-            for param in function.params:
-                depends_on = index.param_dependency(param, index.modules[relpath])
-                if depends_on:
-                    add(depends_on, index.modules[relpath], why, depth + 1)
-
-    for route in index.routes:
-        facts = index.modules[route.relpath]
-        found.setdefault((route.relpath, route.handler.qualname), f"the {route.label()} handler")
-        for dependency in route.dependencies:
-            add(dependency, facts, f"a dependency of {route.label()}", 0)
-        for call in route.handler.calls:
-            if call in facts.functions:
-                found.setdefault((route.relpath, call), f"called by the {route.label()} handler")
-            elif "." in call:
-                add(call, facts, f"called by the {route.label()} handler", 1)
-    return found
+    """(relpath, qualname) of code that runs on every request, through any depth of helpers -> how it is reached."""
+    return request_code(index)
 
 
 def _reuses_connection(index, relpath: str, qualname: str, func: str) -> bool:
@@ -246,12 +223,17 @@ Safe: the same pool, with explicit limits and health checks.
     def check(self, index) -> Iterable[Finding]:
         request_code = per_request_functions(index) if index.routes else {}
         server = bool({"postgresql", "mysql"} & index.databases)
+        resolver = value_resolver(index)
         for relpath, site in index.connections:
             if site.func not in ENGINES or POOL_SETTINGS & set(site.kwargs) or (relpath, site.function or "") in request_code:
                 continue
             url = site.args[0] if site.args else site.kwargs.get("url", "")
+            # Followed through variables, settings fields and env defaults: a SQLite URL takes no pool settings.
+            kind = resolver.database_kind(relpath, url, site.function) if url else None
+            if kind == "sqlite":
+                continue
             literal = url[:1] in {"'", '"'} or url.startswith("f'") or url.startswith('f"')
-            if SERVER_URL.search(url) or (not literal and server and "sqlite" not in url.lower()):
+            if kind == "server" or SERVER_URL.search(url) or (not literal and server and "sqlite" not in url.lower()):
                 yield self.at(relpath, site.span, "engine created without pool settings (pool_size, pool_pre_ping, pool_recycle...): defaults hand out dead connections after restarts")
 
 
