@@ -8,3 +8,4 @@ from auditor.rules import async_errors, idempotency, injection  # noqa: F401,E40
 from auditor.rules import hardening  # noqa: F401,E402  (step 2: secrets, debug, CORS, cookies)
 from auditor.rules import pooling  # noqa: F401,E402  (step 2: connections and pools)
 from auditor.rules import filter_indexes, migrations  # noqa: F401,E402  (step 1: PR130, PR110)
+from auditor.rules import pagination  # noqa: F401,E402  (step 3: PR321, PR322)
