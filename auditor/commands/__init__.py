@@ -22,3 +22,7 @@ REGISTRARS.append(fix.register)
 from auditor.commands import rehearse  # noqa: E402
 
 REGISTRARS.append(rehearse.register)
+
+from auditor.commands import mcp  # noqa: E402
+
+REGISTRARS.append(mcp.register)
