@@ -72,8 +72,8 @@ SLOPPY_FASTAPI = [
 ]
 
 SLOPPY_FLASK = [
-    ("PR101", "app/schema.sql", 11), ("PR101", "app/schema.sql", 21), ("PR101", "app/schema.sql", 22),
-    ("PR101", "app/schema.sql", 31), ("PR101", "app/schema.sql", 39),
+    # items.owner_id and payments.order_id: never filtered on, and no user or order is ever deleted
+    ("PR101", "app/schema.sql", 21), ("PR101", "app/schema.sql", 22), ("PR101", "app/schema.sql", 31),
     ("PR102", "app/schema.sql", 3),
     ("PR103", "app/schema.sql", 13), ("PR103", "app/schema.sql", 24), ("PR103", "app/schema.sql", 41),
     ("PR104", "app/schema.sql", 6), ("PR104", "app/schema.sql", 16), ("PR104", "app/schema.sql", 26),

@@ -9,10 +9,22 @@ import ast
 import re
 from collections.abc import Iterable
 
+from auditor.index.project import is_script_path
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ProjectRule, register
 from auditor.rules.querying import app_models, data_shape
 from auditor.walk import dotted, kwarg
+
+def in_migration_code(relpath: str) -> bool:
+    """DDL inside Python migrations (alembic/versions, migrations/versions) or scripts: generated
+    from or mirroring the models, so it gets no model advice. Hand-written .sql files still do."""
+    return relpath.endswith(".py") and is_script_path(relpath)
+
+
+def app_sql_tables(index) -> list:
+    """Tables from SQL schema files and DDL in the app's own code."""
+    return [table for table in index.sql_tables if not in_migration_code(table.path)]
+
 
 MONEY_NAME = re.compile(r"(price|amount|total|cost|balance|fee|salary|subtotal|tax|payment|revenue|refund)", re.I)
 
@@ -98,7 +110,7 @@ class Invoice(Base):
             for column in model.columns:
                 if MONEY_NAME.search(column.name) and re.match(r"(sa\.|sqlalchemy\.|db\.)?(Float|REAL|Double|float)\b", column.type):
                     yield self.at(relpath, column.span, f"{model.name}.{column.name} stores money as a float; use Numeric(12, 2)")
-        for table in index.sql_tables:
+        for table in app_sql_tables(index):
             for column in table.columns:
                 if MONEY_NAME.search(column.name) and column.type.upper().startswith(("REAL", "FLOAT", "DOUBLE")):
                     yield self.at(table.path, column.span, f"{table.name}.{column.name} stores money as {column.type}; use NUMERIC(12, 2)")
@@ -120,7 +132,11 @@ class ForeignKeyWithoutIndex(ProjectRule):
     fix_summary = "Adds an index on the foreign-key column (index=True on the model, or CREATE INDEX in the schema)."
     doc = """
 ## What it does
-Finds foreign-key columns (ORM `ForeignKey(...)`, SQL `REFERENCES`) that no index starts with.
+Finds foreign-key columns (ORM `ForeignKey(...)`, SQL `REFERENCES`) that no index starts with,
+when an index would be used: the app filters, joins or sorts on the column (also through a
+relationship it reads, such as `project.tasks`), or deletes rows of the table it references.
+A foreign key that is never looked up and whose parent rows are never deleted gets no advice.
+Tables created by SQL inside migration files are left to the models.
 
 ## Why is this bad in production
 PostgreSQL and SQLite do not index foreign keys for you. Looking up "the orders of this
@@ -134,6 +150,8 @@ class Task(Base):
     __tablename__ = "tasks"
     id = Column(Integer, primary_key=True)
     project_id = Column(Integer, ForeignKey("projects.id"))
+
+db.query(Task).filter(Task.project_id == project_id).all()
 ```
 
 ## Use instead
@@ -169,6 +187,19 @@ class Comment(Base):
     task_id = Column(Integer, ForeignKey("tasks.id"))
 Index("ix_comments_task_id", Comment.task_id)
 """,
+        # Never filtered, joined or sorted on, and no project is ever deleted: an index would not be used.
+        """
+from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy.orm import declarative_base
+Base = declarative_base()
+class Task(Base):
+    __tablename__ = "tasks"
+    id = Column(Integer, primary_key=True)
+    title = Column(String)
+    project_id = Column(Integer, ForeignKey("projects.id"))
+def search(db, words):
+    return db.query(Task).filter(Task.title.ilike(f"%{words}%")).all()
+""",
         {
             "schema.sql": """
 CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id));
@@ -201,37 +232,91 @@ class Task(Base):
     __tablename__ = "tasks"
     id = Column(Integer, primary_key=True)
     project_id = Column(Integer, ForeignKey("projects.id"))
+def project_tasks(db, project_id):
+    return db.query(Task).filter(Task.project_id == project_id).all()
 """,
         """
-from sqlalchemy import ForeignKey
+from sqlalchemy import ForeignKey, delete, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 class Base(DeclarativeBase):
     pass
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    id: Mapped[int] = mapped_column(primary_key=True)
 class Invite(Base):
     __tablename__ = "invites"
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+def close_workspace(session, workspace_id):
+    session.execute(delete(Workspace).where(Workspace.id == workspace_id))
 """,
         """
-from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table
-metadata = MetaData()
-members = Table("members", metadata, Column("team_id", Integer, ForeignKey("teams.id")))
+from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy.orm import declarative_base, relationship
+Base = declarative_base()
+class Project(Base):
+    __tablename__ = "projects"
+    id = Column(Integer, primary_key=True)
+    tasks = relationship("Task")
+class Task(Base):
+    __tablename__ = "tasks"
+    id = Column(Integer, primary_key=True)
+    project_id = Column(Integer, ForeignKey("projects.id"))
+def count(project):
+    return len(project.tasks)
 """,
-        {"schema.sql": "CREATE TABLE items (\n    id INTEGER PRIMARY KEY,\n    owner_id INTEGER REFERENCES users(id)\n);\n"},
+        {
+            "schema.sql": "CREATE TABLE items (\n    id INTEGER PRIMARY KEY,\n    owner_id INTEGER REFERENCES users(id)\n);\n",
+            "app.py": "import sqlite3\ndef mine(user_id):\n    conn = sqlite3.connect('app.db')\n    return conn.execute('SELECT * FROM items WHERE owner_id = ?', (user_id,)).fetchall()\n",
+        },
     ]
 
     def check(self, index) -> Iterable[Finding]:
+        from auditor.rules.filter_indexes import column_use  # it imports this module
+
         if index.databases == {"mysql"}:
             return  # InnoDB creates an index for every foreign key itself
-        for table in data_shape(index).tables.values():
+        shape = data_shape(index)
+        use = column_use(index)
+        loaded = self._loaded_through_relationships(shape, use)
+        for table in shape.tables.values():
+            if in_migration_code(table.path):
+                continue  # a table created by a migration's SQL: the models get the advice
             for name, target in table.fk_targets().items():
-                if not table.indexed(name):
-                    label = f"{table.model or table.name}.{name}"
-                    yield self.at(
-                        table.path,
-                        table.columns[name].span,
-                        f"{label} references {target} but has no index: lookups and deletes by it scan the whole table",
-                    )
+                if table.indexed(name):
+                    continue
+                looked_up = (table.name, name) in use.looked_up or (table.name, name) in loaded
+                if looked_up:
+                    why = "lookups by it scan the whole table"
+                elif target in use.deleted:
+                    why = f"deleting a {target} row scans this whole table to check the reference"
+                else:
+                    continue  # never filtered, joined or sorted on, and its parent is never deleted
+                yield self.at(
+                    table.path,
+                    table.columns[name].span,
+                    f"{table.model or table.name}.{name} references {target} but has no index: {why}",
+                )
+
+    @staticmethod
+    def _loaded_through_relationships(shape, use) -> set[tuple[str, str]]:
+        """Foreign keys that a used one-to-many or many-to-many relationship loads by:
+        `project.tasks` reads tasks WHERE project_id = ?; `workspace.members` reads the
+        association table WHERE workspace_id = ?."""
+        loaded: set[tuple[str, str]] = set()
+        for parent in shape.tables.values():
+            for rel in parent.relationships:
+                if rel.name not in use.attributes:
+                    continue
+                for word in re.findall(r"\w+", rel.target):
+                    child = shape.by_model.get(word)
+                    if child is not None and child is not parent:
+                        loaded |= {(child.name, col) for col, target in child.fk_targets().items() if target == parent.name}
+        for owner, rel_name, secondary in use.secondary:
+            parent, link = shape.by_model.get(owner), shape.tables.get(secondary)
+            if parent is not None and link is not None and rel_name in use.attributes:
+                loaded |= {(link.name, col) for col, target in link.fk_targets().items() if target == parent.name}
+        return loaded
 
 
 @register
@@ -324,6 +409,8 @@ class User(SQLModel, table=True):
         shape = data_shape(index)
         for name in sorted(shape.users):
             table = shape.tables[name]
+            if in_migration_code(table.path):
+                continue
             for column in table.columns.values():
                 if IDENTITY_NAME.match(column.name) and not table.is_unique(column.name):
                     yield self.at(
@@ -432,7 +519,7 @@ class Event(Base):
                 else:
                     message = f"{label} defaults to {column.default}, a naive datetime; use datetime.now(timezone.utc)"
                 yield self.at(relpath, column.span, message, severity=Severity.MEDIUM if naive_default else None)
-        for table in index.sql_tables:
+        for table in app_sql_tables(index):
             for column in table.columns:
                 if column.type.upper() in {"TIMESTAMP", "DATETIME"}:
                     yield self.at(
@@ -702,7 +789,7 @@ members = Table(
                 continue  # a core Table() describing someone else's table (a catalog, a view)
             kind = "table" if model.kind == "table" else "model"
             yield self.at(relpath, model.span, f"{kind} {model.name} ({model.table}) has no primary key: duplicate rows go unnoticed")
-        for table in index.sql_tables:
+        for table in app_sql_tables(index):
             if table.name.startswith("__index__") or table.primary_key or any(c.primary_key for c in table.columns):
                 continue
             yield self.at(table.path, table.span, f"table {table.name} has no primary key: duplicate rows go unnoticed")

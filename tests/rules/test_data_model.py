@@ -167,7 +167,8 @@ def test_pr101_leading_column_of_composite_index_counts_and_mysql_is_skipped(tmp
         "models.py": MODELS.replace('UniqueConstraint("owner_id", "name")', 'UniqueConstraint("name", "owner_id")'),
         "db.py": "from sqlalchemy import create_engine\nengine = create_engine('mysql+pymysql://db/app', pool_size=5)\n",
     }
-    assert fired(tmp_path / "b", {"models.py": mysql["models.py"]}, "PR101")  # owner_id is second: not usable
+    mine = "from models import Project\ndef mine(db, user):\n    return db.query(Project).filter_by(owner_id=user.id).all()\n"
+    assert fired(tmp_path / "b", {"models.py": mysql["models.py"], "views.py": mine}, "PR101")  # owner_id is second: not usable
     assert fired(tmp_path / "c", mysql, "PR101") == []  # InnoDB indexes foreign keys itself
 
 
@@ -310,6 +311,8 @@ class ItemBase(SQLModel):
 class Item(ItemBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="user.id")
+def mine(session, user_id):
+    return session.exec(select(Item).where(Item.owner_id == user_id)).all()
 """
-    (finding,) = fired(tmp_path, example, "PR101")
+    (finding,) = fired(tmp_path, example.replace("import Field, SQLModel", "import Field, SQLModel, select"), "PR101")
     assert finding.message.startswith("Item.owner_id references user")
