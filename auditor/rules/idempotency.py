@@ -6,6 +6,7 @@ import ast
 import re
 from collections.abc import Iterable
 
+from auditor.index.callgraph import call_graph
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ModuleRule, ProjectRule, register
 from auditor.rules.webapp import call_tail, catches, is_test_or_script, route_handlers, strings_in, terminates, walk_function
@@ -62,6 +63,14 @@ def unique_protected(index, what: str) -> bool:
     for table in index.sql_tables:
         if table.name == what:
             return any(c.unique and not c.primary_key for c in table.columns) or bool(table.unique_sets)
+    return False
+
+
+def _guarded(index, graph, qualname: str) -> bool:
+    """A helper on the way catches IntegrityError, locks or upserts (looked up among the built summaries)."""
+    for (relpath, name), summary in graph.summaries.items():
+        if name == qualname and summary is not None and guards_duplicates(summary.node):
+            return True
     return False
 
 
@@ -155,12 +164,44 @@ Review: clients must send an Idempotency-Key header.
             created = [(at, what) for at, what in created_models(node, models) if SENSITIVE.search(what)]
             if not created and any(PAYMENT_CALL.search(c.rpartition(".")[2]) for c in route.handler.calls):
                 created = [(node, "a payment")]
-            if not created or guards_duplicates(node):
+            if not created:
+                helper = self.created_through_helpers(index, route)
+                if helper is not None and not guards_duplicates(node) and not unique_protected(index, helper[1]):
+                    at, what, chain = helper
+                    yield self.at(route.relpath, at, f"{route.label()} creates {what} on every call through {chain}: a retried or double-submitted request duplicates it")
+                continue
+            if guards_duplicates(node):
                 continue
             at, what = created[0]
             if what != "a payment" and unique_protected(index, what):
                 continue
             yield self.at(route.relpath, at, f"{route.label()} creates {what} on every call: a retried or double-submitted request duplicates it")
+
+    @staticmethod
+    def created_through_helpers(index, route) -> tuple[ast.AST, str, str] | None:
+        """(call in the handler, what, helper chain) when a project helper, at any depth, inserts a sensitive record
+        and no function on the way guards against duplicates."""
+        graph = call_graph(index)
+        summary = graph.summary(route.relpath, route.handler.qualname)
+        if summary is None:
+            return None
+        for edge in summary.edges:
+            callee = graph.summaries.get(edge.target)
+            if callee is None:
+                continue
+            for key in callee.effects:
+                what = key.partition(":")[2]
+                if not key.startswith("inserts:") or not SENSITIVE.search(what):
+                    continue
+                evidence = graph.effect_at_call(summary, edge, key)
+                if evidence is None:
+                    continue
+                path = [callee.qualname, *evidence.via]
+                functions = [edge.target[1]] + list(evidence.via)
+                if any(_guarded(index, graph, name) for name in functions):
+                    continue
+                return edge.node, what, " → ".join(f"{name}()" for name in path) + f" ({evidence.relpath}:{evidence.line})"
+        return None
 
 
 @register
@@ -312,26 +353,52 @@ Review: duplicates now answer 409 and need a unique constraint (a migration).
     ]
 
     def check(self, index) -> Iterable[Finding]:
+        graph = call_graph(index)
         for route, node in route_handlers(index):
             if not route.is_mutating or guards_duplicates(node):
                 continue
-            found = self.race(node)
+            helper_reads, helper_writes = self.helper_effects(index, graph, route)
+            found = self.race(node, helper_reads, helper_writes)
             if found is not None:
                 at, name = found
                 yield self.at(route.relpath, at, f"checks `{name}` then writes: concurrent requests can both pass the check")
 
-    def race(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[ast.AST, str] | None:
+    @staticmethod
+    def helper_effects(index, graph, route) -> tuple[set[int], set[int]]:
+        """ids of the handler's calls to project helpers that look one row up, and that insert (unguarded)."""
+        summary = graph.summary(route.relpath, route.handler.qualname)
+        reads: set[int] = set()
+        writes: set[int] = set()
+        for edge in summary.edges if summary is not None else ():
+            callee = graph.summaries.get(edge.target)
+            if callee is None:
+                continue
+            if graph.effect_at_call(summary, edge, "reads_one") and not any(k.startswith("inserts:") for k in callee.effects):
+                reads.add(id(edge.node))
+            for key in callee.effects:
+                evidence = graph.effect_at_call(summary, edge, key) if key.startswith("inserts:") else None
+                if evidence is not None and not any(_guarded(index, graph, name) for name in (edge.target[1], *evidence.via)):
+                    writes.add(id(edge.node))
+        return reads, writes
+
+    def race(self, node: ast.FunctionDef | ast.AsyncFunctionDef, helper_reads: set[int] = frozenset(), helper_writes: set[int] = frozenset()) -> tuple[ast.AST, str] | None:
         reads: dict[str, int] = {}
         check: tuple[ast.AST, str] | None = None
         for stmt in self.statements(node.body):
             if check is None:
-                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and self.is_db_read(stmt.value):
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and (
+                    self.is_db_read(stmt.value) or id(stmt.value.value if isinstance(stmt.value, ast.Await) else stmt.value) in helper_reads
+                ):
                     reads[stmt.targets[0].id] = stmt.lineno
                 elif isinstance(stmt, ast.If) and terminates(stmt.body):
                     name = self.rejecting_check(stmt.test, reads)
+                    if name is None and helper_reads:  # `if repo.get_by_email(email): raise ...`
+                        test = stmt.test.value if isinstance(stmt.test, ast.Await) else stmt.test
+                        if id(test) in helper_reads:
+                            name = ast.unparse(test)[:60]
                     if name:
                         check = (stmt, name)
-            elif self.writes(stmt):
+            elif self.writes(stmt) or any(id(c) in helper_writes for c in ast.walk(stmt)):
                 return check
         return None
 
@@ -383,3 +450,229 @@ Review: duplicates now answer 409 and need a unique constraint (a migration).
             if isinstance(child, ast.Constant) and isinstance(child.value, str) and WRITE_SQL.search(child.value):
                 return True
         return False
+
+
+STOCKISH = re.compile(
+    r"(stock|quantity|qty|inventory|available|seats|balance|credits?|remaining|capacity|tickets|slots|uses|"
+    r"redemptions?|sold|count|points|spots|left)$",
+    re.I,
+)
+WEBHOOK_PATH = re.compile(r"(^|/|_)(webhooks?|hooks?|ipn|callbacks?|stripe|paypal|notify)(/|$|_)", re.I)
+EVENT_DEDUPE = re.compile(r"event_id|event\.id|event\[.id.\]|processed_events|webhook_events?|idempot|already_processed|seen_events", re.I)
+
+
+def _read_rows(node: ast.AST, graph, summary) -> dict[str, int]:
+    """Names bound to a row read from the database (directly or by a project helper) -> line."""
+    helper_reads = set()
+    for edge in summary.edges if summary is not None else ():
+        if graph.effect_at_call(summary, edge, "reads_one"):
+            helper_reads.add(id(edge.node))
+    rows: dict[str, int] = {}
+    for stmt in walk_function(node):
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            value = stmt.value.value if isinstance(stmt.value, ast.Await) else stmt.value
+            if CheckThenInsertRace.is_db_read(value) or id(value) in helper_reads or (
+                isinstance(value, ast.Call) and call_tail(value) == "get" and len(value.args) == 2
+            ):
+                rows[stmt.targets[0].id] = stmt.lineno
+    return rows
+
+
+def _python_update(stmt: ast.AST, rows: dict[str, int]) -> tuple[ast.AST, str] | None:
+    """`item.stock -= qty`, `item.stock = item.stock - qty`, or an UPDATE whose new value is `row["qty"] - n`."""
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, (ast.Add, ast.Sub)):
+        target = stmt.target
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id in rows and STOCKISH.search(target.attr):
+            return stmt, ast.unparse(target)
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Attribute):
+        target = stmt.targets[0]
+        if isinstance(target.value, ast.Name) and target.value.id in rows and STOCKISH.search(target.attr) and isinstance(stmt.value, ast.BinOp):
+            if any(isinstance(n, ast.Attribute) and n.attr == target.attr and isinstance(n.value, ast.Name) and n.value.id == target.value.id for n in ast.walk(stmt.value)):
+                return stmt, ast.unparse(target)
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, (ast.Call, ast.Await)):
+        call = stmt.value.value if isinstance(stmt.value, ast.Await) else stmt.value
+        if isinstance(call, ast.Call) and call.args and re.search(r"\bUPDATE\b.*\bSET\s+\w+\s*=\s*[?%:$]", const_str(call.args[0]) or "", re.I | re.S):
+            for sub in ast.walk(ast.Tuple(elts=call.args[1:], ctx=ast.Load())):
+                if isinstance(sub, ast.BinOp) and isinstance(sub.op, (ast.Add, ast.Sub)):
+                    base = sub.left.value if isinstance(sub.left, (ast.Subscript, ast.Attribute)) else sub.left
+                    if isinstance(base, ast.Name) and base.id in rows:
+                        return stmt, ast.unparse(sub.left)
+    return None
+
+
+@register
+class ReadModifyWriteRace(ProjectRule):
+    code = "PR333"
+    name = "read-modify-write-race"
+    category = Category.IDEMPOTENCY
+    severity = Severity.MEDIUM
+    confidence = Confidence.MEDIUM
+    impact = (
+        "Two customers buying the last item at the same moment both read \"1 left\", both pay, and both "
+        "write \"0 left\": the shop oversells, and counters and balances lose updates."
+    )
+    fix_summary = "Lets the database do the arithmetic: a conditional UPDATE (`SET stock = stock - :n WHERE stock >= :n`), a row lock, or a CHECK constraint."
+    doc = """
+## What it does
+Finds write routes that read a row, compute a new stock, count or balance in Python
+(`item.stock -= qty`, `UPDATE items SET qty = ?` with `row["qty"] - n`) and write it back,
+with no row lock (`with_for_update()`, `FOR UPDATE`) and no conditional UPDATE. An `await`
+between the read and the write (a payment call, an HTTP request) widens the window and
+raises the severity.
+
+## Why is this bad in production
+Between the read and the write another request reads the same old value. Both subtract one
+from it and both write the same result: one sale is lost from the count, and stock goes
+below zero without anyone noticing. Slow calls in between (the payment provider) make it
+happen at ordinary traffic, not only under load tests.
+
+## Example
+```python
+item = db.get(Item, item_id)
+await payments.charge(user, item.price)
+item.stock = item.stock - 1
+db.commit()
+```
+
+## Use instead
+```python
+result = db.execute(
+    update(Item).where(Item.id == item_id, Item.stock >= 1).values(stock=Item.stock - 1)
+)
+if result.rowcount == 0:
+    raise HTTPException(409, "sold out")
+await payments.charge(user, item.price)
+db.commit()
+```
+
+## Fix safety
+Review: no automatic fix; the order of charging and reserving is the app's decision.
+"""
+    VALID = [
+        "from fastapi import FastAPI\nfrom sqlalchemy import update\napp = FastAPI()\n@app.post('/buy/{item_id}')\nasync def buy(item_id: int, db=None):\n    db.execute(update(Item).where(Item.id == item_id, Item.stock >= 1).values(stock=Item.stock - 1))\n    db.commit()\n",
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.post('/buy/{item_id}')\ndef buy(item_id: int, db=None):\n    item = db.query(Item).filter(Item.id == item_id).with_for_update().first()\n    item.stock -= 1\n    db.commit()\n",
+        # A value set from the request, not computed from what was read.
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.patch('/items/{item_id}')\ndef edit(item_id: int, stock: int, db=None):\n    item = db.query(Item).filter(Item.id == item_id).first()\n    item.stock = stock\n    db.commit()\n",
+    ]
+    INVALID = [
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.post('/buy/{item_id}')\nasync def buy(item_id: int, db=None):\n    item = db.query(Item).filter(Item.id == item_id).first()\n    await charge(item.price)\n    item.stock = item.stock - 1\n    db.commit()\n",
+        "from flask import Flask\napp = Flask(__name__)\n@app.post('/seats/<int:event_id>')\ndef book(event_id):\n    db = get_db()\n    event = db.execute('SELECT * FROM events WHERE id = ?', (event_id,)).fetchone()\n    db.execute('UPDATE events SET seats = ? WHERE id = ?', (event['seats'] - 1, event_id))\n    db.commit()\n    return {}, 201\n",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        graph = call_graph(index)
+        for route, node in route_handlers(index):
+            if not route.is_mutating or guards_duplicates(node) or CheckThenInsertRace().race(node) is not None:
+                continue
+            rows = _read_rows(node, graph, graph.summary(route.relpath, route.handler.qualname))
+            if not rows:
+                continue
+            for stmt in walk_function(node):
+                found = _python_update(stmt, rows) if isinstance(stmt, ast.stmt) else None
+                if found is None:
+                    continue
+                at, what = found
+                first_read = min(rows.values())
+                awaited = any(isinstance(a, ast.Await) and first_read < a.lineno < at.lineno for a in walk_function(node))
+                if awaited:
+                    yield self.at(route.relpath, at, f"{route.label()} reads `{what}`, awaits another call, then writes the new value computed in Python: concurrent requests overwrite each other (oversold stock, lost updates)", severity=Severity.HIGH)
+                else:
+                    yield self.at(route.relpath, at, f"{route.label()} reads `{what}` and writes back a value computed in Python: concurrent requests overwrite each other (oversold stock, lost updates)")
+                break
+
+
+@register
+class WebhookWithoutEventDedupe(ProjectRule):
+    code = "PR334"
+    name = "webhook-without-event-dedupe"
+    category = Category.IDEMPOTENCY
+    severity = Severity.HIGH
+    confidence = Confidence.MEDIUM
+    impact = (
+        "Payment providers deliver each webhook at least once: a redelivered \"payment succeeded\" "
+        "credits the account or marks the order paid a second time."
+    )
+    fix_summary = "Stores each event id once (a table with the id as its primary key) and skips events already seen."
+    doc = """
+## What it does
+Finds webhook routes (a path or handler named webhook/hook/callback/ipn, or a Stripe
+`construct_event` check) that change data, directly or through the project's helpers (an
+UPDATE, a balance or credit added in Python, a row inserted), with nothing that remembers
+the provider's event id: no lookup or unique column for it, no `IntegrityError` handling, no
+`ON CONFLICT`. Inserting an order or payment record is PR330.
+
+## Why is this bad in production
+Providers retry until they get a 2xx, and they also redeliver after their own timeouts or
+incidents. Without de-duplication each delivery runs the side effect again: credits granted
+twice, two confirmation e-mails, a subscription extended twice.
+
+## Example
+```python
+@router.post("/webhooks/stripe")
+async def stripe_webhook(request: Request, db: Session = Depends(get_db)):
+    event = stripe.Webhook.construct_event(await request.body(), sig, secret)
+    user = db.query(User).filter(User.stripe_id == event.data.object.customer).first()
+    user.credits += 100
+    db.commit()
+```
+
+## Use instead
+```python
+    if db.get(ProcessedEvent, event.id):
+        return {"received": True}
+    db.add(ProcessedEvent(id=event.id))  # primary key: a concurrent redelivery fails here
+    user.credits += 100
+    db.commit()
+```
+
+## Fix safety
+Review: no automatic fix; it needs a table for the event ids.
+"""
+    VALID = [
+        "from fastapi import FastAPI, Request\napp = FastAPI()\n@app.post('/webhooks/stripe')\nasync def hook(request: Request, db=None):\n    event = await request.json()\n    if db.get(ProcessedEvent, event['id']):\n        return {}\n    db.add(ProcessedEvent(id=event['id']))\n    user = db.query(User).filter(User.id == event['user']).first()\n    user.credits += 100\n    db.commit()\n",
+        "from fastapi import FastAPI, Request\napp = FastAPI()\n@app.post('/webhooks/ping')\nasync def ping(request: Request):\n    return {'ok': True}\n",
+    ]
+    INVALID = [
+        "from fastapi import FastAPI, Request\napp = FastAPI()\n@app.post('/webhooks/stripe')\nasync def hook(request: Request, db=None):\n    event = await request.json()\n    user = db.query(User).filter(User.id == event['user']).first()\n    user.credits += 100\n    db.commit()\n",
+        "from flask import Flask, request\napp = Flask(__name__)\n@app.post('/paypal/ipn')\ndef ipn():\n    data = request.form\n    get_db().execute(\"UPDATE orders SET status = 'paid' WHERE id = ?\", (data['invoice'],))\n    return ''\n",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        graph = call_graph(index)
+        models = {model.name: model for _, model in index.models}
+        for route, node in route_handlers(index):
+            if "POST" not in route.methods:
+                continue
+            source = ast.unparse(node)
+            if not (WEBHOOK_PATH.search(route.path) or WEBHOOK_PATH.search(node.name) or "construct_event" in source):
+                continue
+            if guards_duplicates(node) or EVENT_DEDUPE.search(source):
+                continue
+            if any(SENSITIVE.search(what) for _, what in created_models(node, models)):
+                continue  # creating the order or payment record: PR330 reports it
+            summary = graph.summary(route.relpath, route.handler.qualname)
+            at = self.side_effect(node, graph, summary)
+            if at is None:
+                continue
+            yield self.at(route.relpath, at, f"{route.label()} is a webhook that changes data without remembering the event id: a redelivered event applies it twice")
+
+    @staticmethod
+    def side_effect(node: ast.AST, graph, summary) -> ast.AST | None:
+        rows = _read_rows(node, graph, summary)
+        for stmt in walk_function(node):
+            if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Attribute):
+                return stmt
+            if isinstance(stmt, ast.Constant) and isinstance(stmt.value, str) and WRITE_SQL.search(stmt.value):
+                return stmt
+            if isinstance(stmt, ast.stmt) and rows and _python_update(stmt, rows):
+                return stmt
+            if isinstance(stmt, ast.Call) and call_tail(stmt) in {"add", "add_all", "insert_one", "create"} and stmt.args:
+                return stmt
+        for edge in summary.edges if summary is not None else ():
+            callee = graph.summaries.get(edge.target)
+            if callee is not None and any(k.startswith("inserts:") for k in callee.effects):
+                helpers = [edge.target[1], *next((ev.via for k, ev in callee.effects.items() if k.startswith("inserts:")), ())]
+                if any(EVENT_DEDUPE.search(ast.unparse(s.node)) or guards_duplicates(s.node) for (r, q), s in graph.summaries.items() if s is not None and q in helpers):
+                    continue
+                return edge.node
+        return None
