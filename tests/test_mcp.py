@@ -395,3 +395,29 @@ def test_a_real_stdio_session(tmp_path):
     assert {t.name for t in tools.tools} == TOOLS
     assert asked and scanned.structured_content["root"] == str(root) and scanned.structured_content["findings"]
     assert "is outside the workspace" in error_text(outside)
+
+
+def test_verify_writes_nothing_when_a_fix_breaks_a_test_and_offers_the_smaller_plan(tmp_path):
+    """verify_prints has a test that reads what greet() prints: the print-to-logger fix breaks it."""
+    root = tmp_path / "app"
+    shutil.copytree(REPO / "tests" / "fixtures" / "verify_prints", root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    before = tree(root)
+
+    async def go():
+        async with session(build_server(tmp_path), [root]) as client:
+            plan = (await client.call_tool("plan_fixes", {"path": "."})).structured_content
+            checked = await client.call_tool("apply_fixes", {"path": ".", "plan_id": plan["plan_id"], "verify": True})
+            after_check = tree(root)
+            smaller = checked.structured_content["verified_plan"]["plan_id"]
+            applied = await client.call_tool("apply_fixes", {"path": ".", "plan_id": smaller})
+            return plan, checked.structured_content, after_check, applied.structured_content
+
+    plan, checked, after_check, applied = run(go)
+    assert "print-to-logger" in {f["fixer"] for f in plan["fixes"]}
+    assert checked["applied"] is False and after_check == before  # the plan the user saw is not the one that passed
+    assert any("rolled back print-to-logger" in line for line in checked["verify"])
+    kept = checked["verified_plan"]
+    assert kept["plan_id"] != plan["plan_id"] and kept["fixes"]
+    assert "print-to-logger" not in {f["fixer"] for f in kept["fixes"]}
+    assert applied["applied"] is True
+    assert 'print(message)' in (root / "app" / "main.py").read_text(encoding="utf-8")
