@@ -39,10 +39,13 @@ class CorsOrigins(ReadsSettings, FixCommand):
             return updated_node
         name = tail(dotted_name(original_node.func) or "")
         call = updated_node
-        if name == "CORS":
+        if name in {"CORS", "cross_origin", "init_app"}:  # Flask-CORS spells it `origins` everywhere
             call = set_keyword(call, "origins", self.origins())
         else:
             origins, regex = keyword(call, "allow_origins"), keyword(call, "allow_origin_regex")
+            if origins is not None and not _is_wildcard(origins.value) or regex is not None and not isinstance(regex.value, cst.SimpleString):
+                self.skipped(targets, "by hand: the allowed origins come from a variable; list your front-end origins there")
+                return updated_node
             if regex is not None and isinstance(regex.value, cst.SimpleString) and regex.value.evaluated_value in WILDCARD_REGEX:
                 call = call.with_changes(args=[a for a in call.args if a is not regex])
                 call = call.with_changes(args=[*call.args[:-1], call.args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)]) if call.args else call
@@ -106,7 +109,10 @@ class SecureCookies(ReadsSettings, FixCommand):
 
 class CorsFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws) -> Outcomes:
-        return fix_reading_settings(CorsOrigins, relpath, findings, ws, SETTINGS)
+        # Hand-written headers echoing the request's Origin: no CORS call to give a list to.
+        echoed = {f: "by hand: the response echoes every Origin; answer only the origins of your front end" for f in findings if f.message.startswith("every request's Origin")}
+        rest = [f for f in findings if f not in echoed]
+        return {**(fix_reading_settings(CorsOrigins, relpath, rest, ws, SETTINGS) if rest else {}), **echoed}
 
 
 class CookieFixer(Fixer):

@@ -49,9 +49,30 @@ def secret_name(name: str | None) -> bool:
     return bool(name) and bool(SECRET_NAME.search(name)) and not NOT_A_SECRET.search(name)
 
 
+SIGNING_NAME = re.compile(r"(^|_)(secret(_?key)?|signing_?key|jwt_?key|session_?key)$", re.I)
+WEAK_WORDS = re.compile(r"^(secret|changeme|change[-_ ]?me|change[-_ ]?this|password|default|dev|development|test|testing|key|"
+                        r"mysecret|my[-_]?secret[-_]?key|secret[-_]?key|supersecret|your[-_]?secret[-_]?key(?:[-_]?here)?|"
+                        r"xxx+|abc\d*|123\d*|qwerty|foo|bar|example|insecure|placeholder|todo)$", re.I)
+
+
+def weak_secret(value: str) -> bool:
+    """A guessable signing secret: a placeholder word, short, or of few distinct characters."""
+    return bool(WEAK_WORDS.match(value)) or len(value) < 16 or len(set(value)) <= 6
+
+
+def signing_secret(value: str, name: str | None) -> bool:
+    """A literal given to a signing secret (SECRET_KEY, app.secret_key, JWT_SECRET...): any such
+    value is in the code, and masks or words that would pass as labels elsewhere are weak keys here."""
+    if not name or not SIGNING_NAME.search(name) or NOT_A_SECRET.search(name) or not value:
+        return False
+    if any(c.isspace() for c in value) or value.startswith(("/", "http", "$", "<", "{")) or NOT_A_VALUE.search(value):
+        return False
+    return not re.fullmatch(r"[A-Z][A-Z0-9_]+", value) or bool(WEAK_WORDS.match(value))  # not an env var's name
+
+
 def secret_value(value: str, name: str | None) -> bool:
     """A literal that looks like a real credential (not a label, a pattern, a mask, an env var name or a URL)."""
-    if KNOWN_KEY.search(value):
+    if KNOWN_KEY.search(value) or signing_secret(value, name):
         return True
     dsn = DSN_WITH_PASSWORD.match(value)
     if dsn:
@@ -94,6 +115,9 @@ Finds secret keys, passwords, API keys and tokens written as string literals in 
 assignment or keyword argument whose name says secret/password/api_key/token, a literal key
 passed to `jwt.encode`/`jwt.decode`, values in well-known key formats (`sk_live_...`,
 `AKIA...`, private key blocks) and database URLs with a password for a non-local host.
+A signing secret (`SECRET_KEY`, `app.secret_key`, `JWT_SECRET`, a literal JWT key) written as
+a placeholder word (`'secret'`, `'changeme'`), shorter than 16 characters or made of a few
+repeated characters (`'aaaaaaa'`) is reported as a weak placeholder.
 Tests, scripts and local development URLs are left out.
 
 ## Why is this bad in production
@@ -137,6 +161,7 @@ def login(form):
         "SECRET_KEY = 'supersecret123'\n",
         "from flask import Flask\napp = Flask(__name__)\napp.secret_key = 'dev-secret'\napp.config['JWT_SECRET_KEY'] = 'k3y'\n",
         "STRIPE = 'sk_live_51HqLyjWDarjtT1zdp7dc'\nDB = 'postgresql://app:hunter22@db.prod.example.com/app'\n",
+        "from flask import Flask\napp = Flask(__name__)\napp.config['SECRET_KEY'] = 'aaaaaaa'\n",
     ]
 
     def begin(self, ctx: ModuleContext) -> None:
@@ -145,7 +170,15 @@ def login(form):
     def _check(self, ctx: ModuleContext, node: ast.AST, name: str | None, value: ast.AST | None, label: str | None = None) -> None:
         text = const_str(value)
         if text and secret_value(text, name):
-            self.report(ctx, node, f"{label or name or 'a credential'} is hard-coded in source: read it from the environment and rotate it")
+            what = label or name or "a credential"
+            if (label or SIGNING_NAME.search(name or "")) and weak_secret(text):
+                self.report(
+                    ctx, node,
+                    f"{what} is a weak placeholder ({len(text)} characters, easy to guess) hard-coded in source: "
+                    "anyone can sign sessions or tokens with it; read a long random value from the environment",
+                )
+                return
+            self.report(ctx, node, f"{what} is hard-coded in source: read it from the environment and rotate it")
 
     def visit_Assign(self, node: ast.Assign | ast.AnnAssign, ctx: ModuleContext) -> None:
         if not self.active or const_str(node.value) is None or _is_settings_class(ctx.enclosing_class(), ctx):
@@ -185,7 +218,10 @@ class SecretWithLiteralFallback(ModuleRule):
         "If the variable is missing in production, the app starts anyway with a key everyone can read in "
         "the code — and tokens signed with it are accepted."
     )
-    fix_summary = "Removes the literal default so the app refuses to start without the real secret."
+    fix_summary = (
+        "Replaces the literal with a random value used in development only; anywhere else the app "
+        "refuses to start until the real secret is set."
+    )
     doc = """
 ## What it does
 Finds secrets read from the environment with a literal fallback —
@@ -377,7 +413,10 @@ class CorsWildcardWithCredentials(ModuleRule):
 ## What it does
 Finds CORS set up to allow every origin together with credentials: Starlette/FastAPI
 `CORSMiddleware(allow_origins=["*"] or allow_origin_regex=".*", allow_credentials=True)`
-and Flask-CORS `CORS(app, supports_credentials=True)` with the default or a `*` origin.
+(also through a module-level variable), Flask-CORS `CORS(app, supports_credentials=True)`,
+`cors.init_app(...)` and `@cross_origin(...)` with the default or a `*` origin (also set
+through `CORS_SUPPORTS_CREDENTIALS` / `CORS_ORIGINS` in the app config), and hand-written
+headers that echo the request's `Origin` together with `Access-Control-Allow-Credentials: true`.
 
 ## Why is this bad in production
 Browsers refuse a literal `*` with credentials, so these libraries echo back whatever
@@ -416,29 +455,81 @@ app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True, 
 """,
         "from flask import Flask\nfrom flask_cors import CORS\napp = Flask(__name__)\nCORS(app, supports_credentials=True)\n",
         "from starlette.middleware import Middleware\nfrom starlette.middleware.cors import CORSMiddleware\nmiddleware = [Middleware(CORSMiddleware, allow_origin_regex='.*', allow_credentials=True)]\n",
+        "from flask import Flask\nfrom flask_cors import CORS\napp = Flask(__name__)\napp.config['CORS_SUPPORTS_CREDENTIALS'] = True\nCORS(app)\n",
     ]
 
+    def begin(self, ctx: ModuleContext) -> None:
+        self.constants: dict[str, ast.AST] | None = None
+        self.flask_cors: list[ast.Call] = []  # CORS(app) / init_app calls, judged with the app config at the end
+        self.config_credentials = False  # app.config["CORS_SUPPORTS_CREDENTIALS"] = True
+        self.config_origins: ast.AST | None = None  # app.config["CORS_ORIGINS"] = [...]
+
+    def value(self, node: ast.AST | None, ctx: ModuleContext) -> ast.AST | None:
+        """A module-level constant's value for a name (`origins = ["*"]`), else the node itself."""
+        if isinstance(node, ast.Name):
+            if self.constants is None:
+                self.constants = {
+                    stmt.targets[0].id: stmt.value
+                    for stmt in ctx.tree.body
+                    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                }
+            return self.constants.get(node.id, node)
+        return node
+
     def visit_Call(self, node: ast.Call, ctx: ModuleContext) -> None:
-        if not node.keywords:
-            return
         func = ctx.resolve(node.func) or ""
         tail = func.rpartition(".")[2]
         if tail in {"add_middleware", "Middleware"} and node.args and (ctx.resolve(node.args[0]) or "").endswith("CORSMiddleware"):
             self._starlette(node, ctx)
         elif tail == "CORSMiddleware":
             self._starlette(node, ctx)
-        elif func in {"flask_cors.CORS", "flask_cors.cross_origin"}:
-            credentials = kwarg(node, "supports_credentials")
-            origins = kwarg(node, "origins")
-            if _true(credentials) and (origins is None or _wildcard(origins)):
+        elif func in {"flask_cors.CORS", "flask_cors.cross_origin"} or (
+            tail == "init_app" and "flask_cors.CORS" in ctx.imports.values() and node.keywords
+        ):
+            self.flask_cors.append(node)
+
+    def visit_Assign(self, node: ast.Assign, ctx: ModuleContext) -> None:
+        for target in node.targets:
+            if not isinstance(target, ast.Subscript):
+                continue
+            key = const_str(target.slice)
+            if key == "CORS_SUPPORTS_CREDENTIALS":
+                self.config_credentials = _true(node.value)
+            elif key == "CORS_ORIGINS":
+                self.config_origins = node.value
+            elif key and key.lower() == "access-control-allow-origin" and self._echoes_origin(node.value) and self._sends_credentials(ctx):
+                self.report(ctx, node, "every request's Origin is echoed back with credentials allowed: any website can act as your logged-in users")
+
+    def end(self, ctx: ModuleContext) -> None:
+        for node in self.flask_cors:
+            credentials = _true(kwarg(node, "supports_credentials")) or (kwarg(node, "supports_credentials") is None and self.config_credentials)
+            origins = self.value(kwarg(node, "origins"), ctx)
+            if origins is None:
+                origins = self.config_origins
+            if credentials and (origins is None or _wildcard(origins)):
                 self.report(ctx, node, "Flask-CORS allows every origin with credentials: any website can act as your logged-in users")
 
     def _starlette(self, node: ast.Call, ctx: ModuleContext) -> None:
-        if not _true(kwarg(node, "allow_credentials")):
+        if not _true(self.value(kwarg(node, "allow_credentials"), ctx)):
             return
-        regex = const_str(kwarg(node, "allow_origin_regex"))
-        if _wildcard(kwarg(node, "allow_origins")) or regex in {".*", "^.*$", ".+", "https?://.*"}:
+        regex = const_str(self.value(kwarg(node, "allow_origin_regex"), ctx))
+        if _wildcard(self.value(kwarg(node, "allow_origins"), ctx)) or regex in {".*", "^.*$", ".+", "https?://.*", "https://.*"}:
             self.report(ctx, node, "CORS allows every origin together with credentials: any website can act as your logged-in users")
+
+    @staticmethod
+    def _echoes_origin(value: ast.AST) -> bool:
+        """`request.headers.get("Origin")` / `request.headers["Origin"]` (also through `or "*"`)."""
+        return any(const_str(n) in {"Origin", "origin"} for n in ast.walk(value))
+
+    @staticmethod
+    def _sends_credentials(ctx: ModuleContext) -> bool:
+        scope = next((p for p in reversed(ctx.parents) if isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef))), ctx.tree)
+        return any(
+            isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Subscript) and (const_str(t.slice) or "").lower() == "access-control-allow-credentials" for t in n.targets)
+            and (const_str(n.value) or "").lower() == "true"
+            for n in ast.walk(scope)
+        )
 
 
 def _true(node: ast.AST | None) -> bool:
