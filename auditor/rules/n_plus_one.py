@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 
 from auditor.index.project import is_script_path
 from auditor.models import Category, Finding, Severity
 from auditor.rules.base import ModuleRule, ProjectRule, register
+from auditor.rules.webapp import route_handlers
 from auditor.rules.querying import (
     data_shape,
     eager_loaded,
     is_query_call,
     is_rows_expr,
+    LOOPS,
     loop_iters,
     loop_targets,
     per_row_loop,
     query_modules,
 )
-from auditor.walk import FUNCTIONS, ModuleContext
+from auditor.walk import FUNCTIONS, ModuleContext, dotted
 
 DB_MODULES = (
     "sqlalchemy", "sqlmodel", "flask_sqlalchemy", "sqlite3", "psycopg2", "psycopg", "pymysql", "mysql",
@@ -118,7 +121,8 @@ def report(db: Session):
         self.active = not is_script_path(ctx.relpath) and any(ctx.imports_module(m) for m in DB_MODULES)
         self.rows: dict[int, set[str]] = {}  # function (0: module) -> names bound to rows
         self.reported: set[int] = set()  # loops already reported
-        self.querying: set[str] = set()  # functions of this module that run a query
+        self.querying: dict[str, str | None] = {}  # functions of this module that run a query -> the flag gating them all
+        self.helper_params: dict[str, ast.AST] = {}
         self.helper_calls: list[tuple[ast.AST, ast.Call, str]] = []
         self.local_functions = {n.name for n in ctx.tree.body if isinstance(n, FUNCTIONS)} if self.active else set()
 
@@ -149,18 +153,27 @@ def report(db: Session):
         if query:
             function = ctx.enclosing_function()
             if function is not None:
-                self.querying.add(function.name)
+                guard = _flag_guard(ctx.parents, function)
+                if guard is None or self.querying.get(function.name, guard) is None:
+                    self.querying[function.name] = None  # at least one query runs whatever the flags say
+                else:
+                    self.querying[function.name] = guard
+                self.helper_params.setdefault(function.name, function)
         loop = per_row_loop([*ctx.parents, node], self._scope(ctx))
-        if loop is None or id(loop) in self.reported:
+        if loop is None or id(loop) in self.reported or on_error_path(ctx.parents, loop):
             return
         if local_helper:
             self.helper_calls.append((loop, node, node.func.id))
             return
+        if progress_update(node):
+            return  # a job recording how far it got, once per item: that is the point of the loop
         self.reported.add(id(loop))
         self.report(ctx, node, f"query runs once per row of the loop on line {loop.lineno} (N+1): {EAGER_HINT}")
 
     def end(self, ctx: ModuleContext) -> None:
         for loop, call, name in getattr(self, "helper_calls", []):
+            if name in self.querying and self.querying[name] and flag_off(self.helper_params[name], call, self.querying[name]):
+                continue  # helper(x, with_members=False): the per-row query is switched off
             if name in self.querying and id(loop) not in self.reported:
                 self.reported.add(id(loop))
                 self.report(ctx, call, f"{name}() runs a query and is called once per row of the loop on line {loop.lineno} (N+1): {EAGER_HINT}")
@@ -348,9 +361,10 @@ class _LazyLoads(ast.NodeVisitor):
     def _helper_reads(self, helper: ast.AST, call: ast.Call, names: set[str], eager: set[str]) -> str | None:
         params = [a.arg for a in helper.args.args]
         passed = {params[i] for i, arg in enumerate(call.args) if i < len(params) and isinstance(arg, ast.Name) and arg.id in names}
+        switched_off = _switched_off_blocks(helper, call)
         for sub in ast.walk(helper):
             if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id in passed:
-                if sub.attr in self.lazy and sub.attr not in eager:
+                if sub.attr in self.lazy and sub.attr not in eager and id(sub) not in switched_off:
                     return sub.attr
         return None
 
@@ -358,3 +372,407 @@ class _LazyLoads(ast.NodeVisitor):
         if id(node) not in self._seen:
             self._seen.add(id(node))
             self.found.append((node, message))
+
+
+# -- the path the code takes ---------------------------------------------------------------------
+
+PROGRESS = re.compile(r"progress|processed|percent|done_count|completed", re.I)
+
+
+def on_error_path(parents: list[ast.AST], loop: ast.AST) -> bool:
+    """The loop runs inside an `except` block: a short restore or clean-up on failure, not the normal path."""
+    for node in reversed(parents):
+        if isinstance(node, FUNCTIONS):
+            return False
+        if isinstance(node, ast.ExceptHandler):
+            return True
+    return False
+
+
+def progress_update(call: ast.Call) -> bool:
+    """`db.execute(update(Job).values(progress=i))` / `UPDATE jobs SET progress = ?`: a job reporting how far it got."""
+    text = ast.unparse(call)
+    return bool(PROGRESS.search(text)) and re.search(r"\bupdate\b|\.values\(|\bset\b", text, re.I) is not None
+
+
+def _params_of(function: ast.AST) -> list[str]:
+    args = function.args
+    return [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+
+
+def _flag_guard(parents: list[ast.AST], function: ast.AST) -> str | None:
+    """The parameter of `function` whose truth an enclosing `if flag:` requires, if any."""
+    params = set(_params_of(function))
+    inside = False
+    for i, node in enumerate(parents):
+        if node is function:
+            inside = True
+            continue
+        if inside and isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id in params:
+            child = parents[i + 1] if i + 1 < len(parents) else None
+            if child is not None and any(child is stmt for stmt in node.body):
+                return node.test.id
+    return None
+
+
+def flag_off(function: ast.AST, call: ast.Call, flag: str) -> bool:
+    """The call passes a false value for `flag` (or leaves a false default)."""
+    args = function.args
+    positional = [a.arg for a in [*args.posonlyargs, *args.args]]
+    if positional and positional[0] in {"self", "cls"} and isinstance(call.func, ast.Attribute):
+        positional = positional[1:]
+    for keyword in call.keywords:
+        if keyword.arg == flag:
+            return isinstance(keyword.value, ast.Constant) and keyword.value.value in (False, None, 0)
+    if flag in positional and positional.index(flag) < len(call.args):
+        value = call.args[positional.index(flag)]
+        return isinstance(value, ast.Constant) and value.value in (False, None, 0)
+    defaults = dict(zip([a.arg for a in args.args][len(args.args) - len(args.defaults):], args.defaults))
+    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    default = defaults.get(flag)
+    return isinstance(default, ast.Constant) and default.value in (False, None, 0)
+
+
+def _switched_off_blocks(helper: ast.AST, call: ast.Call) -> set[int]:
+    """ids of nodes inside `if flag:` blocks of `helper` that this call switches off."""
+    params = set(_params_of(helper))
+    found: set[int] = set()
+    for node in ast.walk(helper):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id in params and flag_off(helper, call, node.test.id):
+            for stmt in node.body:
+                found.update(id(sub) for sub in ast.walk(stmt))
+    return found
+
+
+LAZY = (None, "select", "dynamic", "True")
+SERIALISERS = re.compile(r"^(to_dict|as_dict|to_json|serialize|serialise|to_api|dict|json|summary|public)$")
+
+
+def _lazy_by_model(index) -> dict[str, set[str]]:
+    from auditor.rules.querying import app_models
+
+    return {model.name: {r.name for r in model.relationships if r.lazy in LAZY} for _, model in app_models(index) if model.relationships}
+
+
+def _qualnames(tree: ast.Module) -> Iterable[tuple[str, ast.AST]]:
+    """(qualname, node) of every function and method of a module."""
+    stack: list[tuple[str, ast.AST]] = [("", tree)]
+    while stack:
+        prefix, node = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (*FUNCTIONS, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                if isinstance(child, FUNCTIONS):
+                    yield name, child
+                stack.append((name + ".", child))
+
+
+def _rows_names(function: ast.AST, extra) -> set[str]:
+    """Names bound to rows in a function: query results, or what a project helper that fetches rows returns."""
+    names: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = node.value.value if isinstance(node.value, ast.Await) else node.value
+            if is_rows_expr(value, names) or extra(value):
+                names.add(node.targets[0].id)
+    return names
+
+
+def _loops(function: ast.AST) -> Iterable[tuple[ast.AST, list[ast.AST], list[ast.AST]]]:
+    """(loop, its iterables, the parts run once per item) for loops of this function, not on an error path."""
+    parents: dict[int, ast.AST] = {}
+    for node in ast.walk(function):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    for node in ast.walk(function):
+        if not isinstance(node, LOOPS) or node is function:
+            continue
+        up, error_path = parents.get(id(node)), False
+        while up is not None and up is not function:
+            if isinstance(up, ast.ExceptHandler):
+                error_path = True
+                break
+            if isinstance(up, FUNCTIONS):
+                break
+            up = parents.get(id(up))
+        if error_path or (up is not function):
+            continue
+        if isinstance(node, (ast.For, ast.AsyncFor)):
+            body = node.body
+        else:
+            body = [p for p in (getattr(node, "elt", None), getattr(node, "key", None), getattr(node, "value", None)) if p is not None]
+            body += [cond for g in node.generators for cond in g.ifs] + [g.iter for g in node.generators[1:]]
+        yield node, loop_iters(node), body
+
+
+@register
+class QueryInLoopThroughHelper(ProjectRule):
+    code = "PR123"
+    name = "query-in-loop-through-helper"
+    category = Category.N_PLUS_ONE
+    severity = Severity.MEDIUM
+    impact = (
+        "A list is built by calling the app's own helper once per row, and the helper (or one it calls) "
+        "queries the database: a page of 50 rows runs 51 queries, hidden behind a function call."
+    )
+    fix_summary = "Loads what the helper looks up for all rows in one query (WHERE id IN (...), a join, selectinload)."
+    doc = """
+## What it does
+Finds loops and comprehensions over rows from the database (a query, or a project helper
+that returns rows) that call a project function, in another module or through further
+helpers, which ends up running a query: the repository-style N+1. Calls that switch the
+query off (`serialize_team(t, with_members=False)`), loops in an `except` block and
+progress updates of a background job are not reported. A helper of the same module that
+queries directly is PR120.
+
+## Why is this bad in production
+Each call is a database round trip. With repositories and services the per-row query is
+two files away from the loop, so it survives review, and the page's query count grows with
+the data.
+
+## Example
+```python
+# repository.py
+def owner_of(db, project):
+    return db.get(User, project.owner_id)
+
+# routes.py
+projects = db.query(Project).all()
+return [{"name": p.name, "owner": owner_of(db, p).name} for p in projects]
+```
+
+## Use instead
+```python
+projects = db.query(Project).options(joinedload(Project.owner)).all()
+return [{"name": p.name, "owner": p.owner.name} for p in projects]
+```
+
+## Fix safety
+Review: no automatic fix; the batched query is written by hand.
+"""
+    VALID = [
+        {
+            "app/repo.py": "def members(db, team_id):\n    return db.query(Member).filter(Member.team_id == team_id).all()\ndef team_dict(db, team, with_members=True):\n    data = {'id': team.id}\n    if with_members:\n        data['members'] = members(db, team.id)\n    return data\n",
+            "app/views.py": "from app.repo import team_dict\ndef teams(db):\n    rows = db.query(Team).all()\n    return [team_dict(db, t, with_members=False) for t in rows]\n",
+        },
+        {
+            "app/repo.py": "def restore(db, item):\n    db.execute('UPDATE items SET deleted = 0 WHERE id = ?', (item['id'],))\n",
+            "app/views.py": "from app.repo import restore\ndef purge(db):\n    rows = db.execute('SELECT * FROM items WHERE deleted = 1').fetchall()\n    try:\n        db.execute('DELETE FROM items WHERE deleted = 1')\n    except Exception:\n        for row in rows:\n            restore(db, row)\n        raise\n",
+        },
+    ]
+    INVALID = [
+        {
+            "app/repo.py": "def owner_of(db, project):\n    return db.get(User, project.owner_id)\n",
+            "app/service.py": "from app import repo\ndef owner_name(db, project):\n    return repo.owner_of(db, project).name\n",
+            "app/views.py": "from fastapi import FastAPI\nfrom app.service import owner_name\napp = FastAPI()\n@app.get('/projects')\ndef listing(db=None):\n    projects = db.query(Project).all()\n    return [{'name': p.name, 'owner': owner_name(db, p)} for p in projects]\n",
+        },
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        from auditor.index.callgraph import _instances, call_graph
+
+        from auditor.index.callgraph import request_code
+
+        graph = call_graph(index)
+        modules = set(query_modules(index)) | {relpath for relpath, _ in request_code(index) if not is_script_path(relpath)}
+        for relpath in sorted(modules):
+            facts = index.modules[relpath]
+            for qualname, function in _qualnames(index.tree(relpath)):
+                instances = _instances(function)
+
+                def target(call: ast.AST):
+                    if not isinstance(call, ast.Call):
+                        return None
+                    key = graph._target(relpath, facts, qualname, call, instances)
+                    return graph.summary(*key) if key else None
+
+                def fetches(value: ast.AST) -> bool:
+                    summary = target(value)
+                    return summary is not None and "fetches_all" in summary.effects
+
+                rows = _rows_names(function, fetches)
+                for loop, iters, body in _loops(function):
+                    if not any(is_rows_expr(it, rows) or fetches(it) for it in iters):
+                        continue
+                    found = self.per_row_query(graph, relpath, body, target)
+                    if found:
+                        call, callee, evidence = found
+                        chain = " → ".join(f"{name}()" for name in (callee.qualname, *evidence.via))
+                        yield self.at(
+                            relpath, call,
+                            f"{chain} runs a query ({evidence.what} at {evidence.relpath}:{evidence.line}) once per row of the loop on line {loop.lineno} (N+1): {EAGER_HINT}",
+                        )
+
+    @staticmethod
+    def per_row_query(graph, relpath: str, body: list[ast.AST], target):
+        for part in body:
+            for sub in ast.walk(part):
+                if not isinstance(sub, ast.Call) or progress_update(sub):
+                    continue
+                callee = target(sub)
+                if callee is None:
+                    continue
+                evidence = callee.effects.get("queries")
+                if evidence is None or graph._disabled(callee, sub, evidence.guard):
+                    continue
+                if callee.relpath == relpath and "queries" in callee.local:
+                    continue  # a helper of this module that queries itself: PR120
+                if "progress" in evidence.what.lower():
+                    continue
+                return sub, callee, evidence
+        return None
+
+
+@register
+class LazyLoadInSerialisation(ProjectRule):
+    code = "PR122"
+    name = "lazy-load-in-serialisation"
+    category = Category.N_PLUS_ONE
+    severity = Severity.MEDIUM
+    impact = (
+        "Turning each row into JSON loads its related rows one query at a time: the list endpoint runs a "
+        "query per row without any loop in the handler, and slows down as the data grows."
+    )
+    fix_summary = "Loads the relationship with the rows (selectinload/joinedload) before serialising them."
+    doc = """
+## What it does
+Finds list routes that serialise rows through something that reads a lazy relationship:
+a model method such as `to_dict()`, a `@property` that sums or counts related rows, or a
+`response_model=list[Schema]` whose schema has a field for the relationship, when the
+route's query does not load it eagerly (`selectinload`, `joinedload`).
+
+## Why is this bad in production
+Serialisation touches the relationship on every row, and each first touch is a `SELECT`.
+There is no loop in the handler to notice, but a page of 100 orders runs 101 queries (with
+an async session it raises `MissingGreenlet` instead).
+
+## Example
+```python
+class Order(Base):
+    items = relationship("OrderItem")
+    @property
+    def total(self):
+        return sum(i.price for i in self.items)
+
+@router.get("/orders")
+def orders(db: Session = Depends(get_db)):
+    return [{"id": o.id, "total": o.total} for o in db.query(Order).all()]
+```
+
+## Use instead
+```python
+    return [{"id": o.id, "total": o.total} for o in db.query(Order).options(selectinload(Order.items)).all()]
+```
+
+## Fix safety
+Review: no automatic fix yet.
+"""
+    _MODELS = (
+        "from sqlalchemy import Column, ForeignKey, Integer\nfrom sqlalchemy.orm import declarative_base, relationship\nBase = declarative_base()\n"
+        "class Order(Base):\n    __tablename__ = 'orders'\n    id = Column(Integer, primary_key=True)\n    items = relationship('Item')\n"
+        "    @property\n    def total(self):\n        return sum(i.price for i in self.items)\n"
+        "    def to_dict(self):\n        return {'id': self.id, 'items': [i.id for i in self.items]}\n"
+        "class Item(Base):\n    __tablename__ = 'items'\n    id = Column(Integer, primary_key=True)\n    order_id = Column(Integer, ForeignKey('orders.id'), index=True)\n"
+    )
+    VALID = [
+        {
+            "app/models.py": _MODELS,
+            "app/main.py": "from fastapi import FastAPI\nfrom sqlalchemy.orm import selectinload\nfrom app.models import Order\napp = FastAPI()\n@app.get('/orders')\ndef orders(db=None):\n    return [o.to_dict() for o in db.query(Order).options(selectinload(Order.items)).all()]\n@app.get('/orders/{id}')\ndef order(id: int, db=None):\n    return db.get(Order, id).to_dict()\n",
+        },
+    ]
+    INVALID = [
+        {
+            "app/models.py": _MODELS,
+            "app/main.py": "from flask import Flask, jsonify\nfrom app.models import Order\napp = Flask(__name__)\n@app.route('/orders')\ndef orders():\n    return jsonify([o.to_dict() for o in Order.query.all()])\n",
+        },
+        {
+            "app/models.py": _MODELS,
+            "app/main.py": "from fastapi import FastAPI\nfrom app.models import Order\napp = FastAPI()\n@app.get('/orders')\ndef orders(db=None):\n    rows = db.query(Order).all()\n    return [{'id': o.id, 'total': o.total} for o in rows]\n",
+        },
+        {
+            "app/models.py": _MODELS,
+            "app/schemas.py": "from pydantic import BaseModel\nclass ItemOut(BaseModel):\n    id: int\nclass OrderOut(BaseModel):\n    id: int\n    items: list[ItemOut]\n",
+            "app/main.py": "from fastapi import FastAPI\nfrom app.models import Order\nfrom app.schemas import OrderOut\napp = FastAPI()\n@app.get('/orders', response_model=list[OrderOut])\ndef orders(db=None):\n    return db.query(Order).all()\n",
+        },
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        lazy = _lazy_by_model(index)
+        if not any(lazy.values()):
+            return
+        readers = self.lazy_readers(index, lazy)
+        all_lazy = set().union(*lazy.values())
+        for route, node in route_handlers(index):
+            if "GET" not in route.methods:
+                continue
+            eager = eager_loaded(node)
+            if "*" in eager:
+                continue
+            found = self.in_loops(node, readers, eager) if readers else None
+            if found is None:
+                found = self.response_model(index, route, node, all_lazy, eager)
+            if found is not None:
+                at, message = found
+                yield self.at(route.relpath, at, f"{route.label()}: {message} (N+1): {EAGER_HINT}")
+
+    @staticmethod
+    def lazy_readers(index, lazy: dict[str, set[str]]) -> dict[str, tuple[str, str]]:
+        """Serialiser methods and properties of models that read a lazy relationship: name -> (Model, relationship)."""
+        readers: dict[str, tuple[str, str]] = {}
+        for relpath, facts in index.modules.items():
+            for model in facts.models:
+                rels = lazy.get(model.name)
+                if not rels:
+                    continue
+                for qualname, function in facts.functions.items():
+                    owner, _, name = qualname.rpartition(".")
+                    if owner != model.name:
+                        continue
+                    is_property = any(d.rpartition(".")[2] in {"property", "hybrid_property", "cached_property"} for d in function.decorators)
+                    if not (is_property or SERIALISERS.match(name)):
+                        continue
+                    node = index.function_node(relpath, qualname)
+                    for sub in ast.walk(node) if node is not None else ():
+                        if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "self" and sub.attr in rels:
+                            readers[name] = (model.name, sub.attr)
+                            break
+        return readers
+
+    @staticmethod
+    def in_loops(node: ast.AST, readers: dict[str, tuple[str, str]], eager: set[str]):
+        rows = _rows_names(node, lambda value: False)
+        for loop, iters, body in _loops(node):
+            if not any(is_rows_expr(it, rows) for it in iters):
+                continue
+            targets = loop_targets(loop)
+            for part in body:
+                for sub in ast.walk(part):
+                    if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id in targets and sub.attr in readers:
+                        model, rel = readers[sub.attr]
+                        if rel not in eager:
+                            return sub, f"{sub.value.id}.{sub.attr} reads {model}.{rel}, a lazy relationship, once per row of the loop on line {loop.lineno}"
+        return None
+
+    @staticmethod
+    def response_model(index, route, node: ast.AST, lazy: set[str], eager: set[str]):
+        """`response_model=list[OrderOut]` whose schema has a field named after a lazy relationship."""
+        for decorator in node.decorator_list:
+            if not isinstance(decorator, ast.Call):
+                continue
+            value = next((k.value for k in decorator.keywords if k.arg == "response_model"), None)
+            if not (isinstance(value, ast.Subscript) and (dotted(value.value) or "").rpartition(".")[2] in {"list", "List", "Sequence"}):
+                continue
+            schema = (dotted(value.slice) or "").rpartition(".")[2]
+            fields = _schema_fields(index, schema)
+            for name in sorted(fields & lazy - eager):
+                return decorator, f"response_model list[{schema}] serialises `{name}`, a lazy relationship, once per row"
+        return None
+
+
+def _schema_fields(index, schema: str) -> set[str]:
+    for relpath, facts in index.modules.items():
+        if schema in facts.classes:
+            for node in ast.walk(index.tree(relpath)):
+                if isinstance(node, ast.ClassDef) and node.name == schema:
+                    return {s.target.id for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
+    return set()

@@ -313,3 +313,121 @@ def index():
             return
         relpath, site = sites[0]
         yield self.at(relpath, site.span, "the app runs on SQLite: one writer at a time, so concurrent requests queue and can fail with 'database is locked'")
+
+
+def _closing_lines(function: ast.AST, var: str) -> tuple[list[int], bool]:
+    """Lines where `var` is closed or handed back (close(), putconn(var), release(var)), and whether one is in a `finally`."""
+    lines, in_finally = [], False
+    for node in ast.walk(function):
+        if isinstance(node, ast.Try):
+            for stmt in node.finalbody:
+                for sub in ast.walk(stmt):
+                    if _closes(sub, var):
+                        in_finally = True
+        if _closes(node, var):
+            lines.append(node.lineno)
+    return sorted(lines), in_finally
+
+
+def _closes(node: ast.AST, var: str) -> bool:
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return False
+    if node.func.attr == "close" and isinstance(node.func.value, ast.Name) and node.func.value.id == var:
+        return True
+    return node.func.attr in {"putconn", "release", "return_connection"} and any(isinstance(a, ast.Name) and a.id == var for a in node.args)
+
+
+@register
+class ConnectionLeakedOnEarlyReturn(ProjectRule):
+    code = "PR233"
+    name = "connection-leaked-on-early-return"
+    category = Category.CONNECTION_POOL
+    severity = Severity.MEDIUM
+    confidence = Confidence.MEDIUM
+    impact = (
+        "A function opens a database connection and closes it at the end, but returns (or fails) earlier on "
+        "some paths: each of those requests leaves a connection open until the server runs out."
+    )
+    fix_summary = "Opens the connection in a `with` block (or closes it in `finally`) so every path closes it."
+    doc = """
+## What it does
+Finds functions that open a connection (`sqlite3.connect`, `psycopg2.connect`, ...) into a
+variable and close it with `conn.close()` later, with a `return` or `raise` in between, and
+no `with` block or `finally` doing the closing.
+
+## Why is this bad in production
+The early exit is usually the "not found" or "invalid input" path, the one tests skip.
+Every request taking it leaves a connection open: PostgreSQL hits `max_connections`, a
+SQLite file stays locked, and the app starts failing hours after a deploy.
+
+## Example
+```python
+def get_user(user_id):
+    conn = psycopg2.connect(DSN)
+    row = conn.execute("SELECT * FROM users WHERE id = %s", (user_id,)).fetchone()
+    if row is None:
+        return None
+    conn.close()
+    return row
+```
+
+## Use instead
+```python
+def get_user(user_id):
+    with closing(psycopg2.connect(DSN)) as conn:
+        return conn.execute("SELECT * FROM users WHERE id = %s", (user_id,)).fetchone()
+```
+
+## Fix safety
+Review: no automatic fix yet.
+"""
+    VALID = [
+        "import sqlite3\ndef get_user(uid):\n    conn = sqlite3.connect('app.db')\n    try:\n        row = conn.execute('SELECT * FROM users WHERE id = ?', (uid,)).fetchone()\n        if row is None:\n            return None\n        return row\n    finally:\n        conn.close()\n",
+        "import sqlite3\ndef count():\n    conn = sqlite3.connect('app.db')\n    n = conn.execute('SELECT COUNT(*) FROM users').fetchone()[0]\n    conn.close()\n    return n\n",
+    ]
+    INVALID = [
+        "import sqlite3\ndef get_user(uid):\n    conn = sqlite3.connect('app.db')\n    row = conn.execute('SELECT * FROM users WHERE id = ?', (uid,)).fetchone()\n    if row is None:\n        return None\n    conn.close()\n    return row\n",
+        "import psycopg2\ndef save(data):\n    conn = psycopg2.connect('dbname=app')\n    if not data:\n        raise ValueError('empty')\n    conn.cursor().execute('INSERT INTO t VALUES (%s)', (data,))\n    conn.commit()\n    conn.close()\n",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        from auditor.index.project import is_script_path
+
+        for relpath, site in index.connections:
+            if site.function is None or site.func in ENGINES or is_script_path(relpath):
+                continue
+            function = index.function_node(relpath, site.function)
+            if function is None:
+                continue
+            var = self.assigned(function, site.span.line)
+            if var is None:
+                continue
+            closes, in_finally = _closing_lines(function, var)
+            if not closes or in_finally:
+                continue
+            first_close = closes[0]
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Return, ast.Raise)) and site.span.line < node.lineno < first_close:
+                    if isinstance(node, ast.Return) and node.value is not None and any(isinstance(n, ast.Name) and n.id == var for n in ast.walk(node.value)):
+                        continue  # handed to the caller
+                    if self.inside_handled_try(function, node, var):
+                        continue
+                    verb = "returns" if isinstance(node, ast.Return) else "raises"
+                    yield self.at(relpath, node, f"{site.function}() {verb} here before `{var}.close()` on line {first_close}: the connection opened on line {site.span.line} is leaked on this path")
+                    break
+
+    @staticmethod
+    def assigned(function: ast.AST, line: int) -> str | None:
+        for node in ast.walk(function):
+            if isinstance(node, ast.Assign) and node.lineno == line and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                return node.targets[0].id
+        return None
+
+    @staticmethod
+    def inside_handled_try(function: ast.AST, exit_node: ast.AST, var: str) -> bool:
+        """A raise inside a try whose except closes the connection."""
+        for node in ast.walk(function):
+            if isinstance(node, ast.Try) and any(exit_node is sub for stmt in node.body for sub in ast.walk(stmt)):
+                if any(_closes(sub, var) for handler in node.handlers for sub in ast.walk(handler)):
+                    return True
+        return False
