@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
-import fnmatch
 import re
 from collections.abc import Iterable
 
+from auditor.config import public_route_matches
+from auditor.index.auth_model import FEED_PATH, GROUP_COLUMN, OWNER_COLUMN, auth_model
+from auditor.index.endpoint_roles import GUESSABLE_ROLES, TOKEN_FOR_ANYONE, WEBHOOK
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ProjectRule, register
 from auditor.rules.querying import data_shape, is_query_call, sql_text
@@ -65,19 +67,7 @@ def _resource(path: str) -> str:
 
 
 def _public_by_config(index, route) -> bool:
-    return any(fnmatch.fnmatch(route.path, pattern) for pattern in index.public_routes)
-
-
-def _middleware_auth(index) -> bool:
-    """An app-wide middleware that checks credentials (then every route is guarded by it)."""
-    for facts in index.modules.values():
-        for function in facts.functions.values():
-            if function.checks_auth and any(d.endswith(".middleware") for d in function.decorators):
-                return True
-        for site in facts.middleware:
-            if site.args and re.search(r"Auth", site.args[0]):
-                return True
-    return False
+    return public_route_matches(index.public_routes, route.path, route.methods)
 
 
 def _verifies_signature(index, route, node: ast.AST) -> bool:
@@ -90,12 +80,6 @@ def _verifies_signature(index, route, node: ast.AST) -> bool:
                 calls += [dotted(c.func) or "" for c in ast.walk(helper[1]) if isinstance(c, ast.Call)]
                 calls.append(helper[1].name)
     return any(SIGNATURE_WORDS.search(call) for call in calls)
-
-
-def role_checked(route) -> bool:
-    """A role or permission check guards the route: one the index recognised, or a decorator of
-    the project named for it (`@admin_required` built on `permission_required(Permission.ADMIN)`)."""
-    return route.role_checked or any(ROLE_DECORATOR.search(name.rpartition(".")[2]) for name in route.decorators)
 
 
 def checks_owner(index, route, node: ast.AST, users: set[str]) -> bool:
@@ -270,23 +254,27 @@ def shipping_webhook():
     ]
 
     def check(self, index) -> Iterable[Finding]:
-        routes = index.routes
-        if not index.has_auth or _middleware_auth(index):
+        model = auth_model(index)
+        if not model.has_auth or model.middleware_auth:
             return
+        routes = index.routes
         shape = data_shape(index)
-        sensitive = set(shape.owned) | shape.users
-        guarded = {_resource(r.path) for r in routes if r.authenticated and not r.is_mutating}
-        for route in routes:
-            if route.authenticated or _public_by_config(index, route):
+        sensitive = set(model.owned) | shape.users
+        guarded = {_resource(r.path) for r in routes if model.of(r).guarded and not r.is_mutating}
+        for ra in model.routes:
+            route = ra.route
+            # Guarded (even weakly: PR204 says so), not served (mounted only in development, or
+            # never), or public by what it does (signup, login, token, reset, webhook).
+            if ra.guarded or not ra.served or _public_by_config(index, route):
                 continue
             node = handler_node(index, route)
             if node is None:
                 continue
-            if WEBHOOK_PATH.search(route.path):
-                if not _verifies_signature(index, route, node):
+            if ra.role == WEBHOOK or WEBHOOK_PATH.search(route.path):
+                if ra.role != WEBHOOK and not _verifies_signature(index, route, node):
                     yield self.at(route.relpath, route, f"{route.label()} is a public webhook that does not verify a signature: anyone can send it fake events")
                 continue
-            if PUBLIC_PATH.search(route.path):
+            if ra.public_by_design or PUBLIC_PATH.search(route.path):
                 continue
             touched = [t for t in tables_touched(node, shape) if t in sensitive]
             if route.is_mutating:
@@ -431,8 +419,10 @@ def reindex():
     ]
 
     def check(self, index) -> Iterable[Finding]:
-        for route in index.routes:
-            if not route.authenticated or role_checked(route):
+        model = auth_model(index)
+        for ra in model.routes:
+            route = ra.route
+            if not (ra.verified or ra.weak) or ra.role_checked or not ra.served:
                 continue
             node = handler_node(index, route)
             if node is None:
@@ -462,6 +452,45 @@ def reindex():
         if not any(t in shape.users for call in lookups for t in tables_touched(call, shape)):
             return False
         return not checks_owner(index, route, node, user_params(index, route))
+
+
+REQUEST_DATA = re.compile(r"^request\.(json|form|args|values|get_json|data)\b")
+
+
+def _request_locals(node: ast.AST) -> set[str]:
+    """Locals holding the request's data: `data = request.get_json()`, `form = request.form`."""
+    found = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Assign) and REQUEST_DATA.match(ast.unparse(sub.value)):
+            found |= {t.id for t in sub.targets if isinstance(t, ast.Name)}
+    return found
+
+
+def _from_request(value: ast.AST, body_names: set[str]) -> bool:
+    """`data.owner_id`, `body["team_id"]`, `request.json["team_id"]`, `request.form.get("owner_id")`."""
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "get":
+        value = value.func.value
+    elif isinstance(value, (ast.Attribute, ast.Subscript)):
+        value = value.value
+    else:
+        return False
+    return (isinstance(value, ast.Name) and value.id in body_names) or bool(REQUEST_DATA.match(ast.unparse(value)))
+
+
+def _insert_from_request(call: ast.Call, body_names: set[str]) -> str | None:
+    """`INSERT INTO notes (user_id, body) VALUES (?, ?)` with the user_id taken from the request."""
+    text = sql_text(call.args[0]) or ""
+    match = re.match(r"\s*insert\s+into\s+[\"`]?(\w+)[\"`]?\s*\(([^)]*)\)", text, re.I)
+    if not match or len(call.args) < 2 or not isinstance(call.args[1], (ast.Tuple, ast.List)):
+        return None
+    columns = [c.strip(" \"`") for c in match.group(2).split(",")]
+    for column, value in zip(columns, call.args[1].elts):
+        if _from_request(value, body_names):
+            if OWNER_COLUMN.match(column):
+                return f"inserts into {match.group(1)} with {column} from the request: a user can create rows in someone else's name"
+            if GROUP_COLUMN.match(column):
+                return f"inserts into {match.group(1)} with {column} from the request without checking the current user is a member"
+    return None
 
 
 @register
@@ -625,11 +654,12 @@ def export_items():
     ]
 
     def check(self, index) -> Iterable[Finding]:
-        shape = data_shape(index)
-        if not shape.owned:
+        model = auth_model(index)
+        if not model.owned:
             return
-        for route in index.routes:
-            if not route.authenticated or role_checked(route):
+        for ra in model.routes:
+            route = ra.route
+            if not (ra.verified or ra.weak) or ra.role_checked or not ra.served:
                 continue
             node = handler_node(index, route)
             if node is None:
@@ -638,33 +668,45 @@ def export_items():
             guards = [name.rpartition(".")[2] for name in [*route.decorators, *route.dependencies]]
             if any(OWNERSHIP_GUARD.search(name) for name in guards) or checks_owner(index, route, node, users):
                 continue
-            problem = self._problem(index, route, node, shape)
+            problem = self._problem(index, route, node, model)
             if problem:
                 message, confidence = problem
                 yield self.at(route.relpath, route, f"{route.label()} {message}", confidence=confidence)
 
     @staticmethod
-    def _problem(index, route, node: ast.AST, shape) -> tuple[str, Confidence | None] | None:
+    def _problem(index, route, node: ast.AST, model) -> tuple[str, Confidence | None] | None:
+        shape = data_shape(index)
+        owned_tables = model.owned
         ids = id_params(route.path)
         for call in lookups_by(node, set(ids)):
-            owned = [t for t in tables_touched(call, shape) if t in shape.owned]
+            owned = [t for t in tables_touched(call, shape) if t in owned_tables]
             if owned:
                 return f"loads {owned[0]} by {', '.join(ids)} from the path without checking it belongs to the current user", None
         facts = index.modules[route.relpath]
         body_params = {p.name for p in route.handler.params if not index.param_dependency(p, facts) and p.name not in ids}
+        body_params |= _request_locals(node)
         for sub in ast.walk(node):
             if isinstance(sub, ast.Call) and isinstance(sub.func, (ast.Name, ast.Attribute)):
                 table = shape.by_model.get((dotted(sub.func) or "").rpartition(".")[2])
                 for keyword in sub.keywords if table is not None else []:
+                    if not _from_request(keyword.value, body_params):
+                        continue
                     target = table.fk_targets().get(keyword.arg or "")
-                    root = keyword.value.value if isinstance(keyword.value, (ast.Attribute, ast.Subscript)) else None
-                    if target in shape.owned and isinstance(root, ast.Name) and root.id in body_params:
+                    if target in owned_tables:
                         return f"creates {table.model} with {keyword.arg} from the request body without checking that {target} row belongs to the current user", None
+                    if target in shape.users or OWNER_COLUMN.match(keyword.arg or ""):
+                        return f"creates {table.model} with {keyword.arg} from the request body: a user can create rows in someone else's name", None
+                    if GROUP_COLUMN.match(keyword.arg or ""):
+                        return f"creates {table.model} with {keyword.arg} from the request body without checking the current user is a member", None
+            if isinstance(sub, ast.Call) and is_query_call(sub) and sub.args:
+                problem = _insert_from_request(sub, body_params)
+                if problem:
+                    return problem, None
         for sub in ast.walk(node):
             if isinstance(sub, ast.Call) and MissingOwnershipCheck._unfiltered(sub, shape):
-                owned = [t for t in tables_touched(sub, shape) if t in shape.owned]
-                if owned:
-                    # A shared feed can be meant for everyone: less certain than a lookup by id.
+                owned = [t for t in tables_touched(sub, shape) if t in owned_tables]
+                # A feed, or rows some route shows without a login, are meant for everyone.
+                if owned and not FEED_PATH.search(route.path) and not model.public_table(owned[0]):
                     return f"returns every user's {owned[0]} rows (no filter on the current user)", Confidence.LOW
         return None
 
@@ -780,9 +822,8 @@ def forgot_password():
     ]
 
     def check(self, index) -> Iterable[Finding]:
-        candidates = [
-            r for r in index.routes if r.is_mutating and AUTH_ROUTE.search(r.path) and "logout" not in r.path.lower()
-        ]
+        model = auth_model(index)
+        candidates = [ra.route for ra in model.routes if self._guessable(model, ra)]
         if not candidates or self._global_limit(index):
             return
         for route in candidates:
@@ -791,6 +832,20 @@ def forgot_password():
             if any(LIMIT_CALL.search(name) for name in route.handler.calls):
                 continue
             yield self.at(route.relpath, route, f"{route.label()} has no rate limit: passwords and signups can be tried at full speed")
+
+    @staticmethod
+    def _guessable(model, ra) -> bool:
+        """Credentials can be tried here: a login, signup or password reset (by what the code does,
+        or by its address). Not a route that needs a valid token or an admin, nor one reached with
+        a long random token (an invitation link)."""
+        route = ra.route
+        if "logout" in route.path.lower() or not ra.served or ra.verified or ra.role_checked:
+            return False
+        if ra.role in GUESSABLE_ROLES or ra.role == TOKEN_FOR_ANYONE:
+            return True
+        if not (route.is_mutating and AUTH_ROUTE.search(route.path)) or ra.role is not None:
+            return False  # a token refresh, an OAuth callback, a webhook
+        return not model.roles.takes_unguessable_token(route)
 
     @staticmethod
     def _global_limit(index) -> bool:
