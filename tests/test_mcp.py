@@ -421,3 +421,31 @@ def test_verify_writes_nothing_when_a_fix_breaks_a_test_and_offers_the_smaller_p
     assert "print-to-logger" not in {f["fixer"] for f in kept["fixes"]}
     assert applied["applied"] is True
     assert 'print(message)' in (root / "app" / "main.py").read_text(encoding="utf-8")
+
+
+def test_root_uris_with_spaces_are_read_and_other_schemes_ignored(tmp_path):
+    from auditor.mcp.confine import roots_from_uris
+
+    spaced = tmp_path / "my app"
+    spaced.mkdir()
+    assert roots_from_uris([spaced.as_uri(), "https://example.org/repo", "file://otherhost/x"]) == [spaced.resolve()]
+
+
+def test_the_command_checks_its_root_and_the_core_never_imports_the_sdk(tmp_path):
+    assert cli(["mcp", "--root", str(tmp_path / "missing")]) == 2
+    code = (
+        "import sys, auditor.cli\n"
+        "auditor.cli.build_parser()\n"
+        "print(sorted(m for m in sys.modules if m == 'mcp' or m.startswith(('mcp.', 'mcp_types'))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_the_wheel_ships_the_server_and_the_extra_names_the_sdk():
+    import tomlkit
+
+    project = tomlkit.parse((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "auditor.mcp" in project["tool"]["setuptools"]["packages"]
+    extras = project["project"]["optional-dependencies"]
+    assert any(r.startswith("mcp>=2.3") for r in extras["mcp"]) and any(r.startswith("mcp>=2.3") for r in extras["test"])
