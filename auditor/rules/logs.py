@@ -6,6 +6,7 @@ import ast
 import re
 from collections.abc import Iterable
 
+from auditor.index.project import is_script_path
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.async_errors import SwallowedExceptions
 from auditor.rules.base import ModuleRule, ProjectRule, register
@@ -542,3 +543,110 @@ Review: the log line loses the secret value.
                 continue  # `settings.api_key` was judged above; do not look into `settings`
             todo.extend(ast.iter_child_nodes(current))
         return None
+
+
+ENGINE_FACTORIES = frozenset({"create_engine", "create_async_engine"})
+DEV_ONLY_SCOPE = re.compile(r"debug|develop|\bdev\b|local|testing|\bENV\b|environment", re.I)
+DEV_CLASS = re.compile(r"^(Dev|Development|Local|Test|Testing|Debug)\w*$")
+
+
+@register
+class SqlEchoAlwaysOn(ModuleRule):
+    code = "PR521"
+    name = "sql-echo-always-on"
+    category = Category.LOGGING
+    severity = Severity.MEDIUM
+    impact = (
+        "Every query the app runs is written to the logs with its values: users' emails, password "
+        "hashes and tokens end up in log files, and busy pages drown the logs you need."
+    )
+    fix_summary = "Ties echo to a setting that is off unless someone turns it on for development (echo=settings.sql_echo)."
+    doc = """
+## What it does
+Finds SQLAlchemy statement echo switched on with a literal in code that runs in every
+environment: `create_engine(url, echo=True)` (also `create_async_engine`, SQLModel's and
+`echo="debug"`), Flask-SQLAlchemy's `SQLALCHEMY_ECHO = True` in the app config or a config
+class that is not a development or testing one, and `engine_options={"echo": True}`. Echo
+tied to a setting (`echo=settings.debug`) or set inside `if DEBUG:` is fine.
+
+## Why is this bad in production
+Echo logs each statement and its bound parameters at INFO through the `sqlalchemy.engine`
+logger: the values users send (emails, password hashes, tokens, addresses) are copied into
+the logs, which are kept longer and read by more people than the database. It also writes
+several lines per query, which costs I/O on busy endpoints and buries real errors.
+
+## Example
+```python
+engine = create_engine(settings.database_url, echo=True)
+```
+
+## Use instead
+```python
+engine = create_engine(settings.database_url, echo=settings.sql_echo)  # off unless asked for
+```
+
+## Fix safety
+No automatic fix: decide which setting turns it on (development only).
+"""
+    VALID = [
+        "from sqlalchemy import create_engine\nimport os\nengine = create_engine(os.environ['DATABASE_URL'], echo=os.getenv('SQL_ECHO') == '1')\n",
+        "from sqlalchemy import create_engine\nDEBUG = False\nif DEBUG:\n    engine = create_engine('sqlite://', echo=True)\nelse:\n    engine = create_engine('sqlite://')\n",
+        "class Config:\n    SQLALCHEMY_ECHO = False\nclass DevelopmentConfig(Config):\n    SQLALCHEMY_ECHO = True\n",
+        {"tests/conftest.py": "from sqlalchemy import create_engine\nengine = create_engine('sqlite://', echo=True)\n"},
+    ]
+    INVALID = [
+        "from sqlalchemy import create_engine\nengine = create_engine('postgresql://app@db/app', echo=True)\n",
+        "from sqlalchemy.ext.asyncio import create_async_engine\nengine = create_async_engine('postgresql+asyncpg://db/app', echo='debug')\n",
+        "from flask import Flask\napp = Flask(__name__)\napp.config['SQLALCHEMY_ECHO'] = True\n",
+        "from flask_sqlalchemy import SQLAlchemy\ndb = SQLAlchemy(engine_options={'echo': True})\n",
+        "class Config:\n    SQLALCHEMY_DATABASE_URI = 'sqlite:///app.db'\n    SQLALCHEMY_ECHO = True\n",
+    ]
+
+    def begin(self, ctx: ModuleContext) -> None:
+        self.active = not is_script_path(ctx.relpath)
+
+    def dev_only(self, ctx: ModuleContext) -> bool:
+        """Inside `if DEBUG:` / `if settings.environment == "development":` or a development config class."""
+        for parent in ctx.parents:
+            if isinstance(parent, ast.If) and DEV_ONLY_SCOPE.search(ast.unparse(parent.test)):
+                return True
+            if isinstance(parent, ast.ClassDef) and DEV_CLASS.match(parent.name):
+                return True
+        return False
+
+    def visit_Call(self, node: ast.Call, ctx: ModuleContext) -> None:
+        if not self.active:
+            return
+        tail = (ctx.resolve(node.func) or "").rpartition(".")[2]
+        if tail in ENGINE_FACTORIES:
+            echo = next((k.value for k in node.keywords if k.arg == "echo"), None)
+            if _echo_on(echo) and not self.dev_only(ctx):
+                self.report(ctx, node, f"{tail}(echo={ast.unparse(echo)}) logs every statement with its values in every environment")
+        elif tail == "SQLAlchemy" or (tail == "update" and isinstance(node.func, ast.Attribute) and (dotted(node.func.value) or "").endswith("config")):
+            for keyword in node.keywords:
+                value = keyword.value
+                if keyword.arg == "engine_options" and isinstance(value, ast.Dict):
+                    on = any(const_text(k) == "echo" and _echo_on(v) for k, v in zip(value.keys, value.values))
+                else:
+                    on = keyword.arg == "SQLALCHEMY_ECHO" and _echo_on(value)
+                if on and not self.dev_only(ctx):
+                    self.report(ctx, node, "SQL echo is on in every environment: each statement is logged with its values")
+
+    def visit_Assign(self, node: ast.Assign, ctx: ModuleContext) -> None:
+        if not self.active or not _echo_on(node.value) or self.dev_only(ctx):
+            return
+        for target in node.targets:
+            key = target.id if isinstance(target, ast.Name) else const_text(target.slice) if isinstance(target, ast.Subscript) else None
+            in_class = any(isinstance(p, ast.ClassDef) for p in ctx.parents)
+            if key == "SQLALCHEMY_ECHO" and (isinstance(target, ast.Subscript) or in_class):
+                self.report(ctx, node, "SQLALCHEMY_ECHO = True in every environment: each statement is logged with its values")
+            elif isinstance(target, ast.Attribute) and target.attr == "echo" and "engine" in (dotted(target.value) or "").lower():
+                self.report(ctx, node, "engine.echo = True in every environment: each statement is logged with its values")
+
+
+def _echo_on(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and (node.value is True or node.value == "debug")
+
+
+def const_text(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
