@@ -60,6 +60,8 @@ class Session:
     public_routes: dict[Finding, str] = field(default_factory=dict)
     outcome: Outcome | None = None
     verify: bool | None = None  # run the project's tests around apply; None: on when it has tests
+    rehearsals: list = field(default_factory=list)  # the staging rehearsals run in this session, oldest first
+    confirmed: set = field(default_factory=set)  # findings the last rehearsal showed to be real
 
     # -- scanning -------------------------------------------------------------------------
 

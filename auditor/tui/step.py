@@ -23,6 +23,7 @@ class StepScreen(Screen):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
     BINDINGS = [
+        Binding("r", "rehearse", "Rehearse now"),  # the staging step only (check_action); first, to fit in 80 columns
         Binding("a", "accept", "Accept"),
         Binding("s", "skip", "Skip"),
         Binding("x", "not_a_problem", "Not a problem"),
@@ -209,6 +210,14 @@ class StepScreen(Screen):
             detail.scroll_home(animate=False)
         else:
             detail.scroll_page_down(animate=False)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return self.step == Step.STAGING if action == "rehearse" else True
+
+    def action_rehearse(self) -> None:
+        from auditor.tui.rehearsal import RehearsalScreen
+
+        self.app.push_screen(RehearsalScreen(), lambda _: self.query_one(FindingList).refresh_marks() if self.findings else None)
 
     def action_models(self) -> None:
         if self.step == Step.DATA_MODEL:

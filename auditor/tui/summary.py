@@ -23,6 +23,7 @@ class SummaryScreen(Screen):
     BINDINGS = [
         Binding("b", "back", "Back to steps"),
         Binding("r", "app.rescan", "Rescan"),
+        Binding("R", "rehearse", "Rehearse again"),  # after an earlier rehearsal (check_action)
         Binding("q", "app.request_quit", "Quit"),
     ]
 
@@ -109,3 +110,11 @@ class SummaryScreen(Screen):
 
     def action_back(self) -> None:
         self.app.goto(Step.DATA_MODEL)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return bool(self.app.session.rehearsals) if action == "rehearse" else True
+
+    def action_rehearse(self) -> None:
+        from auditor.tui.rehearsal import RehearsalScreen
+
+        self.app.push_screen(RehearsalScreen())

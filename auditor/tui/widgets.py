@@ -82,7 +82,7 @@ def score_text(step: Step, session: Session) -> Text:
     return text
 
 
-def finding_prompt(finding: Finding, decision: Decision) -> Text:
+def finding_prompt(finding: Finding, decision: Decision, confirmed: bool = False) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     if decision == Decision.ACCEPT and not finding.fixable:
         text.append("• ", style="bold yellow")  # accepted, to change by hand
@@ -91,6 +91,8 @@ def finding_prompt(finding: Finding, decision: Decision) -> Text:
     text.append(SEVERITY_LABEL[finding.severity], style=SEVERITY_STYLE[finding.severity])
     text.append(f" {finding.rule} ", style="bold")
     text.append(finding.location)
+    if confirmed:
+        text.append("  ◆", style="bold magenta")
     if finding.fixable:
         text.append(f"  {finding.fix_safety.value if finding.fix_safety else 'review'} fix", style="green")
     return text
@@ -105,7 +107,7 @@ class FindingList(OptionList):
         super().__init__(*(self._option(i, f) for i, f in enumerate(findings)), **kwargs)
 
     def _option(self, index: int, finding: Finding) -> Option:
-        return Option(finding_prompt(finding, self.session.decision(finding)), id=f"finding-{index}")
+        return Option(finding_prompt(finding, self.session.decision(finding), finding in self.session.confirmed), id=f"finding-{index}")
 
     @property
     def current(self) -> Finding | None:
@@ -114,7 +116,7 @@ class FindingList(OptionList):
 
     def refresh_marks(self) -> None:
         for index, finding in enumerate(self.findings):
-            self.replace_option_prompt_at_index(index, finding_prompt(finding, self.session.decision(finding)))
+            self.replace_option_prompt_at_index(index, finding_prompt(finding, self.session.decision(finding), finding in self.session.confirmed))
 
 
 class FindingDetail(VerticalScroll):
