@@ -449,3 +449,27 @@ def test_the_wheel_ships_the_server_and_the_extra_names_the_sdk():
     assert "auditor.mcp" in project["tool"]["setuptools"]["packages"]
     extras = project["project"]["optional-dependencies"]
     assert any(r.startswith("mcp>=2.3") for r in extras["mcp"]) and any(r.startswith("mcp>=2.3") for r in extras["test"])
+
+
+@pytest.mark.rehearsal
+def test_rehearse_boots_a_copy_of_the_app_and_returns_the_rehearsal_json(tmp_path):
+    from auditor.rehearse.run import WHAT_IT_RUNS
+
+    root = copy_app(FASTAPI_APP, tmp_path / "app")
+    before = tree(root)
+    said = []
+
+    async def on_progress(done, total, message):
+        said.append(message)
+
+    async def go():
+        async with session(build_server(tmp_path), [root]) as client:
+            return await client.call_tool("rehearse", {"path": "."}, progress_callback=on_progress)
+
+    result = run(go)
+    assert not result.is_error, result.content
+    report = result.structured_content
+    assert report["version"] == 1 and report["probes"] and report["summary"]["requests"] > 0
+    assert {p["outcome"] for p in report["probes"]} <= {"failed", "passed", "skipped"}
+    assert said[0] == WHAT_IT_RUNS  # the assistant is told the user's code runs
+    assert tree(root) == before  # the app ran on a copy
