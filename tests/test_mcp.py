@@ -473,3 +473,25 @@ def test_rehearse_boots_a_copy_of_the_app_and_returns_the_rehearsal_json(tmp_pat
     assert {p["outcome"] for p in report["probes"]} <= {"failed", "passed", "skipped"}
     assert said[0] == WHAT_IT_RUNS  # the assistant is told the user's code runs
     assert tree(root) == before  # the app ran on a copy
+
+
+def test_a_file_saved_while_the_plan_is_made_gives_no_plan_id(tmp_path, monkeypatch):
+    import fixers
+
+    root = copy_app(FASTAPI_APP, tmp_path / "app")
+    real = fixers.plan_fixes
+
+    def plan_while_the_user_saves(*args, **kwargs):
+        plan = real(*args, **kwargs)
+        other = next(p for p in sorted(tree(root)) if p.endswith(".py") and p not in plan.files_changed)
+        with open(root / other, "a", encoding="utf-8") as f:
+            f.write("\n# saved during the plan\n")
+        return plan
+
+    monkeypatch.setattr(fixers, "plan_fixes", plan_while_the_user_saves)
+
+    async def go():
+        async with session(build_server(tmp_path), [root]) as client:
+            return await client.call_tool("plan_fixes", {"path": ".", "rules": ["PR50"]})
+
+    assert "changed while the plan was made" in error_text(run(go))

@@ -21,7 +21,7 @@ from pathlib import Path
 from auditor.discovery import discover
 from auditor.mcp import Refused
 
-KEEP = 16  # plans remembered at once (each holds its scan); the oldest is forgotten first
+KEEP = 8  # plans remembered at once (each holds its scan and parsed trees); the oldest is forgotten first
 Snapshot = dict[str, "str | None"]  # relpath (or absolute path of a config above the root) -> sha256, None: absent
 
 
@@ -107,7 +107,8 @@ class PlanStore:
             applied = plan_id.strip() in self._applied
         if stored is None:
             raise Refused(
-                f"unknown plan id {plan_id!r}: call plan_fixes, show the user its diff, then apply with the plan_id it returns"
+                f"unknown plan id {plan_id!r} (this session keeps its last {self.keep} plans): call plan_fixes, "
+                "show the user its diff, then apply with the plan_id it returns"
             )
         if stored.root != root:
             raise Refused(f"plan {plan_id} was made for {stored.root}, not {root}")
