@@ -382,7 +382,9 @@ class RequestModelFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
         email_validator = project_has_email_validator([ws.read(name) or "" for name in REQUIREMENT_FILES])
         types = TypeSource(ws.index, relpath, email_validator)
-        outcomes = fix_with(RequestModel, relpath, findings, ws, types=types)
+        # Form fields: the model would have to follow the form's own parsing (files, repeated keys).
+        forms = {f: "by hand: these are form fields; check them with a form class (Flask-WTF) or a schema over request.form" for f in findings if f.message.startswith("`request.form` values")}
+        outcomes = fix_with(RequestModel, relpath, [f for f in findings if f not in forms], ws, types=types) if len(forms) < len(findings) else {}
         if any(v is None for v in outcomes.values()):
             ws.require("pydantic>=2", self.name)
-        return outcomes
+        return {**outcomes, **forms}

@@ -22,6 +22,9 @@ LOOSE_BODY = re.compile(r"^(?:typing\.)?(?:list\[|List\[)?(?:dict|Dict|Any|objec
 FLASK_BODY = {"flask.request.json", "quart.request.json"}
 FLASK_BODY_CALLS = {"flask.request.get_json", "quart.request.get_json"}
 FLASK_TEXT_VALUES = {f"{m}.request.{part}" for m in ("flask", "quart") for part in ("args", "form", "values")}
+FLASK_FORM = {"flask.request.form", "quart.request.form"}
+FORM_CHECKS = frozenset({"len", "match", "fullmatch", "search", "isinstance", "validate_email", "is_valid", "check"})
+STORE_CALLS = frozenset({"execute", "executemany", "add", "add_all", "insert", "insert_one", "insert_many", "create", "save", "update", "update_one", "set"})
 VALIDATOR_CALLS = {
     "model_validate", "model_validate_json", "parse_obj", "parse_raw", "validate", "validate_python",
     "validate_json", "load", "is_valid", "validate_on_submit", "deserialize", "structure", "from_dict",
@@ -140,8 +143,9 @@ class UnvalidatedRequestBody(ProjectRule):
 ## What it does
 Finds request bodies used without a schema: FastAPI bodies typed `dict` or `Any`, or read with
 `await request.json()` / `await request.form()`; Flask handlers that use `request.get_json()` /
-`request.json` values without passing them through a schema, and `int()` / `float()` of a
-query-string or form value outside a `try`. Hand-written checks that test both the type and the
+`request.json` values without passing them through a schema, `request.form` fields stored
+with no check at all (no form class, schema or test of any value), and `int()` / `float()` of
+a query-string or form value outside a `try`. Hand-written checks that test both the type and the
 range of the values (and answer 4xx) count as validation; partial checks get a low-severity note.
 
 ## Why is this bad in production
@@ -189,6 +193,8 @@ Review: requests that used to be accepted may now be rejected with 422.
         "from flask import Flask, request\napp = Flask(__name__)\n@app.route('/orders', methods=['POST'])\ndef create_order():\n    data = request.get_json()\n    return {'qty': int(data['qty'])}\n",
         "from flask import Flask, request\napp = Flask(__name__)\n@app.get('/items')\ndef items():\n    page = int(request.args['page'])\n    return {'page': page}\n",
         "from flask import Flask, request\napp = Flask(__name__)\n@app.post('/cart')\ndef add():\n    return {'qty': float(request.form.get('qty', 1))}\n",
+        # Form fields stored with no check at all.
+        "from flask import Flask, redirect, request\napp = Flask(__name__)\n@app.post('/profile')\ndef profile():\n    bio = request.form['bio']\n    website = request.form.get('website')\n    get_db().execute('UPDATE users SET bio = ?, website = ?', (bio, website))\n    return redirect('/me')\n",
     ]
 
     def check(self, index) -> Iterable[Finding]:
@@ -244,7 +250,7 @@ Review: requests that used to be accepted may now be rejected with 422.
         unguarded_cast = min((c for c in casts if id(c) not in guarded), key=source_order, default=None)
         body_read = min(body_reads, key=source_order, default=None)
         if body_read is None and unguarded_cast is None:
-            return None
+            return self.flask_form(node, imports)
         if validates(node) or verifies_signature(node):
             return None
         if body_read is None:
@@ -260,6 +266,158 @@ Review: requests that used to be accepted may now be rejected with 422.
                 Severity.LOW,
             )
         return (f"`{source}` used without validation: a blank body or a wrong-typed field gives a 500", body_read, None)
+
+    @staticmethod
+    def flask_form(node: ast.AST, imports: dict[str, str]):
+        """Form fields stored with no check at all: no form class or schema, no test of any value."""
+        reads = [n for n in walk_function(node) if isinstance(n, ast.Attribute) and qualified(n, imports) in FLASK_FORM]
+        if not reads or validates(node):
+            return None
+        names = derived_names(node, reads)
+        read_ids = {id(r) for r in reads}
+
+        def about_form(expr: ast.AST) -> bool:
+            return any(id(n) in read_ids or (isinstance(n, ast.Name) and n.id in names) for n in ast.walk(expr))
+
+        for child in walk_function(node):
+            if isinstance(child, (ast.If, ast.While, ast.Assert, ast.IfExp)) and about_form(child.test):
+                return None  # checked by hand (presence, length, format...)
+            if isinstance(child, ast.Call) and call_tail(child) in FORM_CHECKS and about_form(child):
+                return None
+        stored = [
+            c for c in walk_function(node)
+            if isinstance(c, ast.Call) and (call_tail(c) in STORE_CALLS or call_tail(c)[:1].isupper())
+            and any(about_form(a) for a in [*c.args, *(k.value for k in c.keywords)])
+        ]
+        if not stored:
+            return None
+        first = min(reads, key=source_order)
+        return (
+            "`request.form` values are stored without any check: blank, oversized or malformed fields reach the "
+            "database (validate them with a form class or a schema)",
+            first,
+            None,
+        )
+
+
+PARSERS = frozenset({"int", "float", "Decimal", "strptime", "fromisoformat", "UUID", "loads", "fromtimestamp", "parse", "isoparse"})
+TEXT_ONLY_PARSERS = PARSERS - {"int", "float"}  # int()/float() of query and form values are PR301's
+FLASK_RAW_VALUES = {f"{m}.request.{part}" for m in ("flask", "quart") for part in ("args", "form", "values", "headers", "cookies", "view_args")}
+FASTAPI_RAW = frozenset({"query_params", "path_params", "headers", "cookies"})
+HAND_CHECKS = frozenset({"isdigit", "isdecimal", "isnumeric", "fullmatch", "match"})
+TEXT_ANNOTATION = re.compile(r"^(str|Optional\[str\]|str \| None|None \| str)$")
+
+
+@register
+class UnguardedInputParsing(ProjectRule):
+    code = "PR304"
+    name = "unguarded-input-parsing"
+    category = Category.VALIDATION
+    severity = Severity.MEDIUM
+    impact = (
+        "A typo in a date, an amount or an id in the URL crashes the request: the user sees a server "
+        "error instead of \"invalid date\", and your error tracker fills with noise."
+    )
+    fix_summary = "Declares the parameter with its real type (date, Decimal, UUID, int) so a bad value gets a 400/422, or parses it in a try that answers 400."
+    doc = """
+## What it does
+Finds request values parsed by hand outside a `try` that catches the parse error:
+`datetime.strptime`, `date.fromisoformat`, `Decimal(...)`, `UUID(...)`, `json.loads(...)`
+of query, form, header and cookie values, and `int()` / `float()` of a Flask path segment
+of headers and cookies, and of a FastAPI parameter declared as `str`. (`int()` of query and
+form values and JSON bodies are PR301's; untyped path segments such as `/<id>` are PR303's.)
+A value checked first with `isdigit()` or a regular expression is fine.
+
+## Why is this bad in production
+These parsers raise `ValueError` (or `InvalidOperation`) on a malformed value. Nothing
+catches it, so the framework answers 500: the client cannot tell a bad input from a broken
+server, monitoring counts a crash, and retries repeat it.
+
+## Example
+```python
+@app.get("/reports")
+def report(start: str):
+    day = datetime.strptime(start, "%Y-%m-%d")
+```
+
+## Use instead
+```python
+@app.get("/reports")
+def report(start: date):  # FastAPI answers 422 for a bad date
+    ...
+```
+
+## Fix safety
+No automatic fix: choose the type or the 400 answer yourself.
+"""
+    VALID = [
+        "from datetime import date\nfrom fastapi import FastAPI\napp = FastAPI()\n@app.get('/reports')\ndef report(start: date):\n    return {'start': start}\n",
+        "from datetime import datetime\nfrom flask import Flask, abort, request\napp = Flask(__name__)\n@app.get('/reports')\ndef report():\n    try:\n        start = datetime.strptime(request.args.get('start', ''), '%Y-%m-%d')\n    except ValueError:\n        abort(400)\n    return {'start': start.isoformat()}\n",
+        "from flask import Flask\napp = Flask(__name__)\n@app.delete('/items/<int:item_id>')\ndef remove(item_id):\n    return {'id': int(item_id)}\n",
+        "from decimal import Decimal\nfrom fastapi import FastAPI\napp = FastAPI()\n@app.get('/convert')\ndef convert(amount: Decimal):\n    return {'cents': int(amount * 100)}\n",
+    ]
+    INVALID = [
+        "from datetime import datetime\nfrom fastapi import FastAPI\napp = FastAPI()\n@app.get('/reports')\ndef report(start: str):\n    day = datetime.strptime(start, '%Y-%m-%d')\n    return {'day': day.isoformat()}\n",
+        "from decimal import Decimal\nfrom flask import Flask, request\napp = Flask(__name__)\n@app.post('/refunds')\ndef refund():\n    amount = Decimal(request.form['amount'])\n    return {'amount': str(amount)}\n",
+        "from flask import Blueprint, request\nbp = Blueprint('items', __name__)\n@bp.get('/')\ndef items():\n    limit = int(request.headers.get('X-Limit', '50'))\n    return {'limit': limit}\n",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        for route, node in route_handlers(index):
+            imports = index.modules[route.relpath].imports
+            sources, text_params = self.raw_values(route, node, imports)
+            if not sources and not text_params:
+                continue
+            sources = sources + [n for n in walk_function(node) if isinstance(n, ast.Name) and n.id in text_params]
+            names = derived_names(node, sources) | text_params
+            source_ids = {id(s) for s in sources}
+            checked = {
+                n.func.value.id if isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) else None
+                for n in walk_function(node)
+                if isinstance(n, ast.Call) and call_tail(n) in HAND_CHECKS
+            } | {n.args[1].id for n in walk_function(node) if isinstance(n, ast.Call) and call_tail(n) in {"fullmatch", "match"} and len(n.args) > 1 and isinstance(n.args[1], ast.Name)}
+            guarded = guarded_by_try(node)
+            for call in sorted((n for n in walk_function(node) if isinstance(n, ast.Call)), key=source_order):
+                tail = call_tail(call)
+                if tail not in PARSERS or not call.args or id(call) in guarded:
+                    continue
+                arg = call.args[0]
+                if any(isinstance(n, ast.Name) and n.id in checked for n in ast.walk(arg)):
+                    continue
+                raw_form = any(id(n) in source_ids and self.query_or_form(n, imports) for n in ast.walk(arg))
+                if tail in {"int", "float"} and raw_form:
+                    continue  # PR301 reports int()/float() of query and form values
+                if tail in {"loads", "parse"} and not (dotted(call.func) or "").startswith(("json", "dateutil", "parser")):
+                    continue
+                if any(id(n) in source_ids or (isinstance(n, ast.Name) and n.id in names) for n in ast.walk(arg)):
+                    yield self.at(
+                        route.relpath,
+                        call,
+                        f"`{ast.unparse(call)[:60]}` raises on a malformed value and the client gets a 500: declare the type or answer 400",
+                    )
+                    break  # one per handler
+
+    @staticmethod
+    def query_or_form(node: ast.AST, imports) -> bool:
+        return isinstance(node, ast.Attribute) and qualified(node, imports) in FLASK_TEXT_VALUES
+
+    @staticmethod
+    def raw_values(route, node, imports) -> tuple[list[ast.AST], set[str]]:
+        """Nodes reading raw request text, and names of parameters that hold raw text."""
+        sources: list[ast.AST] = []
+        params: set[str] = set()
+        if route.framework == "flask":  # untyped path segments (`/<id>`) are PR303's
+            sources = [n for n in walk_function(node) if isinstance(n, ast.Attribute) and qualified(n, imports) in FLASK_RAW_VALUES]
+        else:
+            requests = {p.name for p in route.handler.params if re.search(r"\bRequest\b", p.annotation or "")}
+            for param in route.handler.params:  # declared `str` on purpose; unannotated ones are PR303's
+                if param.kind == "normal" and not param.depends_on and param.annotation and TEXT_ANNOTATION.match(strip_annotation(param.annotation)):
+                    params.add(param.name)
+            sources = [
+                n for n in walk_function(node)
+                if isinstance(n, ast.Attribute) and n.attr in FASTAPI_RAW and isinstance(n.value, ast.Name) and n.value.id in requests
+            ]
+        return sources, params - {"self", "request", "db", "session"}
 
 
 @register

@@ -1,0 +1,110 @@
+"""PR301 form fields in Flask and PR304 hand parsing of request values that answers 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixers.pipeline.plan import plan_fixes
+from tests.helpers import scan_example, scan_project, write_project
+
+FLASK = "from flask import Flask, abort, redirect, request\napp = Flask(__name__)\n"
+FASTAPI = "from datetime import date, datetime\nfrom decimal import Decimal\nfrom fastapi import FastAPI, Request\napp = FastAPI()\n"
+
+
+def findings(tmp_path, example, code):
+    result = scan_example(tmp_path, example, select=[code])
+    assert not [d for d in result.diagnostics if d.kind in {"syntax-error", "rule-error"}], result.diagnostics
+    return [f for f in result.findings if f.rule == code]
+
+
+# -- PR301: request.form ------------------------------------------------------------------------------
+
+UNCHECKED_FORM = FLASK + (
+    "@app.post('/profile')\ndef profile():\n"
+    "    bio = request.form['bio']\n    website = request.form.get('website')\n"
+    "    get_db().execute('UPDATE users SET bio = ?, website = ?', (bio, website))\n"
+    "    return redirect('/me')\n"
+)
+
+
+def test_form_fields_stored_without_any_check_are_reported(tmp_path):
+    (finding,) = findings(tmp_path, UNCHECKED_FORM, "PR301")
+    assert finding.line == 5 and "request.form" in finding.message
+
+
+def test_form_fields_into_a_model_constructor_are_reported(tmp_path):
+    source = FLASK + (
+        "@app.post('/notes')\ndef add_note():\n"
+        "    note = Note(title=request.form['title'], body=request.form['body'])\n"
+        "    db.session.add(note)\n    db.session.commit()\n    return redirect('/notes')\n"
+    )
+    assert len(findings(tmp_path, source, "PR301")) == 1
+
+
+CHECKED_FORMS = {
+    "presence-check-and-flash": FLASK
+    + "@app.post('/register')\ndef register():\n    username = request.form['username']\n"
+    "    if not username:\n        abort(400)\n    get_db().execute('INSERT INTO users (name) VALUES (?)', (username,))\n    return redirect('/')\n",
+    "length-check": FLASK
+    + "@app.post('/bio')\ndef bio():\n    text = request.form.get('bio', '')\n"
+    "    assert len(text) <= 500\n    get_db().execute('UPDATE users SET bio = ?', (text,))\n    return redirect('/')\n",
+    "wtforms": FLASK
+    + "@app.post('/login')\ndef login():\n    form = LoginForm(request.form)\n"
+    "    if form.validate_on_submit():\n        get_db().execute('INSERT INTO logins (email) VALUES (?)', (form.email.data,))\n    return redirect('/')\n",
+    "read-but-not-stored": FLASK + "@app.post('/search')\ndef search():\n    q = request.form.get('q', '')\n    return {'q': q}\n",
+}
+
+
+@pytest.mark.parametrize("source", CHECKED_FORMS.values(), ids=CHECKED_FORMS.keys())
+def test_checked_or_unstored_form_fields_are_fine(tmp_path, source):
+    assert findings(tmp_path, source, "PR301") == []
+
+
+def test_the_body_model_fix_leaves_form_findings_by_hand(tmp_path):
+    root = write_project(tmp_path, UNCHECKED_FORM)
+    result = scan_project(root, select=["PR301"])
+    plan = plan_fixes(result, result.findings, include_review=True)
+    assert not plan.fixes and [reason.split(":")[0] for _, reason in plan.skipped] == ["by hand"]
+
+
+# -- PR304: parsing that raises ----------------------------------------------------------------------
+
+RAISES = {
+    "fastapi-strptime-of-a-str": FASTAPI
+    + "@app.get('/report')\ndef report(start: str):\n    day = datetime.strptime(start, '%Y-%m-%d')\n    return {'day': day.isoformat()}\n",
+    "fastapi-decimal-through-a-variable": FASTAPI
+    + "@app.get('/convert')\ndef convert(amount: str):\n    raw = amount.strip()\n    return {'value': str(Decimal(raw))}\n",
+    "fastapi-query-params": FASTAPI
+    + "@app.get('/since')\nasync def since(request: Request):\n    return {'since': date.fromisoformat(request.query_params['since']).isoformat()}\n",
+    "flask-decimal-of-a-form-field": FLASK
+    + "from decimal import Decimal\n@app.post('/refund')\ndef refund():\n    return {'amount': str(Decimal(request.form['amount']))}\n",
+    "flask-int-of-a-header": FLASK + "@app.get('/items')\ndef items():\n    return {'limit': int(request.headers.get('X-Limit', '50'))}\n",
+    "flask-json-loads-of-a-query-value": FLASK
+    + "import json\n@app.get('/filter')\ndef filt():\n    return json.loads(request.args.get('f', '{}'))\n",
+    "flask-uuid": FLASK + "import uuid\n@app.get('/t')\ndef t():\n    return {'id': str(uuid.UUID(request.args['id']))}\n",
+}
+
+
+@pytest.mark.parametrize("source", RAISES.values(), ids=RAISES.keys())
+def test_hand_parsing_that_raises_is_reported(tmp_path, source):
+    (finding,) = findings(tmp_path, source, "PR304")
+    assert "500" in finding.message
+
+
+SAFE = {
+    "typed-parameter": FASTAPI + "@app.get('/report')\ndef report(start: date):\n    return {'day': start.isoformat()}\n",
+    "inside-try": FASTAPI
+    + "from fastapi import HTTPException\n@app.get('/report')\ndef report(start: str):\n    try:\n        day = datetime.strptime(start, '%Y-%m-%d')\n"
+    "    except ValueError:\n        raise HTTPException(400, 'bad date')\n    return {'day': day.isoformat()}\n",
+    "checked-with-isdigit": FLASK
+    + "@app.get('/items')\ndef items():\n    raw = request.headers.get('X-Limit', '50')\n    if not raw.isdigit():\n        abort(400)\n    return {'limit': int(raw)}\n",
+    "int-of-a-query-value-is-pr301s": FLASK + "@app.get('/items')\ndef items():\n    return {'page': int(request.args['page'])}\n",
+    "untyped-path-segment-is-pr303s": FLASK + "@app.delete('/items/<id>')\ndef remove(id):\n    return {'id': int(id)}\n",
+    "constant-not-input": FASTAPI + "@app.get('/epoch')\ndef epoch():\n    return {'d': datetime.strptime('2020-01-01', '%Y-%m-%d').isoformat()}\n",
+    "json-loads-of-a-setting": FLASK + "import json, os\n@app.get('/flags')\ndef flags():\n    return json.loads(os.environ.get('FLAGS', '{}'))\n",
+}
+
+
+@pytest.mark.parametrize("source", SAFE.values(), ids=SAFE.keys())
+def test_typed_guarded_or_non_input_parsing_is_fine(tmp_path, source):
+    assert findings(tmp_path, source, "PR304") == []
