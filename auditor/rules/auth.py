@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from auditor.config import public_route_matches
 from auditor.index.auth_model import FEED_PATH, GROUP_COLUMN, OWNER_COLUMN, auth_model
+from auditor.index.facts import Span
 from auditor.index.endpoint_roles import GUESSABLE_ROLES, TOKEN_FOR_ANYONE, WEBHOOK
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ProjectRule, register
@@ -718,7 +719,9 @@ def export_items():
             return bool(text) and text.lstrip(" (").lower().startswith("select") and not re.search(r"\bwhere\b", text, re.I)
         if isinstance(call.func, ast.Attribute) and call.func.attr == "all":
             chain = ast.unparse(call.func.value)
-            return re.search(r"\b(query|select)\(", chain) is not None and not re.search(r"\.(filter|filter_by|where|join|get|limit)\(", chain)
+            # db.query(Note).all(), select(Note)..., Note.query.all() (Flask-SQLAlchemy)
+            whole = re.search(r"\b(query|select)\(", chain) is not None or re.fullmatch(r"[\w.]*\w\.query", chain) is not None
+            return whole and not re.search(r"\.(filter|filter_by|where|join|get|limit)\(", chain)
         return False
 
 
@@ -841,7 +844,7 @@ def forgot_password():
         route = ra.route
         if "logout" in route.path.lower() or not ra.served or ra.verified or ra.role_checked:
             return False
-        if ra.role in GUESSABLE_ROLES or ra.role == TOKEN_FOR_ANYONE:
+        if ra.role in GUESSABLE_ROLES:
             return True
         if not (route.is_mutating and AUTH_ROUTE.search(route.path)) or ra.role is not None:
             return False  # a token refresh, an OAuth callback, a webhook
@@ -857,3 +860,341 @@ def forgot_password():
             if re.search(r"default_limits|application_limits|SlowAPIMiddleware|SlowAPIASGIMiddleware", source):
                 return True
         return False
+
+
+@register
+class AuthCheckVerifiesNothing(ProjectRule):
+    code = "PR204"
+    name = "auth-check-verifies-nothing"
+    category = Category.AUTH
+    severity = Severity.HIGH
+    impact = (
+        "The login check on these routes can be passed by anyone: it believes a user name the caller "
+        "sends, or a token it never checks, so any visitor can act as any user."
+    )
+    doc = """
+## What it does
+Judges the auth dependencies, decorators and `before_request` hooks that routes rely on, and
+finds those that verify nothing: a JWT decoded without checking its signature
+(`get_unverified_claims`, `verify_signature: False`, a hand-made base64 decode), a user taken
+from a request header such as `X-User` or from an unsigned cookie such as `user_id`, or a
+`verify()`/`check_password()` call whose True/False answer is ignored.
+
+## Why is this bad in production
+The routes look protected — a scanner, a reviewer and the app's own tests all see a login
+check — but the check accepts whatever the caller says. Writing `X-User: admin` or editing a
+cookie is all it takes to become someone else.
+
+## Example
+```python
+def get_current_user(x_user: str = Header(...), db: Session = Depends(get_db)):
+    return db.query(User).filter(User.username == x_user).first()
+```
+
+## Use instead
+```python
+def get_current_user(token: str = Depends(oauth2_scheme), db: Session = Depends(get_db)):
+    claims = jwt.decode(token, SECRET_KEY, algorithms=["HS256"])
+    return db.get(User, int(claims["sub"]))
+```
+
+## Fix safety
+Not fixed automatically: how the app should identify callers (tokens, sessions) is a design choice.
+"""
+    VALID = [
+        {
+            "deps.py": """
+import jwt
+from fastapi import Depends, Header, HTTPException
+SECRET = "k"
+def get_current_user(authorization: str = Header(...)):
+    try:
+        claims = jwt.decode(authorization.removeprefix("Bearer "), SECRET, algorithms=["HS256"])
+    except jwt.PyJWTError:
+        raise HTTPException(status_code=401)
+    return claims["sub"]
+""",
+            "app.py": """
+from fastapi import Depends, FastAPI
+from deps import get_current_user
+app = FastAPI()
+@app.get("/me")
+def me(user=Depends(get_current_user)):
+    return {"user": user}
+""",
+        },
+    ]
+    INVALID = [
+        {
+            "deps.py": """
+from fastapi import Header, HTTPException
+def get_current_user(x_user: str = Header(None)):
+    if not x_user:
+        raise HTTPException(status_code=401)
+    return x_user
+""",
+            "app.py": """
+from fastapi import Depends, FastAPI
+from deps import get_current_user
+app = FastAPI()
+@app.get("/me")
+def me(user=Depends(get_current_user)):
+    return {"user": user}
+""",
+        },
+        """
+import functools
+from flask import Flask, abort, request
+app = Flask(__name__)
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if request.cookies.get("user_id") is None:
+            abort(401)
+        return view(*args, **kwargs)
+    return wrapped
+@app.route("/notes", methods=["POST"])
+@login_required
+def create_note():
+    return {}
+""",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        for (relpath, qualname, line), (why, routes) in auth_model(index).weak_functions().items():
+            name = qualname.rpartition(".")[2]
+            first = routes[0].label()
+            more = f" and {len(routes) - 1} more route(s)" if len(routes) > 1 else ""
+            node = index.function_node(relpath, qualname)
+            yield self.at(
+                relpath,
+                node if node is not None else Span(line, 0, line),
+                f"{name}() {why}: {first}{more} rely on it",
+            )
+
+
+@register
+class TokenWithoutPasswordCheck(ProjectRule):
+    code = "PR205"
+    name = "token-without-password-check"
+    category = Category.AUTH
+    severity = Severity.HIGH
+    impact = "Anyone can get a login token for any account just by sending its user name or email: no password is asked."
+    doc = """
+## What it does
+Finds routes that hand out a login (a JWT, a session, `login_user(...)`) for a user name or
+email read from the request, without verifying a password, a one-time code, an existing
+token or an OAuth code first. Recognised by what the handler and its helpers do, whatever the
+route is called.
+
+## Why is this bad in production
+The token is minted for whoever is named in the request. Every account, including the
+administrator's, is one request away.
+
+## Example
+```python
+@app.post("/token")
+def token(form: OAuth2PasswordRequestForm = Depends(), db=Depends(get_db)):
+    user = db.query(User).filter(User.username == form.username).first()
+    return {"access_token": create_access_token({"sub": user.username})}
+```
+
+## Use instead
+```python
+@app.post("/token")
+def token(form: OAuth2PasswordRequestForm = Depends(), db=Depends(get_db)):
+    user = db.query(User).filter(User.username == form.username).first()
+    if user is None or not pwd_context.verify(form.password, user.hashed_password):
+        raise HTTPException(status_code=401, detail="Incorrect username or password")
+    return {"access_token": create_access_token({"sub": user.username})}
+```
+
+## Fix safety
+Not fixed automatically: which credential the app should check is for you to say.
+"""
+    VALID = [
+        """
+import jwt
+from fastapi import FastAPI, HTTPException
+from passlib.context import CryptContext
+pwd_context = CryptContext(schemes=["bcrypt"])
+app = FastAPI()
+USERS = {}
+@app.post("/session")
+def open_session(body: dict):
+    user = USERS.get(body["username"])
+    if user is None or not pwd_context.verify(body["password"], user["hash"]):
+        raise HTTPException(status_code=401)
+    return {"token": jwt.encode({"sub": body["username"]}, "k", algorithm="HS256")}
+""",
+    ]
+    INVALID = [
+        """
+import jwt
+from fastapi import FastAPI
+app = FastAPI()
+@app.post("/session")
+def open_session(body: dict):
+    return {"token": jwt.encode({"sub": body["username"]}, "k", algorithm="HS256")}
+""",
+        """
+from flask import Flask, request
+from flask_login import login_user
+app = Flask(__name__)
+@app.route("/enter", methods=["POST"])
+def enter():
+    user = User.query.filter_by(email=request.form["email"]).first()
+    login_user(user)
+    return {}
+""",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        for ra in auth_model(index).routes:
+            if ra.role == TOKEN_FOR_ANYONE and not ra.verified and ra.served:
+                route = ra.route
+                yield self.at(route.relpath, route, f"{route.label()} issues a login for the user named in the request without checking a password")
+
+
+@register
+class WebhookSignatureFailsOpen(ProjectRule):
+    code = "PR206"
+    name = "webhook-signature-fails-open"
+    category = Category.AUTH
+    severity = Severity.HIGH
+    impact = (
+        "If the webhook secret is missing from the server's settings (a new server, a typo in the variable "
+        "name), the app accepts fake payment or account events from anyone."
+    )
+    doc = """
+## What it does
+Finds webhooks that check the sender's signature only when a secret is configured:
+`if secret: verify(...)`, `if secret and not valid: abort(401)`, or an early
+`if not secret: return process(event)`.
+
+## Why is this bad in production
+Settings go missing: a new deployment, a renamed variable, a staging copy promoted to
+production. The check then switches itself off without a word, and anyone can post
+"payment succeeded" events.
+
+## Example
+```python
+secret = os.getenv("STRIPE_WEBHOOK_SECRET")
+if secret:
+    stripe.Webhook.construct_event(payload, signature, secret)
+```
+
+## Use instead
+```python
+secret = os.environ["STRIPE_WEBHOOK_SECRET"]  # fails at start-up when unset
+stripe.Webhook.construct_event(payload, signature, secret)
+```
+
+## Fix safety
+Not fixed automatically: refusing events when the secret is unset is a behaviour change to decide on.
+"""
+    VALID = [
+        """
+import hashlib, hmac, os
+from fastapi import FastAPI, HTTPException, Request
+app = FastAPI()
+@app.post("/webhooks/billing")
+async def billing(request: Request):
+    secret = os.environ["WEBHOOK_SECRET"]
+    body = await request.body()
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not secret or not hmac.compare_digest(expected, request.headers.get("X-Signature", "")):
+        raise HTTPException(status_code=401)
+    return {"ok": True}
+""",
+    ]
+    INVALID = [
+        """
+import hashlib, hmac, os
+from fastapi import FastAPI, HTTPException, Request
+app = FastAPI()
+WEBHOOK_SECRET = os.getenv("WEBHOOK_SECRET")
+@app.post("/webhooks/billing")
+async def billing(request: Request):
+    body = await request.body()
+    if WEBHOOK_SECRET:
+        expected = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, request.headers.get("X-Signature", "")):
+            raise HTTPException(status_code=401)
+    return {"ok": True}
+""",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        model = auth_model(index)
+        for ra in model.routes:
+            if ra.role != WEBHOOK or not ra.served:
+                continue
+            line = model.fails_open(ra.route)
+            if line is not None:
+                route = ra.route
+                yield self.at(route.relpath, route, f"{route.label()} skips its signature check when the secret is not set (line {line}): anyone can send it events")
+
+
+@register
+class VerificationResultIgnored(ProjectRule):
+    code = "PR207"
+    name = "verification-result-ignored"
+    category = Category.AUTH
+    severity = Severity.HIGH
+    impact = "A password, signature or token check runs but its answer is thrown away, so wrong passwords and forged requests get in."
+    doc = """
+## What it does
+Finds calls that answer True or False — `pwd_context.verify(...)`, `check_password_hash(...)`,
+`bcrypt.checkpw(...)`, `hmac.compare_digest(...)` — written as a statement, so nothing reads
+the answer, in route handlers, auth dependencies and the helpers they call.
+
+## Why is this bad in production
+These functions do not raise on a mismatch; they return False. Called on their own line they
+check nothing, and every password or signature is accepted.
+
+## Example
+```python
+pwd_context.verify(body.password, user.hashed_password)
+return {"access_token": create_access_token(user.id)}
+```
+
+## Use instead
+```python
+if not pwd_context.verify(body.password, user.hashed_password):
+    raise HTTPException(status_code=401)
+return {"access_token": create_access_token(user.id)}
+```
+
+## Fix safety
+Not fixed automatically: what to answer on a mismatch (401, 403, a form error) is the app's choice.
+"""
+    VALID = [
+        """
+from flask import Flask, abort, request
+from werkzeug.security import check_password_hash
+app = Flask(__name__)
+@app.route("/login", methods=["POST"])
+def login():
+    user = find(request.form["email"])
+    if not check_password_hash(user.password_hash, request.form["password"]):
+        abort(401)
+    return {}
+""",
+    ]
+    INVALID = [
+        """
+from flask import Flask, request
+from werkzeug.security import check_password_hash
+app = Flask(__name__)
+@app.route("/login", methods=["POST"])
+def login():
+    user = find(request.form["email"])
+    check_password_hash(user.password_hash, request.form["password"])
+    return {}
+""",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        for relpath, line, name in auth_model(index).ignored_verifications():
+            yield self.at(relpath, Span(line, 0, line), f"{name}() answers True or False, but nothing reads the answer: the check lets everyone through")
