@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import anyio
+import mcp
 import mcp_types as types  # the `mcp` SDK (in the test extra, as in prodready[mcp])
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 
@@ -45,13 +46,11 @@ def tree(root: Path) -> dict[str, str]:
 
 def session(server, roots: list[Path] | None, mode: str = "auto") -> Client:
     """A client declaring `roots` as its workspace roots (None: no roots capability at all)."""
-    callback = None
-    if roots is not None:
 
-        async def callback(context) -> types.ListRootsResult:
-            return types.ListRootsResult(roots=[types.Root(uri=r.as_uri(), name=r.name) for r in roots])
+    async def answer(context) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root(uri=r.as_uri(), name=r.name) for r in roots])
 
-    return Client(server, list_roots_callback=callback, mode=mode)
+    return Client(server, list_roots_callback=answer if roots is not None else None, mode=mode)
 
 
 def run(coro_fn, *args):
@@ -142,6 +141,9 @@ def test_one_resource_per_rule_with_its_reference_section(tmp_path):
     async def go():
         async with session(build_server(tmp_path), None) as client:
             listed = (await client.list_resources()).resources
+            with pytest.raises(mcp.MCPError) as unknown:
+                await client.read_resource("prodready://rules/PR999")
+            assert "PR999" in unknown.value.error.message and "\n" not in unknown.value.error.message
             return listed, await client.read_resource("prodready://rules/PR301")
 
     listed, read = run(go)

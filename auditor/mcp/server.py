@@ -62,7 +62,7 @@ def client_roots(ctx: Context) -> ListRoots | None:
 
 
 Roots = Annotated[ListRootsResult | None, Resolve(client_roots)]
-Path_ = Annotated[str, Field(description="the project folder, absolute or relative to the workspace root (\".\" is the root)")]
+ProjectPath = Annotated[str, Field(description="the project folder, absolute or relative to the workspace root (\".\" is the root)")]
 
 
 async def _work(ctx: Context, job: Callable[[actions.Progress], T]) -> T:
@@ -110,7 +110,7 @@ def build_server(start: Path | None = None, store: PlanStore | None = None) -> M
         annotations=READ_ONLY,
     )
     async def scan(
-        path: Path_,
+        path: ProjectPath,
         ctx: Context,
         roots: Roots,
         select: Annotated[list[str] | None, Field(description="only these rule codes or prefixes, e.g. [\"PR2\", \"PR301\"]")] = None,
@@ -132,7 +132,7 @@ def build_server(start: Path | None = None, store: PlanStore | None = None) -> M
         annotations=READ_ONLY,
     )
     async def plan_fixes(
-        path: Path_,
+        path: ProjectPath,
         ctx: Context,
         roots: Roots,
         rules: Annotated[list[str] | None, Field(description="only findings of these rule codes or prefixes")] = None,
@@ -151,7 +151,7 @@ def build_server(start: Path | None = None, store: PlanStore | None = None) -> M
         annotations=WRITES,
     )
     async def apply_fixes(
-        path: Path_,
+        path: ProjectPath,
         plan_id: Annotated[str, Field(description="the plan_id plan_fixes returned for the diff the user saw")],
         ctx: Context,
         roots: Roots,
@@ -168,7 +168,7 @@ def build_server(start: Path | None = None, store: PlanStore | None = None) -> M
         description="Restore every file as it was before the last apply_fixes (or `prodready fix --apply`) in the project.",
         annotations=WRITES,
     )
-    async def undo(path: Path_, ctx: Context, roots: Roots) -> dict[str, Any]:
+    async def undo(path: ProjectPath, ctx: Context, roots: Roots) -> dict[str, Any]:
         root = folder(path, roots)
         return await _work(ctx, lambda progress: actions.undo_json(plans, root))
 
@@ -177,7 +177,7 @@ def build_server(start: Path | None = None, store: PlanStore | None = None) -> M
         "database and sends failure-path requests; ask the user first. Takes up to minutes.",
         annotations=RUNS_CODE,
     )
-    async def rehearse(path: Path_, ctx: Context, roots: Roots) -> dict[str, Any]:
+    async def rehearse(path: ProjectPath, ctx: Context, roots: Roots) -> dict[str, Any]:
         root = folder(path, roots)
         return await _work(ctx, lambda progress: actions.rehearse_json(root, progress))
 
