@@ -420,6 +420,212 @@ No automatic fix: choose the type or the 400 answer yourself.
         return sources, params - {"self", "request", "db", "session"}
 
 
+DUMPS = frozenset({"model_dump", "dict"})
+MERGERS = frozenset({"sqlmodel_update", "update_from_dict"})
+
+
+@register
+class NullOntoRequiredColumn(ProjectRule):
+    code = "PR305"
+    name = "null-onto-required-column"
+    category = Category.VALIDATION
+    severity = Severity.MEDIUM
+    impact = (
+        "A client that sends `\"title\": null` in an edit crashes the request: the database refuses an "
+        "empty required field and the user gets a server error instead of a clear message."
+    )
+    fix_summary = "Skips null values when copying an edit onto the row (exclude_none=True / `if value is not None`), or rejects null for required fields with a 422."
+    doc = """
+## What it does
+Finds PATCH and PUT handlers that copy the request's fields onto a row — a
+`for key, value in data.items(): setattr(row, key, value)` loop, `row.sqlmodel_update(data)`,
+or `row.title = data.get("title", row.title)` — where an explicit `null` reaches a column
+declared NOT NULL (`nullable=False`). With a Pydantic body, only fields that accept `None`
+count; `model_dump(exclude_none=True)` and an `is not None` check are fine.
+
+## Why is this bad in production
+`exclude_unset=True` keeps the fields the client sent, including the ones it sent as
+`null`. The value reaches the database, which refuses it with an `IntegrityError`: the
+client gets a 500 for what is a validation error, and with autoflush the session may be left
+broken for the rest of the request.
+
+## Example
+```python
+class TaskUpdate(BaseModel):
+    title: str | None = None
+
+@router.patch("/tasks/{task_id}")
+def edit(task_id: int, body: TaskUpdate, db: Session = Depends(get_db)):
+    task = db.get(Task, task_id)
+    for key, value in body.model_dump(exclude_unset=True).items():
+        setattr(task, key, value)
+```
+
+## Use instead
+```python
+    for key, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(task, key, value)
+```
+
+## Fix safety
+No automatic fix: decide whether null means "leave as is" or "invalid".
+"""
+    VALID = [
+        """
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import Column, Integer, String
+from sqlalchemy.orm import declarative_base
+Base = declarative_base()
+app = FastAPI()
+class Task(Base):
+    __tablename__ = "tasks"
+    id = Column(Integer, primary_key=True)
+    title = Column(String, nullable=False)
+class TaskUpdate(BaseModel):
+    title: str | None = None
+@app.patch("/tasks/{task_id}")
+def edit(task_id: int, body: TaskUpdate, db=None):
+    task = db.get(Task, task_id)
+    for key, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(task, key, value)
+    return task
+""",
+    ]
+    INVALID = [
+        """
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import Column, Integer, String
+from sqlalchemy.orm import declarative_base
+Base = declarative_base()
+app = FastAPI()
+class Task(Base):
+    __tablename__ = "tasks"
+    id = Column(Integer, primary_key=True)
+    title = Column(String, nullable=False)
+class TaskUpdate(BaseModel):
+    title: str | None = None
+@app.patch("/tasks/{task_id}")
+def edit(task_id: int, body: TaskUpdate, db=None):
+    task = db.get(Task, task_id)
+    for key, value in body.model_dump(exclude_unset=True).items():
+        setattr(task, key, value)
+    return task
+""",
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        from auditor.rules.data_model import OPTIONAL
+        from auditor.rules.filter_indexes import _row_table
+        from auditor.rules.querying import data_shape
+
+        shape = data_shape(index)
+        if not shape.tables:
+            return
+        for route, node in route_handlers(index):
+            if not {"PATCH", "PUT"} & set(route.methods):
+                continue
+            facts = index.modules[route.relpath]
+            rows = {  # local name -> table of the row it holds
+                a.targets[0].id: table
+                for a in walk_function(node)
+                if isinstance(a, ast.Assign) and len(a.targets) == 1 and isinstance(a.targets[0], ast.Name)
+                for table in [_row_table(a.value, shape)] if table is not None
+            }
+            if not rows:
+                continue
+            schemas = {p.name: p.annotation for p in route.handler.params if p.annotation}
+            hit = self.copy_site(node, rows, schemas, facts, index, OPTIONAL, route.framework, set(facts.imports.values()))
+            if hit is not None:
+                at, table, column = hit
+                yield self.at(
+                    route.relpath,
+                    at,
+                    f"{route.label()} copies an explicit null onto {table.model or table.name}.{column}, a NOT NULL column: "
+                    "the database refuses it and the client gets a 500",
+                )
+
+    @staticmethod
+    def required(table) -> list[str]:
+        return [name for name, c in table.columns.items() if c.nullable is False and not c.primary_key]
+
+    def copy_site(self, node, rows, schemas, facts, index, optional, framework, imported):
+        dumps: dict[str, ast.Call] = {}  # name -> the model_dump(...) call it holds
+        for child in walk_function(node):
+            if isinstance(child, ast.Assign) and len(child.targets) == 1 and isinstance(child.targets[0], ast.Name) and isinstance(child.value, ast.Call):
+                dumps[child.targets[0].id] = child.value
+        for child in walk_function(node):
+            source = row = None
+            if isinstance(child, ast.For) and isinstance(child.iter, ast.Call) and call_tail(child.iter) == "items":
+                setters = [c for s in child.body for c in ast.walk(s) if isinstance(c, ast.Call) and call_tail(c) == "setattr" and c.args]
+                if setters and isinstance(setters[0].args[0], ast.Name):
+                    source, row = child.iter.func.value, setters[0].args[0].id
+            elif isinstance(child, ast.Call) and call_tail(child) in MERGERS and isinstance(child.func, ast.Attribute) and isinstance(child.func.value, ast.Name) and child.args:
+                source, row = child.args[0], child.func.value.id
+            elif isinstance(child, ast.Assign) and len(child.targets) == 1:
+                hit = self.direct_copy(child, node, rows, dumps, schemas, facts, index, optional, framework)
+                if hit is not None:
+                    return hit
+            if source is None or row not in rows:
+                continue
+            required = self.required(rows[row])
+            fields = self.nullable_fields(source, dumps, schemas, facts, index, optional, framework)
+            hits = [c for c in required if fields is None or c in fields]
+            if hits:
+                return child, rows[row], hits[0]
+        return None
+
+    def direct_copy(self, assign, node, rows, dumps, schemas, facts, index, optional, framework):
+        """`row.title = data.get("title", row.title)` (an explicit null wins over the default) or
+        `row.title = body.title` with an Optional field, outside an `is not None` check."""
+        target = assign.targets[0]
+        if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id in rows):
+            return None
+        table = rows[target.value.id]
+        if target.attr not in self.required(table):
+            return None
+        value = assign.value
+        if isinstance(value, ast.Call) and call_tail(value) == "get" and isinstance(value.func, ast.Attribute) and len(value.args) == 2:
+            fields = self.nullable_fields(value.func.value, dumps, schemas, facts, index, optional, framework)
+        elif isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id in schemas and value.attr == target.attr:
+            fields = self.schema_fields(schemas[value.value.id], facts, index, optional)
+        else:
+            return None
+        if fields is not None and target.attr not in fields:
+            return None
+        guarded = any(
+            isinstance(n, ast.If) and "None" in ast.unparse(n.test) and any(c is assign for s in n.body for c in ast.walk(s))
+            for n in walk_function(node)
+        )
+        return None if guarded else (assign, table, target.attr)
+
+    @staticmethod
+    def schema_fields(annotation: str, facts, index, optional) -> set[str]:
+        located = project_class(index, facts, strip_annotation(annotation))
+        cls = next((n for n in index.tree(located[0]).body if isinstance(n, ast.ClassDef) and n.name == located[1]), None) if located else None
+        if cls is None:
+            return set()
+        return {s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and optional.search(ast.unparse(s.annotation))}
+
+    def nullable_fields(self, source, dumps, schemas, facts, index, optional, framework) -> set[str] | None:
+        """Fields that may arrive as null: None means any key (a dict or a raw JSON body); an empty set, none."""
+        if isinstance(source, ast.Name) and source.id in dumps:
+            source = dumps[source.id]
+        if isinstance(source, ast.Call) and call_tail(source) in DUMPS and isinstance(source.func, ast.Attribute):
+            if any(k.arg == "exclude_none" and isinstance(k.value, ast.Constant) and k.value.value for k in source.keywords):
+                return set()
+            body = source.func.value
+            annotation = schemas.get(body.id) if isinstance(body, ast.Name) else None
+            return self.schema_fields(annotation, facts, index, optional) if annotation else set()
+        if isinstance(source, ast.Name) and LOOSE_BODY.match(strip_annotation(schemas.get(source.id) or "-")):
+            return None  # payload: dict
+        text = ast.unparse(source)
+        if framework == "flask" and ("get_json" in text or "request.json" in text or (isinstance(source, ast.Name) and "get_json" in ast.unparse(dumps.get(source.id, source)))):
+            return None
+        return set()
+
+
 @register
 class UnconstrainedStringField(ProjectRule):
     code = "PR302"

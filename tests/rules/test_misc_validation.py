@@ -108,3 +108,74 @@ SAFE = {
 @pytest.mark.parametrize("source", SAFE.values(), ids=SAFE.keys())
 def test_typed_guarded_or_non_input_parsing_is_fine(tmp_path, source):
     assert findings(tmp_path, source, "PR304") == []
+
+
+# -- PR305: explicit nulls copied onto NOT NULL columns ------------------------------------------------
+
+MODELS = """
+from sqlalchemy import Column, Integer, String
+from sqlalchemy.orm import declarative_base
+Base = declarative_base()
+class Task(Base):
+    __tablename__ = "tasks"
+    id = Column(Integer, primary_key=True)
+    title = Column(String(200), nullable=False)
+    note = Column(String)
+"""
+SCHEMAS = "from pydantic import BaseModel\nclass TaskUpdate(BaseModel):\n    title: str | None = None\n    note: str | None = None\nclass TaskRename(BaseModel):\n    title: str\n"
+ROUTES = "from fastapi import APIRouter\nfrom app.models import Task\nfrom app.schemas import TaskRename, TaskUpdate\nrouter = APIRouter()\n"
+
+
+def patch_project(handler: str) -> dict[str, str]:
+    return {"app/__init__.py": "", "app/models.py": MODELS, "app/schemas.py": SCHEMAS, "app/routes.py": ROUTES + handler}
+
+
+NULL_REACHES = {
+    "model-dump-exclude-unset": "@router.patch('/tasks/{task_id}')\ndef edit(task_id: int, body: TaskUpdate, db=None):\n"
+    "    task = db.get(Task, task_id)\n    data = body.model_dump(exclude_unset=True)\n"
+    "    for key, value in data.items():\n        setattr(task, key, value)\n    db.commit()\n    return task\n",
+    "dict-body": "@router.put('/tasks/{task_id}')\ndef edit(task_id: int, payload: dict, db=None):\n"
+    "    task = db.query(Task).filter(Task.id == task_id).first()\n"
+    "    for key, value in payload.items():\n        setattr(task, key, value)\n    return task\n",
+    "direct-optional-copy": "@router.patch('/tasks/{task_id}')\ndef edit(task_id: int, body: TaskUpdate, db=None):\n"
+    "    task = db.get(Task, task_id)\n    task.title = body.title\n    return task\n",
+}
+
+
+@pytest.mark.parametrize("handler", NULL_REACHES.values(), ids=NULL_REACHES.keys())
+def test_explicit_null_reaching_a_not_null_column_is_reported(tmp_path, handler):
+    (finding,) = findings(tmp_path, patch_project(handler), "PR305")
+    assert "Task.title" in finding.message and "NOT NULL" in finding.message
+
+
+def test_flask_get_with_the_old_value_as_default_is_reported(tmp_path):
+    project = {
+        "app/__init__.py": "",
+        "app/models.py": MODELS,
+        "app/views.py": "from flask import Blueprint, request\nfrom app.models import Task\nbp = Blueprint('tasks', __name__)\n"
+        "@bp.route('/tasks/<int:task_id>', methods=['PATCH'])\ndef edit(task_id):\n    data = request.get_json()\n"
+        "    task = Task.query.get_or_404(task_id)\n    task.title = data.get('title', task.title)\n    return {}\n",
+    }
+    (finding,) = findings(tmp_path, project, "PR305")
+    assert finding.path == "app/views.py" and finding.line == 8
+
+
+NULL_STOPPED = {
+    "exclude-none": "@router.patch('/tasks/{task_id}')\ndef edit(task_id: int, body: TaskUpdate, db=None):\n"
+    "    task = db.get(Task, task_id)\n    for key, value in body.model_dump(exclude_unset=True, exclude_none=True).items():\n"
+    "        setattr(task, key, value)\n    return task\n",
+    "required-field-in-schema": "@router.put('/tasks/{task_id}')\ndef rename(task_id: int, body: TaskRename, db=None):\n"
+    "    task = db.get(Task, task_id)\n    for key, value in body.model_dump(exclude_unset=True).items():\n"
+    "        setattr(task, key, value)\n    return task\n",
+    "is-not-none-check": "@router.patch('/tasks/{task_id}')\ndef edit(task_id: int, body: TaskUpdate, db=None):\n"
+    "    task = db.get(Task, task_id)\n    if body.title is not None:\n        task.title = body.title\n    return task\n",
+    "only-nullable-column": "@router.patch('/tasks/{task_id}')\ndef edit(task_id: int, body: TaskUpdate, db=None):\n"
+    "    task = db.get(Task, task_id)\n    task.note = body.note\n    return task\n",
+    "a-post-creates": "@router.post('/tasks')\ndef create(payload: dict, db=None):\n    task = Task()\n"
+    "    for key, value in payload.items():\n        setattr(task, key, value)\n    return task\n",
+}
+
+
+@pytest.mark.parametrize("handler", NULL_STOPPED.values(), ids=NULL_STOPPED.keys())
+def test_null_stopped_or_harmless_is_fine(tmp_path, handler):
+    assert findings(tmp_path, patch_project(handler), "PR305") == []
