@@ -4,9 +4,9 @@
 
 Copies APP_FOLDER (default: the demo app, templates/demo_app) to a temporary folder, starts
 `prodready mcp` there with the SDK's stdio_client, declares that folder as the client's only
-root, and prints a transcript: the tools, a scan, a rule explained, a plan and its diff, an
-apply of that plan, an undo (every byte checked back), and the refusals (a made-up plan id, a
-path outside the root). Needs `pip install 'prodready[mcp]'`. The original folder is never written.
+root, and prints a transcript: the tools, a scan, a rule explained, a plan and its diff, the
+refusals (a made-up plan id, a path outside the root, the plan once a file it read was edited),
+an apply of that plan, and an undo (every byte checked back). Needs `pip install 'prodready[mcp]'`. The original folder is never written.
 """
 
 from __future__ import annotations
@@ -106,6 +106,14 @@ async def main(app: Path) -> int:
 
                 await call(session, "apply_fixes", {"path": ".", "plan_id": "0" * 32})
                 await call(session, "scan", {"path": "/etc"})
+
+                edited = project / plan["fixes"][0]["path"]
+                saved = edited.read_bytes()
+                edited.write_bytes(saved + b"\n# the user edits this file after seeing the plan\n")
+                say(f"  (the user edits {edited.relative_to(project)})")
+                await call(session, "apply_fixes", {"path": ".", "plan_id": plan["plan_id"]})
+                edited.write_bytes(saved)
+                say(f"  (the edit is undone: {edited.relative_to(project)} has the bytes the plan was made from again)")
 
                 applied = (await call(session, "apply_fixes", {"path": ".", "plan_id": plan["plan_id"]})).structured_content
                 say(f"< applied: {applied['summary']}; backup in {applied['backup']}")
