@@ -20,6 +20,8 @@ from pathlib import Path
 from auditor.cache import digest_of
 from auditor.index.extract import FactExtractor, module_name_for
 from auditor.index.facts import ModuleFacts
+from auditor.index.parsing import parse_module
+from auditor.index.roles import RoleVisitor
 from auditor.models import Diagnostic, Finding
 from auditor.suppress import Suppression, find_suppressions, spread_over_headers
 from auditor.walk import Dispatcher, ModuleContext
@@ -73,7 +75,8 @@ class Analyzer:
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 6000))
         self.rules = module_rules
         self.extractor = FactExtractor()
-        self.dispatcher = Dispatcher([self.extractor, *module_rules])
+        self.roles = RoleVisitor()
+        self.dispatcher = Dispatcher([self.extractor, self.roles, *module_rules])
 
     def analyze(self, root: Path, relpath: str, keep_tree: bool = False, data: bytes | None = None) -> FileResult:
         with paused_gc():
@@ -96,20 +99,27 @@ class Analyzer:
             result.diagnostics.append(_diag(relpath, "decode-error", f"not valid text in its declared encoding ({reason}); skipped"))
             return result
         try:
-            tree = ast.parse(source, filename=relpath)
+            parsed = parse_module(source, relpath)  # newer grammar (3.12-3.14) read too, lines kept
         except SyntaxError as exc:
             hint = ""
             if exc.msg and ("Missing parentheses" in exc.msg or "print" in exc.msg):
                 hint = " (this looks like Python 2 code)"
             result.diagnostics.append(
-                _diag(relpath, "syntax-error", f"syntax error at line {exc.lineno}: {exc.msg}{hint}; skipped")
+                _diag(
+                    relpath,
+                    "syntax-error",
+                    f"syntax error at line {exc.lineno}: {exc.msg}{hint}; skipped "
+                    f"(what it defines, say a login check, counts as unknown)",
+                )
             )
             return result
         except (ValueError, RecursionError, MemoryError) as exc:
             result.diagnostics.append(_diag(relpath, "syntax-error", f"cannot parse: {type(exc).__name__}; skipped"))
             return result
+        tree, source = parsed.tree, parsed.source
         ctx = ModuleContext(relpath, source, tree, module_name_for(relpath))
         self.extractor.begin(ctx)
+        self.roles.begin(ctx)
         for rule in self.rules:
             rule.begin(ctx)
         try:
@@ -123,6 +133,7 @@ class Analyzer:
         except Exception as exc:  # a bug in a rule must not end the scan; it is reported
             result.diagnostics.append(_diag(relpath, "rule-error", f"internal error analysing this file: {type(exc).__name__}: {exc}"))
         result.facts = self.extractor.facts
+        result.facts.code_roles = self.roles.facts
         result.findings = ctx.findings
         result.suppressions = spread_over_headers(find_suppressions(source), tree)
         if keep_tree:

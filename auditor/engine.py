@@ -23,6 +23,7 @@ from auditor.config import Config, ConfigError, load_config
 from auditor.discovery import Discovery, discover
 from auditor.errors import ScanError
 from auditor.index.project import ProjectIndex
+from auditor.index.roles import scope_of
 from auditor.models import Diagnostic, Finding, Step
 from auditor.rules.base import ModuleRule, ProjectRule, all_rules
 from auditor.scoring import step_scores
@@ -32,6 +33,7 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 UNUSED_SUPPRESSION = "PR590"  # its findings come from the suppression bookkeeping below
 PARALLEL_THRESHOLD = 150  # files to analyse before worker processes pay for themselves
 FILES_PER_WORKER = 75  # and the least share of them a worker should get
+UNREAD_KINDS = frozenset({"syntax-error", "decode-error", "unreadable"})  # what such files define is unknown
 
 
 @dataclass
@@ -133,6 +135,16 @@ def _stale_suppressions(
             if verdict is not None:
                 stale.append(rule.at(relpath, suppression, unused_message(suppression, *verdict)))
     return stale
+
+
+def _on_request_code(findings: list[Finding], index: ProjectIndex) -> list[Finding]:
+    """Drop findings of request-handling rules outside request-handling code (tests, CLI commands,
+    scripts, clients in the repo, dead modules, development-only routers): auditor/index/roles.py."""
+    scoped = {code for code, cls in all_rules().items() if scope_of(cls) == "request"}
+    if not any(f.rule in scoped for f in findings):
+        return findings
+    roles = index.roles
+    return [f for f in findings if f.rule not in scoped or roles.is_request_code(f.path, f.line)]
 
 
 def _per_file_ignores(config: Config, config_path: Path | None, root: Path) -> Callable[[str, str], bool]:
@@ -263,6 +275,9 @@ def scan(
 
     modules = {relpath: r.facts for relpath, r in sorted(results.items()) if r.facts is not None}
     index = ProjectIndex(root, modules, found.other_files, public_routes=config.public_routes)
+    index.unparsed = {
+        relpath: d.message for relpath, r in results.items() for d in r.diagnostics if d.kind in UNREAD_KINDS
+    }
     for relpath, result in results.items():
         if result.tree is not None:
             index._trees[relpath] = result.tree
@@ -286,7 +301,7 @@ def scan(
 
     ignored = _per_file_ignores(config, config_path, root)
     kept, suppressed, fixme = [], [], {}
-    for finding in sorted(set(raw), key=Finding.sort_key):
+    for finding in sorted(set(_on_request_code(raw, index)), key=Finding.sort_key):
         if ignored(finding.rule, finding.path):
             continue
         file_result = results.get(finding.path)

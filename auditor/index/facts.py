@@ -229,3 +229,4 @@ class ModuleFacts:
     # Module-level `CurrentUser = Annotated[User, Depends(get_current_user)]`: alias -> dependency
     dependency_aliases: dict[str, str] = field(default_factory=dict)
     url_literals: list[tuple[int, str]] = field(default_factory=list)  # (line, text) of database URLs written in code
+    code_roles: object = None  # auditor.index.roles.RoleFacts: full imports, CLI commands, main guard, dev-only blocks

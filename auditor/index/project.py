@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from auditor.index.facts import CallSite, Function, Hook, IndexDecl, Model, ModuleFacts, Span
+from auditor.index.parsing import parse_tree
 from auditor.index.sql import SqlTable, parse_sql
 
 AUTH_DECORATOR = re.compile(
@@ -102,6 +103,18 @@ class ProjectIndex:
         self.by_module: dict[str, str] = {facts.module: relpath for relpath, facts in modules.items()}
         self._trees: dict[str, ast.Module] = {}
         self._sources: dict[str, str] = {}
+        self.unparsed: dict[str, str] = {}  # relpath -> why no grammar could read it (set by the engine)
+
+    @cached_property
+    def roles(self):
+        """What each module is for (app, test, cli, script, client, dead...): auditor/index/roles.py."""
+        from auditor.index.roles import CodeRoles
+
+        return CodeRoles(self)
+
+    def is_unknown(self, qualified: str) -> bool:
+        """The name points into a project file that could not be parsed: what it does is unknown."""
+        return self.roles.is_unknown(qualified)
 
     # -- reading files (only for the few files a project rule needs to look into) -----------------
 
@@ -117,7 +130,7 @@ class ProjectIndex:
         """The module's tree; kept from the scan when it ran in-process, else parsed on demand."""
         if relpath not in self._trees:
             try:
-                self._trees[relpath] = ast.parse(self.source(relpath))
+                self._trees[relpath] = parse_tree(self.source(relpath))  # newer grammar too, same lines
             except (SyntaxError, ValueError):
                 self._trees[relpath] = ast.Module(body=[], type_ignores=[])
         return self._trees[relpath]

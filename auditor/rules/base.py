@@ -43,6 +43,10 @@ class Rule:
     doc: ClassVar[str] = ""  # Ruff sections: What it does / Why is this bad in production / Example / Use instead / Fix safety
     VALID: ClassVar[list[Example]] = []
     INVALID: ClassVar[list[Example]] = []
+    # "request": findings count only on code a route or background job reaches, not on tests,
+    # CLI commands, scripts, clients in the repo or dead modules (auditor/index/roles.py, which
+    # also lists the request rules that do not say so here yet).
+    scope: ClassVar[str | None] = None
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options = options or {}

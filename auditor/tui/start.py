@@ -117,6 +117,10 @@ class StartScreen(Screen):
             detected.add_row(
                 "Size", f"{result.files} Python files, {summary['routes']} routes, {summary['models']} models/tables"
             )
+            unread = [d for d in result.diagnostics if d.kind in {"syntax-error", "decode-error", "unreadable"}]
+            if unread:  # what these files define is unknown to every step
+                listed = ", ".join(d.path for d in unread[:3]) + (f" and {len(unread) - 3} more" if len(unread) > 3 else "")
+                detected.add_row("Not read", Text(f"{listed}: {unread[0].message}" if len(unread) == 1 else listed, style="yellow"))
         return detected
 
     def _overview(self, result: ScanResult) -> Table:
