@@ -86,12 +86,29 @@ class Config:
                 return True
         return False
 
-    def is_public_route(self, path: str) -> bool:
-        return any(fnmatch.fnmatch(path, pattern) for pattern in self.public_routes)
+    def is_public_route(self, path: str, methods: list[str] | None = None) -> bool:
+        return public_route_matches(self.public_routes, path, methods)
 
     def fingerprint(self) -> str:
         """Changes whenever anything that affects per-file results changes (for the cache)."""
         return hashlib.sha1(json.dumps(self.as_toml(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def public_route_matches(patterns: list[str], path: str, methods: list[str] | None = None) -> bool:
+    """Whether `public-routes` declares a route public: an entry is a path glob ('/public/*', every
+    method, the older form) or a method and a glob ('GET /tasks/{id}'); a route answering several
+    methods is public only when each of them is."""
+    wanted = [m.upper() for m in methods or []] or ["*"]
+    for method in wanted:
+        for pattern in patterns:
+            verb, _, glob = pattern.strip().partition(" ")
+            if not glob:  # no method: the path alone
+                verb, glob = "*", verb
+            if (verb == "*" or verb.upper() == method) and fnmatch.fnmatch(path, glob.strip()):
+                break
+        else:
+            return False
+    return True
 
 
 def _value_problems(config: Config) -> list[tuple[str, str]]:

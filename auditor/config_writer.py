@@ -1,8 +1,9 @@
 """Write the wizard's answers into `[tool.prodready]`, keeping the user's formatting.
 
-Two kinds of answer:
-- "not a problem here": the rule is ignored in that one file (`per-file-ignores`);
-- "this route is public by design": the route path joins `public-routes`.
+The answers:
+- "not a problem" for a rule in one file (`per-file-ignores`) or everywhere (`ignore`); for one
+  line the wizard writes a `# prodready: ignore[...]` comment instead (auditor/tui/suppressions.py);
+- "this route is public by design": the method and path join `public-routes` ("GET /health").
 
 tomlkit edits the parsed document in place, so comments, key order and quoting elsewhere in
 the file stay as the user wrote them. Nothing is written until `ConfigEdit.write()`: the wizard
@@ -28,7 +29,12 @@ class Answers:
     """What the user said about findings, before it is written anywhere."""
 
     ignores: dict[str, list[str]] = field(default_factory=dict)  # relpath -> rule codes
-    public_routes: list[str] = field(default_factory=list)
+    public_routes: list[str] = field(default_factory=list)  # "GET /path" entries
+    everywhere: list[str] = field(default_factory=list)  # rule codes ignored in every file
+
+    def ignore_everywhere(self, code: str) -> None:
+        if code not in self.everywhere:
+            self.everywhere.append(code)
 
     def ignore(self, relpath: str, code: str) -> None:
         codes = self.ignores.setdefault(relpath, [])
@@ -52,7 +58,7 @@ class Answers:
 
     @property
     def is_empty(self) -> bool:
-        return not self.ignores and not self.public_routes
+        return not self.ignores and not self.public_routes and not self.everywhere
 
 
 @dataclass
@@ -118,6 +124,8 @@ def with_answers(text: str, answers: Answers, *, own_file: bool = False) -> str:
     except Exception as exc:  # tomlkit's ParseError subclasses
         raise ConfigWriteError(f"the config file is not valid TOML: {exc}") from None
     table = document if own_file else _prodready_table(document)
+    if answers.everywhere:
+        _extend_array(table, "ignore", answers.everywhere)
     if answers.public_routes:
         _extend_array(table, "public-routes", answers.public_routes)
     if answers.ignores:

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from auditor.models import Finding, Step
 from auditor.tui.modals import ConfirmScreen, SavePathScreen
 from auditor.tui.session import Session
+from auditor.tui.texts import count
 
 if TYPE_CHECKING:  # the engine loads in the scan worker, after the first screen is up
     from auditor.engine import ScanResult
@@ -38,6 +39,8 @@ class WizardApp(App[int]):
     TITLE = "prodready"
     BINDINGS = [
         Binding("ctrl+t", "toggle_dark", "Dark/light", show=False),
+        # Textual's own ctrl+q quits at once: here it asks first, as q does, when decisions would be lost.
+        Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -151,10 +154,18 @@ class WizardApp(App[int]):
         if not self.session.has_unwritten_work:
             self.exit(0)
             return
+        if isinstance(self.screen, ConfirmScreen) and self.screen.id == "confirm-quit":
+            return  # already asking
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.exit(0)
 
-        body = "Your accepted fixes and answers have not been written. Quit anyway?"
-        self.push_screen(ConfirmScreen("Quit without writing anything?", body, yes="Quit", no="Stay"), answered)
+        decided = self.session.unwritten_count()
+        body = (
+            f"You decided {count(decided, 'finding')} (fixes to apply, answers to record) and nothing "
+            "is written yet. Quitting now loses those decisions."
+        )
+        self.push_screen(
+            ConfirmScreen("Quit without writing anything?", body, yes="Quit", no="Stay", id="confirm-quit"), answered
+        )

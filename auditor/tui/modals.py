@@ -20,8 +20,8 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("escape", "answer(False)", "Cancel"),
     ]
 
-    def __init__(self, title: str, body: str = "", yes: str = "Yes", no: str = "No") -> None:
-        super().__init__()
+    def __init__(self, title: str, body: str = "", yes: str = "Yes", no: str = "No", id: str | None = None) -> None:
+        super().__init__(id=id)
         self.title_text, self.body, self.yes, self.no = title, body, yes, no
 
     def compose(self) -> ComposeResult:
@@ -81,3 +81,36 @@ class SavePathScreen(ModalScreen[Path | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """A question with a few answers, each with its key; dismisses with the answer's id or None."""
+
+    BINDINGS = [Binding("escape", "choose('')", "Cancel")]
+
+    def __init__(self, title: str, body: str, choices: list[tuple[str, str, str]]) -> None:
+        """`choices`: (id, key, label) in the order shown."""
+        super().__init__()
+        self.title_text, self.body, self.choices = title, body, choices
+        for answer, key, _ in choices:
+            self._bindings.bind(key, f"choose('{answer}')", show=False)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title")
+            if self.body:
+                yield Static(self.body, classes="dialog-body")
+            with Vertical(classes="dialog-choices"):
+                for answer, key, label in self.choices:
+                    yield Button(f"{label} ({key})", id=f"choice-{answer}", classes="choice")
+                yield Button("Cancel (Esc)", id="choice-", classes="choice")
+
+    def on_mount(self) -> None:
+        self.query(Button).first().focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_choose((event.button.id or "choice-").removeprefix("choice-"))
+
+    def action_choose(self, answer: str) -> None:
+        self.dismiss(answer or None)

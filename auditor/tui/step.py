@@ -12,14 +12,15 @@ from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 from auditor.models import Finding, Step
 from auditor.tui import fixes
 from auditor.tui.messages import PreviewReady
-from auditor.tui.modals import ConfirmScreen
-from auditor.tui.session import Decision
+from auditor.tui.modals import ChoiceScreen, ConfirmScreen
+from auditor.tui.session import Decision, Scope
 from auditor.tui.texts import INTROS, count
 from auditor.tui.widgets import FindingDetail, FindingList, ModelTable, StepTrail, score_text
 
 
 class StepScreen(Screen):
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    # Below 120 columns the list sits above the detail (compact rows); from 120 they sit side by side.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
     BINDINGS = [
@@ -30,9 +31,9 @@ class StepScreen(Screen):
         Binding("A", "accept_safe", "All safe"),
         Binding("b", "back", "Back"),
         Binding("n", "next", "Next"),
-        Binding("space", "more", "More"),
+        Binding("space", "more", "More", show=False),
         Binding("m", "models", "Models", show=False),
-        Binding("q", "app.request_quit", "Quit", show=False),
+        Binding("q", "app.request_quit", "Quit"),
     ]
 
     def __init__(self, step: Step) -> None:
@@ -55,7 +56,7 @@ class StepScreen(Screen):
                     yield ModelTable(session.result, id="models")
         else:
             yield from self._work_area()
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def _work_area(self) -> ComposeResult:
         with Container(id="work"):
@@ -109,8 +110,10 @@ class StepScreen(Screen):
 
     # -- decisions ----------------------------------------------------------------------------
 
-    def _decided(self, finding: Finding, decision: Decision, route: str | None = None, advance: bool = True) -> None:
-        self.app.session.decide(finding, decision, route)
+    def _decided(
+        self, finding: Finding, decision: Decision, routes: list[str] | None = None, advance: bool = True, scope: Scope = Scope.FILE
+    ) -> None:
+        self.app.session.decide(finding, decision, routes, scope)
         finding_list = self.query_one(FindingList)
         finding_list.refresh_marks()
         self.query_one("#score", Static).update(score_text(self.step, self.app.session))
@@ -133,8 +136,11 @@ class StepScreen(Screen):
         if self.app.session.question(finding):
             self._ask(finding)
         elif not finding.fixable:
-            self.app.notify("No automatic fix for this one: it stays on the to-do list for the summary.")
-            self._decided(finding, Decision.ACCEPT)
+            self.app.notify(
+                "No automatic fix for this one: change it by hand (it stays on the summary's to-do list). "
+                "s skips it, x says it is not a problem.",
+                title="By hand",
+            )
         else:
             self._decided(finding, Decision.ACCEPT)
 
@@ -156,33 +162,42 @@ class StepScreen(Screen):
         if self.app.session.question(finding):
             self._ask(finding)
             return
-        same = self.app.session.same_rule_in_file(finding)
-        scope = "this finding" if len(same) == 1 else f"all {len(same)} {finding.rule} findings in this file"
+        session = self.app.session
+        in_file = len(session.silenced(finding, Scope.FILE))
+        everywhere = len(session.silenced(finding, Scope.EVERYWHERE))
+        choices = []
+        if finding.path.endswith(".py"):
+            choices.append((Scope.LINE.value, "l", f"This line only: a `# prodready: ignore[{finding.rule}]` comment"))
+        choices.append((Scope.FILE.value, "f", f"{finding.rule} in {finding.path} ({count(in_file, 'finding')})"))
+        choices.append((Scope.EVERYWHERE.value, "e", f"{finding.rule} everywhere ({count(everywhere, 'finding')})"))
         body = (
-            f"prodready will stop reporting {finding.rule} ({finding.name}) in {finding.path}: {scope}.\n"
-            "This is recorded under [tool.prodready] per-file-ignores when you apply."
+            f"prodready will stop reporting {finding.rule} ({finding.name}) where you choose. "
+            "Nothing is written until you apply at the review; the file and everywhere answers go "
+            "to [tool.prodready] (per-file-ignores, ignore)."
         )
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                for other in same:
-                    self.app.session.decide(other, Decision.NOT_A_PROBLEM)
-                self._decided(finding, Decision.NOT_A_PROBLEM)
+        def answered(choice: str | None) -> None:
+            if not choice:
+                return
+            scope = Scope(choice)
+            for other in session.silenced(finding, scope):
+                session.decide(other, Decision.NOT_A_PROBLEM, scope=scope)
+            self._decided(finding, Decision.NOT_A_PROBLEM, scope=scope)
 
-        self.app.push_screen(ConfirmScreen("Not a problem here?", body, yes="Not a problem", no="Keep it"), answered)
+        self.app.push_screen(ChoiceScreen("Not a problem: silence it where?", body, choices), answered)
 
     def _ask(self, finding: Finding) -> None:
-        route = self.app.session.route_of(finding)
+        entries = self.app.session.public_entries(finding)
         body = (
-            "Yes: the route is recorded as public by design in [tool.prodready] public-routes "
-            "and will not be reported again.\nNo: "
+            f"Yes: {' and '.join(entries) or 'the route'} is recorded as public by design in "
+            "[tool.prodready] public-routes and will not be reported again.\nNo: "
             + ("its fix (adding a login check) is accepted." if finding.fixable else "it stays on your to-do list.")
         )
 
         def answered(public: bool | None) -> None:
             if public:
-                if route is not None:
-                    self._decided(finding, Decision.PUBLIC, route.path)
+                if entries:
+                    self._decided(finding, Decision.PUBLIC, entries)
                 else:
                     self._decided(finding, Decision.NOT_A_PROBLEM)
             elif public is False:

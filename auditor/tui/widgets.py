@@ -6,6 +6,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from rich.syntax import Syntax
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -13,6 +14,7 @@ from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
 from auditor.models import Finding, Severity, Step
+from auditor.tui.diffview import DiffView
 from auditor.tui.session import Decision, Session
 from auditor.tui.texts import count
 
@@ -29,6 +31,11 @@ COLUMNS_WIDTH = 22  # the models table wraps column names at this width
 
 def syntax_theme(dark: bool) -> str:
     return "monokai" if dark else "default"
+
+
+def lowercase_first(sentence: str) -> str:
+    """ "Adds an index" -> "adds an index" (a fix summary read after a colon); "SQL" stays."""
+    return sentence[:1].lower() + sentence[1:] if sentence[1:2].islower() else sentence
 
 
 class StepTrail(Static):
@@ -63,7 +70,9 @@ class StepTrail(Static):
 
 
 def score_text(step: Step, session: Session) -> Text:
-    """`Readiness 79/100 ████████░░  3 findings · 1 fix accepted`."""
+    """`Readiness 79/100 ████████░░  3 findings · 1 fix accepted` (or "not checked" under --select)."""
+    if not session.checked(step):
+        return Text.assemble(("Readiness ", "bold"), ("not checked", "bold dim"), ("  no rule of this step was selected", "dim"))
     scores = session.result.scores()[step] if session.result else {"score": 100, "findings": 0}
     score = scores["score"]
     filled = round(score / 10)
@@ -82,24 +91,38 @@ def score_text(step: Step, session: Session) -> Text:
     return text
 
 
-def finding_prompt(finding: Finding, decision: Decision, confirmed: bool = False) -> Text:
-    text = Text(no_wrap=True, overflow="ellipsis")
-    if decision == Decision.ACCEPT and not finding.fixable:
-        text.append("• ", style="bold yellow")  # accepted, to change by hand
-    else:
-        text.append(f"{decision.mark} ", style="bold green" if decision == Decision.ACCEPT else "bold")
-    text.append(SEVERITY_LABEL[finding.severity], style=SEVERITY_STYLE[finding.severity])
-    text.append(f" {finding.rule} ", style="bold")
-    text.append(finding.location)
-    if confirmed:
-        text.append("  ◆", style="bold magenta")
-    if finding.fixable:
-        text.append(f"  {finding.fix_safety.value if finding.fix_safety else 'review'} fix", style="green")
-    return text
+LEGEND = "✓ fix accepted · – skipped · ✗ not a problem · blank: not decided"
+
+
+def fix_tag(finding: Finding) -> Text:
+    if not finding.fixable:
+        return Text("by hand", style="yellow")
+    return Text(f"{finding.fix_safety.value if finding.fix_safety else 'review'} fix", style="green")
+
+
+def finding_prompt(finding: Finding, decision: Decision, confirmed: bool = False) -> Table:
+    """One row: decision mark, severity, what is wrong (cut to fit), where, and whether a fix exists."""
+    row = Table.grid(padding=(0, 1), expand=True)
+    row.add_column(width=1, no_wrap=True)
+    row.add_column(width=4, no_wrap=True)
+    row.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    row.add_column(no_wrap=True, overflow="ellipsis", max_width=28)
+    row.add_column(no_wrap=True, width=10)
+    row.add_row(
+        Text(decision.mark, style="bold green" if decision == Decision.ACCEPT else "bold"),
+        Text(SEVERITY_LABEL[finding.severity], style=SEVERITY_STYLE[finding.severity]),
+        Text.assemble(("◆ ", "bold magenta") if confirmed else "", finding.message),  # ◆: a rehearsal saw it happen
+        Text(finding.location, style="dim"),
+        fix_tag(finding),
+    )
+    return row
 
 
 class FindingList(OptionList):
-    """The step's findings, one line each: decision, severity, rule, file:line, fix available."""
+    """The step's findings, one row each: decision, severity, what is wrong, file:line, fix or by hand."""
+
+    def on_mount(self) -> None:
+        self.border_subtitle = LEGEND
 
     def __init__(self, findings: list[Finding], session: Session, **kwargs) -> None:
         self.findings = findings
@@ -124,6 +147,9 @@ class FindingDetail(VerticalScroll):
 
     DEFAULT_CLASSES = "detail"
 
+    def on_mount(self) -> None:
+        self.border_subtitle = "space: more"
+
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
         yield Static(id="detail-impact")
@@ -145,8 +171,9 @@ class FindingDetail(VerticalScroll):
         title = Text()
         title.append(f"{finding.rule} {finding.name}", style="bold")
         decision = session.decision(finding)
-        label = "to change by hand" if decision == Decision.ACCEPT and not finding.fixable else decision.label
+        label = decision.label if finding.fixable or decision != Decision.PENDING else "to change by hand"
         title.append(f"  {finding.severity.value} severity · {label}", style="dim")
+        title.append(f"\n{finding.location}", style="dim")
         title.append(f"\n{finding.message}")
         self._set("#detail-title", title)
         impact = Text()
@@ -159,7 +186,7 @@ class FindingDetail(VerticalScroll):
         self._set("#detail-code", self._code(finding, session.result, dark))
         self._set("#detail-fix-title", self._fix_title(finding, rule, preview))
         if preview is not None and preview.diff:
-            self._set("#detail-fix", Syntax(preview.diff, "diff", theme=syntax_theme(dark), word_wrap=False))
+            self._set("#detail-fix", DiffView(preview.diff, dark))
         else:
             self._set("#detail-fix", "")
         self.scroll_home(animate=False)
@@ -167,8 +194,11 @@ class FindingDetail(VerticalScroll):
     def _fix_title(self, finding: Finding, rule, preview: Preview | None) -> Text:
         text = Text()
         if not finding.fixable:
-            text.append("No automatic fix yet. The change to make: ", style="bold")
-            text.append(rule.fix_summary if rule is not None and rule.fix_summary else "See `prodready explain " + finding.rule + "`.")
+            text.append("By hand: no automatic fix for this one.", style="bold")
+            if rule is not None and rule.fix_summary:
+                text.append(" What the fix does (make it yourself): " + lowercase_first(rule.fix_summary))
+            else:
+                text.append(f" `prodready explain {finding.rule}` says what to change.")
             return text
         safety = finding.fix_safety.value if finding.fix_safety else "review"
         text.append(f"Proposed fix ({safety}): ", style="bold")

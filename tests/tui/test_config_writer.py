@@ -121,3 +121,34 @@ def test_the_scan_honours_a_written_not_a_problem_answer(tmp_path: Path):
     plan_answers(tmp_path, None, answers({"app/models.py": ["PR250"]})).write()
     config, _ = load_config(tmp_path)
     assert not [f for f in scan(tmp_path, config=config, use_cache=False).findings if f.rule == "PR250"]
+
+
+def test_public_routes_match_per_method_and_the_older_path_form_still_reads():
+    from auditor.config import public_route_matches
+
+    entries = ["GET /tasks/{task_id}", "/health", "post /webhooks/*"]
+    assert public_route_matches(entries, "/tasks/{task_id}", ["GET"])
+    assert not public_route_matches(entries, "/tasks/{task_id}", ["DELETE"]), "public for GET says nothing of DELETE"
+    assert not public_route_matches(entries, "/tasks/{task_id}", ["GET", "PUT"]), "every method of the route must be public"
+    assert public_route_matches(entries, "/health", ["GET", "HEAD"]), "a bare path covers every method"
+    assert public_route_matches(entries, "/webhooks/stripe", ["POST"])
+    assert not public_route_matches(entries, "/webhooks/stripe", ["GET"])
+
+
+def test_a_route_public_for_get_is_still_reported_for_delete(tmp_path: Path):
+    import shutil
+
+    from tests.helpers import FIXTURES
+
+    root = tmp_path / "app"
+    shutil.copytree(FIXTURES / "sloppy_fastapi", root, ignore=shutil.ignore_patterns("__pycache__"))
+    config = root / "prodready.toml"
+
+    def open_routes() -> set[str]:
+        return {f.message.split(" returns")[0].split(" changes")[0] for f in scan(root, use_cache=False).findings if f.rule == "PR201"}
+
+    assert {"GET /tasks/{task_id}", "DELETE /tasks/{task_id}"} <= open_routes()
+    config.write_text('public-routes = ["GET /tasks/{task_id}"]\n')
+    assert "GET /tasks/{task_id}" not in open_routes() and "DELETE /tasks/{task_id}" in open_routes()
+    config.write_text('public-routes = ["/tasks/{task_id}"]\n')  # the older form: the path, every method
+    assert not {"GET /tasks/{task_id}", "DELETE /tasks/{task_id}"} & open_routes()
