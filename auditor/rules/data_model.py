@@ -785,6 +785,8 @@ members = Table(
         for relpath, model in app_models(index):
             if model.abstract or any(c.primary_key for c in model.columns) or model.unique_sets:
                 continue
+            if not model.columns:
+                continue  # no column is known (a query-builder table such as pypika's): nothing to judge
             if model.kind == "table" and not any(c.foreign_key for c in model.columns):
                 continue  # a core Table() describing someone else's table (a catalog, a view)
             kind = "table" if model.kind == "table" else "model"

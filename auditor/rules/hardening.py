@@ -205,7 +205,10 @@ def login(form):
     def visit_Dict(self, node: ast.Dict, ctx: ModuleContext) -> None:
         if self.active:
             for key, value in zip(node.keys, node.values):
-                self._check(ctx, value, const_str(key), value)
+                name = const_str(key)
+                if name and name[:1].isupper() and any(c.islower() for c in name):
+                    continue  # a display label ({"Password": "Updated."}), not a setting
+                self._check(ctx, value, name, value)
 
 
 @register

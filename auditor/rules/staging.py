@@ -40,6 +40,16 @@ def settings_classes(index) -> list[tuple[str, str]]:
     ]
 
 
+def config_class_modules(index) -> set[str]:
+    """Modules of Flask-style config classes (`class Config:` / `ProductionConfig(Config)`) reading
+    the environment: the app's one settings module, even without pydantic-settings."""
+    return {
+        relpath
+        for relpath, facts in app_modules(index)
+        if facts.env_reads and any(name == "Config" or PER_ENV_CLASS.search(name) for name in facts.classes)
+    }
+
+
 def app_env_reads(index) -> dict[str, list]:
     reads: dict[str, list] = {}
     for relpath, facts in app_modules(index):
@@ -117,8 +127,11 @@ Review: settings move to one module; the variable names stay the same.
     def check(self, index) -> Iterable[Finding]:
         if not is_web_project(index):
             return
-        settings_modules = {relpath for relpath, _ in settings_classes(index)}
-        reads = {rel: r for rel, r in app_env_reads(index).items() if rel not in settings_modules}
+        settings_modules = {relpath for relpath, _ in settings_classes(index)} | config_class_modules(index)
+        reads = {
+            rel: r for rel, r in app_env_reads(index).items()
+            if rel not in settings_modules and not all(ENVIRONMENT_VARS.search(x.name or "") or (x.name or "").endswith("_CONFIG") for x in r)
+        }
         for relpath, module_reads in reads.items():
             parsed = [r for r in module_reads if r.converted]
             if len(reads) < 2 and not parsed:

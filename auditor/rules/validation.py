@@ -27,7 +27,7 @@ FORM_CHECKS = frozenset({"len", "match", "fullmatch", "search", "isinstance", "v
 STORE_CALLS = frozenset({"execute", "executemany", "add", "add_all", "insert", "insert_one", "insert_many", "create", "save", "update", "update_one", "set"})
 VALIDATOR_CALLS = {
     "model_validate", "model_validate_json", "parse_obj", "parse_raw", "validate", "validate_python",
-    "validate_json", "load", "is_valid", "validate_on_submit", "deserialize", "structure", "from_dict",
+    "validate_json", "load", "is_valid", "validate_on_submit", "deserialize", "structure", "from_dict", "from_json",
 }  # fmt: skip
 VALIDATING_DECORATORS = {
     "validate", "input", "arguments", "use_args", "use_kwargs", "expects", "accepts", "validate_json",

@@ -46,6 +46,7 @@ NOT_SECRETS = {
     "mask-in-a-response": "def show():\n    return {'password': '********'}\n",
     "read-from-env": "import os\nSECRET_KEY = os.environ['SECRET_KEY']\n",
     "test-file": {"tests/conftest.py": "SECRET_KEY = 'secret'\n"},
+    "display-label-in-a-response": "import json\ndef changed():\n    return json.dumps({'status': 'success', 'Password': 'Updated.'})\n",
 }
 
 

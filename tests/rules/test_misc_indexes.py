@@ -192,3 +192,12 @@ def test_the_same_ddl_in_a_schema_file_is_still_reviewed(tmp_path):
     }
     result = scan_example(tmp_path, project, select=["PR101", "PR103", "PR104"])
     assert sorted(f.rule for f in result.findings) == ["PR101", "PR103", "PR104"]
+
+
+def test_query_builder_tables_with_no_known_columns_are_not_models_without_a_key(tmp_path):
+    source = (
+        "from pypika import Table\nclass TypedTable(Table):\n    __table__ = ''\n"
+        "class Users(TypedTable):\n    __table__ = 'users'\n    id: int\n    username: str\n"
+    )
+    result = scan_example(tmp_path, source, select=["PR106"])
+    assert result.findings == []

@@ -161,3 +161,26 @@ def test_root_route_returning_data_is_no_health_check(tmp_path):
 def test_a_status_answer_on_another_path_is_not_the_root(tmp_path):
     source = FASTAPI + "@app.post('/')\ndef create():\n    return {'status': 'created'}\n"
     assert len(findings(tmp_path, source, "PR430")) == 1
+
+
+# -- PR401: Flask config classes are the settings module ----------------------------------------------
+
+
+def test_flask_config_classes_and_the_entry_point_choosing_one_are_not_scattered(tmp_path):
+    project = {
+        "config.py": "import os\nclass Config:\n    SECRET_KEY = os.environ.get('SECRET_KEY')\n    MAIL_PORT = int(os.environ.get('MAIL_PORT', '587'))\n"
+        "class ProductionConfig(Config):\n    SQLALCHEMY_DATABASE_URI = os.environ.get('DATABASE_URL')\n",
+        "app/__init__.py": "from flask import Flask\nfrom config import config\ndef create_app(name):\n    app = Flask(__name__)\n    return app\n",
+        "wsgi.py": "import os\nfrom app import create_app\napp = create_app(os.getenv('FLASK_CONFIG') or 'default')\n",
+    }
+    assert findings(tmp_path, project, "PR401") == []
+
+
+def test_env_reads_beside_flask_config_classes_are_still_scattered(tmp_path):
+    project = {
+        "config.py": "import os\nclass Config:\n    SECRET_KEY = os.environ.get('SECRET_KEY')\n",
+        "app/__init__.py": "from flask import Flask\napp = Flask(__name__)\n",
+        "app/mail.py": "import os\nSMTP_PORT = int(os.getenv('SMTP_PORT', '25'))\n",
+    }
+    (finding,) = findings(tmp_path, project, "PR401")
+    assert finding.path == "app/mail.py"

@@ -60,6 +60,11 @@ def test_checked_or_unstored_form_fields_are_fine(tmp_path, source):
     assert findings(tmp_path, source, "PR301") == []
 
 
+def test_a_model_from_json_constructor_counts_as_validation(tmp_path):
+    source = FLASK + "@app.post('/posts')\ndef new_post():\n    post = Post.from_json(request.json)\n    db.session.add(post)\n    return {}, 201\n"
+    assert findings(tmp_path, source, "PR301") == []
+
+
 def test_the_body_model_fix_leaves_form_findings_by_hand(tmp_path):
     root = write_project(tmp_path, UNCHECKED_FORM)
     result = scan_project(root, select=["PR301"])
