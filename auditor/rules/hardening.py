@@ -480,6 +480,8 @@ app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True, 
         return node
 
     def visit_Call(self, node: ast.Call, ctx: ModuleContext) -> None:
+        if not node.keywords and (dotted(node.func) or "").rpartition(".")[2] != "CORS":
+            return  # only `CORS(app)` matters without keywords (credentials set in the app config)
         func = ctx.resolve(node.func) or ""
         tail = func.rpartition(".")[2]
         if tail in {"add_middleware", "Middleware"} and node.args and (ctx.resolve(node.args[0]) or "").endswith("CORSMiddleware"):

@@ -615,7 +615,7 @@ No automatic fix: decide which setting turns it on (development only).
         return False
 
     def visit_Call(self, node: ast.Call, ctx: ModuleContext) -> None:
-        if not self.active:
+        if not self.active or not node.keywords:
             return
         tail = (ctx.resolve(node.func) or "").rpartition(".")[2]
         if tail in ENGINE_FACTORIES:
