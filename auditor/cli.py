@@ -10,35 +10,19 @@ import argparse
 import dataclasses
 import gc
 import sys
-import time
 from pathlib import Path
 
 from auditor import __version__
+from auditor.cli_support import (  # noqa: F401  (ProgressLine and scan_for_cli: tests and callers import them from here)
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    ProgressLine,
+    UsageError,
+    add_rule_filters,
+    scan_for_cli,
+)
 from auditor.models import Severity
-
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2."""
-
-
-def _codes(value: str) -> list[str]:
-    return [c.strip().upper() for c in value.split(",") if c.strip()]
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return int(text)
-
-
-def add_rule_filters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--select", type=_codes, help="only these rule codes or prefixes (comma-separated: PR2,PR301)")
-    parser.add_argument("--ignore", type=_codes, help="skip these rule codes or prefixes")
-    parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    parser.add_argument("--no-cache", action="store_true", help="analyse every file again (same as PRODREADY_NO_CACHE=1)")
-    parser.add_argument("--jobs", "-j", type=_positive, metavar="N", help="worker processes for large trees (default: the CPUs this process may use)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     scan = sub.add_parser("scan", help="audit a project and report findings (for CI and reviewers)")
-    scan.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
+    scan.add_argument(
+        "path", nargs="*", default=["."],
+        help="project folder (default: .); several folders are scanned as one project rooted at their common folder",
+    )  # fmt: skip
     scan.add_argument("--format", default="text", help="text | json | sarif | markdown | github | html")
     scan.add_argument("--fail-on", choices=[s.value for s in Severity], help="lowest severity that exits 1 (default: low)")
     scan.add_argument("--output", "-o", type=Path, help="also write the report to this file")
@@ -81,55 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def scan_for_cli(args: argparse.Namespace, path: str):
-    """Run the engine with the CLI's filters and a progress line on stderr for long scans."""
-    from auditor.engine import scan
-    from auditor.rules.base import resolve_codes
-
-    overrides = {}
-    try:
-        if args.select:
-            overrides["select"] = resolve_codes(args.select)
-        if args.ignore:
-            overrides["ignore"] = resolve_codes(args.ignore)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if getattr(args, "fail_on", None):
-        overrides["fail-on"] = args.fail_on
-    with ProgressLine(enabled=not args.no_progress) as line:
-        return scan(
-            path,
-            overrides=overrides,
-            progress=lambda phase, done, total: line.show(f"{'scanning' if phase == 'parse' else 'checking'} {done}/{total} files"),
-            use_cache=False if args.no_cache else None,
-            jobs=args.jobs,
-        )
-
-
-class ProgressLine:
-    """One line on stderr, rewritten in place, for work that lasts over a second (a terminal only)."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.started = time.perf_counter()
-        self.width = 0
-
-    def show(self, text: str) -> None:
-        if self.enabled and time.perf_counter() - self.started > 1.0:
-            sys.stderr.write("\r" + text.ljust(self.width))
-            sys.stderr.flush()
-            self.width = max(self.width, len(text))
-
-    def __enter__(self) -> ProgressLine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.width:
-            sys.stderr.write("\r" + " " * self.width + "\r")
-
-
 def cmd_scan(args: argparse.Namespace) -> int:
     from auditor.report import FORMATS
+    from auditor.scoring import audit_gap
 
     output_format = args.output_format or args.format
     for name in (args.format, output_format):
@@ -160,8 +101,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
         fresh = new_findings(result, known)
         print(f"prodready: {len(result.findings) - len(fresh)} findings from the baseline not shown", file=sys.stderr)
         result = dataclasses.replace(result, findings=fresh)
-    if result.files == 0:
-        print(f"prodready: warning: no Python files found under {args.path}", file=sys.stderr)
     color = args.format == "text" and sys.stdout.isatty()
     report = FORMATS[args.format](result, color=color)
     sys.stdout.write(report + "\n")
@@ -174,7 +113,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
     threshold = result.config.fail_on.rank
     failing = any(f.severity.rank >= threshold for f in result.findings)
-    return EXIT_FINDINGS if failing and not args.exit_zero else EXIT_CLEAN
+    if failing and not args.exit_zero:
+        return EXIT_FINDINGS
+    gap = audit_gap(result)
+    if gap is not None:  # nothing a readiness step reviews: not "ready", not a clean pass either
+        print(f"prodready: nothing to audit: {gap[1]}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_CLEAN
 
 
 def _load_baseline(path: Path):
@@ -234,9 +179,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the command's own parser, so the usage line shown is the command's
+        _command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(extra)}")
     from auditor.errors import ScanError
 
     try:

@@ -23,17 +23,18 @@ def prodready(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_empty_directory_warns_and_exits_0(tmp_path):
+def test_empty_directory_says_so_and_exits_2(tmp_path):
     proc = prodready("scan", str(tmp_path))
-    assert proc.returncode == 0
-    assert proc.stderr == f"prodready: warning: no Python files found under {tmp_path}\n"
+    assert proc.returncode == 2  # nothing to audit is not a clean pass
+    assert proc.stderr == f"prodready: nothing to audit: no Python files under {tmp_path}\n"
+    assert "/100" not in proc.stdout
 
 
 def test_no_python_files(tmp_path):
     (tmp_path / "README.md").write_text("# hello\n")
     (tmp_path / "schema.sql").write_text("CREATE TABLE t (id INTEGER PRIMARY KEY);\n")
     proc = prodready("scan", str(tmp_path))
-    assert proc.returncode == 0 and "no Python files found" in proc.stderr
+    assert proc.returncode == 2 and "no Python files under" in proc.stderr
 
 
 def test_huge_file_is_skipped_with_its_size(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -57,8 +58,8 @@ def test_file_instead_of_folder(capsys, tmp_path):
 
 
 def test_clean_project_exits_0(capsys, tmp_path):
-    write_project(tmp_path, "def add(a, b):\n    return a + b\n")
-    code, out, _ = run(capsys, "scan", str(tmp_path), "--no-cache")
+    write_project(tmp_path, {"app.py": "from flask import Flask\napp = Flask(__name__)\n@app.get('/')\ndef home():\n    return 'ok'\n"})
+    code, out, _ = run(capsys, "scan", str(tmp_path), "--select", "PR250", "--no-cache")
     assert code == 0
     assert "0 findings in 1 files" in out
 
@@ -186,3 +187,179 @@ def test_the_progress_line_shows_long_work_on_a_terminal_and_clears_itself(monke
         line.started -= 2
         line.show("scanning 5/9 files")
     assert sys.stderr.getvalue() == ""
+
+
+# -- several paths, as `ruff check A B` ---------------------------------------------------------
+
+FLASK_APP = "from flask import Flask\napp = Flask(__name__)\n@app.get('/')\ndef home():\n    return 'ok'\n"
+# A route that calls out without a timeout: PR250 on line 6, in any folder.
+SLOW_CALL = (
+    "import requests\nfrom flask import Flask\napp = Flask(__name__)\n@app.get('/')\ndef home():\n"
+    "    return requests.get('https://a').text\n"
+)
+
+
+def test_several_folders_are_one_report_relative_to_their_common_folder(capsys, tmp_path):
+    write_project(
+        tmp_path,
+        {
+            "requirements.txt": "flask\nrequests\n",
+            "svc/api/app.py": SLOW_CALL,
+            "svc/worker/job.py": SLOW_CALL,
+            "svc/other/x.py": SLOW_CALL,  # next to the two, not asked for
+            "svc/api_old/y.py": SLOW_CALL,  # a name that starts like one of them
+        },
+    )
+    api, worker = tmp_path / "svc" / "api", tmp_path / "svc" / "worker"
+    code, out, _ = run(capsys, "scan", str(api), str(worker), "--select", "PR250", "--format", "json", "--no-cache")
+    data = json.loads(out)
+    assert code == 1
+    assert data["root"] == str((tmp_path / "svc").resolve())
+    assert data["summary"]["files"] == 2
+    assert [f["path"] for f in data["findings"]] == ["api/app.py", "worker/job.py"]
+
+
+def test_a_folder_given_with_one_inside_it_is_scanned_whole(capsys, tmp_path):
+    write_project(tmp_path, {"app.py": FLASK_APP, "sub/job.py": SLOW_CALL, "lib/x.py": SLOW_CALL})
+    _, out, _ = run(capsys, "scan", str(tmp_path / "sub"), str(tmp_path), "--select", "PR250", "--format", "json", "--no-cache")
+    data = json.loads(out)
+    assert data["root"] == str(tmp_path.resolve())
+    assert [f["path"] for f in data["findings"]] == ["lib/x.py", "sub/job.py"]
+
+
+def test_several_paths_keep_the_projects_own_excludes(capsys, tmp_path):
+    write_project(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.prodready]\nexclude = ["legacy/"]\n',
+            "a/app.py": FLASK_APP,
+            "a/legacy/old.py": SLOW_CALL,
+            "b/job.py": SLOW_CALL,
+        },
+    )
+    _, out, _ = run(capsys, "scan", str(tmp_path / "a"), str(tmp_path / "b"), "--select", "PR250", "--format", "json", "--no-cache")
+    assert [f["path"] for f in json.loads(out)["findings"]] == ["b/job.py"]
+
+
+def test_a_missing_one_among_several_paths_is_named(capsys, tmp_path):
+    write_project(tmp_path, {"a/app.py": FLASK_APP})
+    code, out, err = run(capsys, "scan", str(tmp_path / "a"), str(tmp_path / "nope"))
+    assert code == 2 and out == ""
+    assert err == f"prodready: error: path does not exist: {tmp_path / 'nope'}\n"
+
+
+def test_a_bad_flag_prints_scans_own_usage_line():
+    proc = subprocess.run([sys.executable, "-m", "auditor", "scan", ".", "--bogus"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("usage: prodready scan ")
+    assert proc.stderr.rstrip().endswith("prodready scan: error: unrecognized arguments: --bogus")
+
+
+def test_fix_refuses_several_folders_with_a_clear_message(capsys, tmp_path):
+    write_project(tmp_path, {"a/app.py": FLASK_APP, "b/app.py": FLASK_APP})
+    code, out, err = run(capsys, "fix", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert code == 2 and out == ""
+    assert "fix works on one project folder at a time" in err and f"`prodready fix {tmp_path / 'b'}`" in err
+
+
+# -- nothing to audit is not "100/100 ready" ------------------------------------------------------
+
+
+def test_an_empty_folder_says_so_shows_no_score_and_exits_2(capsys, tmp_path):
+    code, out, err = run(capsys, "scan", str(tmp_path), "--no-cache")
+    assert code == 2
+    assert f"No Python files under {tmp_path.resolve()}." in out
+    assert "/100" not in out and not re.search(r"score \d", out)
+    assert err == f"prodready: nothing to audit: no Python files under {tmp_path.resolve()}\n"
+
+
+def test_python_without_a_web_app_says_what_was_found(capsys, tmp_path):
+    write_project(tmp_path, {"lib/a.py": "def add(a, b):\n    return a + b\n", "lib/b.py": "X = 1\n"})
+    code, out, err = run(capsys, "scan", str(tmp_path), "--no-cache")
+    assert code == 2
+    assert f"2 Python files, no FastAPI or Flask app found under {tmp_path.resolve()}." in out
+    assert "/100" not in out
+    assert "nothing to audit" in err
+    code, out, _ = run(capsys, "scan", str(tmp_path), "--format", "json", "--no-cache")
+    data = json.loads(out)
+    assert code == 2
+    assert data["version"] == 1 and data["root"] == str(tmp_path.resolve())
+    assert data["errors"] == [
+        {"kind": "no-web-app", "path": ".", "message": f"2 Python files, no FastAPI or Flask app found under {tmp_path.resolve()}"}
+    ]
+    assert all("score" not in entry for entry in data["summary"]["by_step"].values())
+
+
+def test_findings_in_a_folder_without_an_app_still_fail_the_run(capsys, tmp_path):
+    write_project(tmp_path, {"job.py": "import requests\nrequests.get('https://a')\n"})
+    code, out, _ = run(capsys, "scan", str(tmp_path), "--no-cache")
+    assert code == 1 and "PR250 job.py:2" in out and "/100" not in out
+    assert "no FastAPI or Flask app found" in out
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "markdown", "html", "github"])
+def test_nothing_to_audit_in_the_other_formats(capsys, tmp_path, fmt):
+    code, out, _ = run(capsys, "scan", str(tmp_path), "--format", fmt, "--no-cache")
+    assert code == 2
+    assert "/100" not in out and not re.search(r"score \d", out)
+    assert "no python files under" in out.lower()
+    if fmt == "sarif":
+        notes = json.loads(out)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        assert notes[0]["descriptor"]["id"] == "no-python-files" and notes[0]["level"] == "error"
+
+
+# -- a step without rules is "not checked" ----------------------------------------------------------
+
+
+def test_select_shows_the_other_steps_as_not_checked(capsys):
+    app = str(FIXTURES / "sloppy_fastapi")
+    _, out, _ = run(capsys, "scan", app, "--select", "PR4", "--no-cache")
+    headers = [line for line in out.splitlines() if line[:2] in {"1.", "2.", "3.", "4.", "5."}]
+    assert len(headers) == 5
+    for header in headers:
+        if header.startswith("4."):
+            assert "score" in header and "/100" in header
+        else:
+            assert header.endswith("not checked (no rule of this step selected)") and "/100" not in header
+    _, out, _ = run(capsys, "scan", app, "--select", "PR4", "--format", "json", "--no-cache")
+    by_step = json.loads(out)["summary"]["by_step"]
+    assert by_step["staging"]["checked"] is True and 0 < by_step["staging"]["score"] < 100
+    for step in ("data-model", "infrastructure", "validation", "logging"):
+        assert by_step[step] == {"findings": 0, "checked": False}
+
+
+def test_ignore_that_empties_a_step_marks_it_not_checked_in_every_format(capsys):
+    app = str(FIXTURES / "sloppy_fastapi")
+    _, out, _ = run(capsys, "scan", app, "--ignore", "PR1", "--format", "markdown", "--no-cache")
+    assert "| 1. Data model | not checked | 0 |" in out
+    _, out, _ = run(capsys, "scan", app, "--ignore", "PR1", "--format", "sarif", "--no-cache")
+    steps = json.loads(out)["runs"][0]["properties"]["steps"]
+    assert steps["data-model"] == {"findings": 0, "checked": False} and "score" in steps["staging"]
+    _, out, _ = run(capsys, "scan", app, "--ignore", "PR1", "--format", "html", "--no-cache")
+    assert "1. Data model <span class=\"loc\">— not checked" in out
+    assert "2. Infrastructure <span class=\"loc\">— score " in out
+
+
+# -- the command line's modules depend one way ------------------------------------------------------
+
+
+def test_no_command_module_imports_the_cli_module():
+    import ast
+    from pathlib import Path
+
+    import auditor.commands
+
+    offenders = []
+    for module in sorted(Path(auditor.commands.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            if any(name == "auditor.cli" or name.startswith("auditor.cli.") for name in names):
+                offenders.append(f"{module.name}:{node.lineno}")
+    assert not offenders, f"auditor.commands must not import auditor.cli (use auditor.cli_support): {offenders}"
+    support = ast.parse(Path(auditor.commands.__file__).parent.parent.joinpath("cli_support.py").read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(support) if isinstance(n, ast.ImportFrom)}
+    assert not imported & {"auditor.cli", "auditor.commands"}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def register(parser: argparse.ArgumentParser, sub) -> None:
-    from auditor.cli import add_rule_filters
+    from auditor.cli_support import add_rule_filters
 
     fix = sub.add_parser(
         "fix",
@@ -22,7 +22,7 @@ def register(parser: argparse.ArgumentParser, sub) -> None:
         description="Plan codemods for the findings. Without --apply nothing is written: the diff "
         "shows exactly what --apply would write. Exit code 1 when there is something to apply.",
     )
-    fix.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
+    fix.add_argument("path", nargs="*", default=["."], help="project folder (default: .); one project at a time")
     mode = fix.add_mutually_exclusive_group()
     mode.add_argument("--diff", action="store_true", help="print the diff and write nothing (the default)")
     mode.add_argument("--apply", action="store_true", help="write the fixes (backed up for `prodready undo`)")
@@ -67,11 +67,11 @@ def _say(line: str) -> None:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
-    from auditor.cli import EXIT_CLEAN, EXIT_FINDINGS, ProgressLine, UsageError, scan_for_cli
+    from auditor.cli_support import EXIT_CLEAN, EXIT_FINDINGS, ProgressLine, UsageError, scan_for_cli
     from fixers import FixError, apply_plan, plan_fixes
     from fixers.pipeline.plan import why_not_fixed
 
-    result = scan_for_cli(args, args.path)
+    result = scan_for_cli(args, _one_project(args.path))
     try:
         with ProgressLine(enabled=not args.no_progress) as line:
             plan = plan_fixes(
@@ -135,10 +135,21 @@ def cmd_fix(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def _one_project(paths: list[str]) -> str:
+    """fix writes files, backups and an undo record for one project: several folders are refused
+    (scan reads several as one project; fix would have to guess where new files go)."""
+    from auditor.cli_support import UsageError
+
+    if len(paths) > 1:
+        runs = " and ".join(f"`prodready fix {p}`" for p in paths[:3])
+        raise UsageError(f"fix works on one project folder at a time: run {runs}{' ...' if len(paths) > 3 else ''} one after the other")
+    return paths[0]
+
+
 def _verify(plan, args: argparse.Namespace):
     """The plan once the project's tests have run without and with it (groups that break a
     passing test left out); exit 2 when the tests cannot run at all."""
-    from auditor.cli import ProgressLine, UsageError
+    from auditor.cli_support import ProgressLine, UsageError
     from fixers import FixError
     from fixers.pipeline.verify import WHAT_IT_RUNS, verify_plan
 
@@ -187,7 +198,7 @@ def _applied_json(report, root: Path) -> dict:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    from auditor.cli import EXIT_CLEAN, UsageError
+    from auditor.cli_support import EXIT_CLEAN, UsageError
     from auditor.engine import resolve_root
     from fixers import FixError, undo
 

@@ -94,7 +94,7 @@ def init_config(path: str | Path) -> Path:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from auditor.cli import EXIT_CLEAN, UsageError
+    from auditor.cli_support import EXIT_CLEAN, UsageError
 
     try:
         target = init_config(args.path)

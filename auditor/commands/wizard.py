@@ -6,6 +6,7 @@ textual is imported only when a wizard actually opens, so `scan` and `fix` stay 
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ def register(parser: argparse.ArgumentParser, subparsers) -> None:
     demo.add_argument("--dry-run", action="store_true", help="never write; export the changes as a patch")
     demo.set_defaults(handler=cmd_demo)
 
-    parser.default_handler = cmd_default
+    parser.default_handler = functools.partial(cmd_default, parser=parser)
 
 
 def stdout_is_terminal() -> bool:
@@ -33,7 +34,7 @@ def stdout_is_terminal() -> bool:
 
 
 def _open(path: str | Path, dry_run: bool) -> int:
-    from auditor.cli import UsageError
+    from auditor.cli_support import UsageError
     from auditor.engine import ScanError, resolve_root
 
     try:
@@ -51,12 +52,10 @@ def cmd_wizard(args: argparse.Namespace) -> int:
     return _open(args.path, args.dry_run)
 
 
-def cmd_default(args: argparse.Namespace) -> int:
+def cmd_default(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Bare `prodready`: the wizard in a terminal, the help text anywhere else."""
     if not stdout_is_terminal():
-        from auditor.cli import build_parser
-
-        build_parser().print_help()
+        parser.print_help()
         return 0
     return _open(".", dry_run=False)
 
@@ -80,7 +79,7 @@ def copy_demo(target_parent: Path | None = None) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from auditor.cli import UsageError
+    from auditor.cli_support import UsageError
 
     if not stdout_is_terminal():
         raise UsageError("the demo opens the wizard and needs a terminal")

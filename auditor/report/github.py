@@ -60,6 +60,11 @@ def render_github(result: ScanResult, **_: object) -> str:
     for diag in result.diagnostics:
         where = f"file={escape_property(prefix + diag.path)}," if diag.path != "." else ""
         lines.append(f"::warning {where}title=prodready {diag.kind}::{escape_data(diag.message)}")
+    from auditor.scoring import audit_gap
+
+    gap = audit_gap(result)
+    if gap is not None:
+        lines.append(f"::warning title=prodready {gap[0]}::{escape_data(gap[1])}")
     known = sum(1 for f in result.findings if f in result.fixme)
     lines.append(
         f"prodready: {len(result.findings)} findings in {result.files} files"

@@ -15,6 +15,7 @@ from auditor import __version__
 from auditor.engine import ScanResult
 from auditor.models import Finding, Step
 from auditor.rules.base import all_rules
+from auditor.scoring import audit_gap, not_scored_reason, step_status
 
 CONTEXT_LINES = 2
 MAX_FLAGGED_LINES = 12
@@ -93,6 +94,7 @@ details summary { cursor: pointer; color: var(--muted); }
 table { border-collapse: collapse; width: 100%; }
 td, th { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 .clean { color: #1a7f37; }
+.gap { border: 1px solid #b35900; background: #fff8eb; border-radius: 8px; padding: 10px 14px; }
 </style>
 </head>
 <body>
@@ -100,13 +102,18 @@ td, th { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
 <h1>prodready report</h1>
 <p class="meta"><code>{{ root }}</code> — {{ files }} files, {{ total }} finding{{ "" if total == 1 else "s" }}{% if known %}, {{ known }} known debt{% endif %}{% if suppressed %}, {{ suppressed|length }} suppressed{% endif %} · prodready {{ version }}</p>
 
+{% if gap %}<p class="gap"><strong>{{ gap }}.</strong> The five steps review a FastAPI or Flask backend, so no readiness scores are given{% if total %}; the findings below still apply{% endif %}.</p>{% endif %}
 <div class="chart">
 <svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Readiness score per step" width="100%" viewBox="0 0 {{ 200 + bar_width + 150 }} {{ 20 + steps|length * 40 }}">
 {% for s in steps %}{% set y = 12 + loop.index0 * 40 %}
   <text x="0" y="{{ y + 19 }}" font-size="15" fill="#1f2328">{{ s.number }}. {{ s.title }}</text>
   <rect x="190" y="{{ y }}" width="{{ bar_width }}" height="26" rx="4" fill="#e6e9ed"/>
+{% if s.score is not none %}
   <rect x="190" y="{{ y }}" width="{{ (bar_width * s.score / 100)|round(1) }}" height="26" rx="4" fill="{{ s.color }}"/>
   <text x="{{ 200 + bar_width }}" y="{{ y + 19 }}" font-size="15" font-weight="600" fill="{{ s.color }}">{{ s.score }}/100</text>
+{% else %}
+  <text x="200" y="{{ y + 19 }}" font-size="14" fill="#59636e">{{ s.not_scored }}</text>
+{% endif %}
   <text x="{{ 270 + bar_width }}" y="{{ y + 19 }}" font-size="13" fill="#59636e">{{ s.count }} finding{{ "" if s.count == 1 else "s" }}</text>
 {% endfor %}
 </svg>
@@ -124,8 +131,9 @@ td, th { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
 
 {% if more_fixes %}<p class="meta">Proposed diffs are shown for the first {{ max_previews }} fixable findings; <code>prodready fix --diff</code> shows every fix.</p>{% endif %}
 {% for s in steps %}
-<h2 id="{{ s.value }}">{{ s.number }}. {{ s.title }} <span class="loc">— score {{ s.score }}/100</span></h2>
-{% if not s.findings %}<p class="clean">Nothing found in this step.</p>{% endif %}
+<h2 id="{{ s.value }}">{{ s.number }}. {{ s.title }} <span class="loc">— {% if s.score is not none %}score {{ s.score }}/100{% else %}{{ s.not_scored }}{% endif %}</span></h2>
+{% if not s.checked %}<p class="meta">Not checked: no rule of this step was selected (--select, --ignore or the configuration).</p>
+{% elif not s.findings %}<p class="clean">Nothing found in this step.</p>{% endif %}
 {% for item in s.findings %}{% set f = item.finding %}
 <section class="finding">
   <header>
@@ -191,7 +199,8 @@ def render_html(result: ScanResult, rehearsal: dict | None = None, **_: object) 
     findings a probe showed to be real."""
     rules = all_rules()
     confirmed = {(f["rule"], f["path"], f["line"]) for f in (rehearsal or {}).get("confirmed_findings", [])}
-    scores = result.scores()
+    status = step_status(result)
+    gap = audit_gap(result)
     sources: dict[str, list[str]] = {}
     previews = 0
     steps = []
@@ -217,8 +226,8 @@ def render_html(result: ScanResult, rehearsal: dict | None = None, **_: object) 
                     "diff": diff_lines(diff) if diff else None,
                 }
             )
-        score = scores[step]["score"]
-        steps.append(_step_view(step, score, items))
+        entry = status[step]
+        steps.append(_step_view(step, entry.get("score"), items, entry["checked"], not_scored_reason(result, step, status)))
     environment = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     return environment.from_string(TEMPLATE).render(
         root=str(result.root),
@@ -234,16 +243,19 @@ def render_html(result: ScanResult, rehearsal: dict | None = None, **_: object) 
         more_fixes=sum(1 for f in result.findings if f.fixable) > MAX_PREVIEWS,
         max_previews=MAX_PREVIEWS,
         rehearsal=rehearsal_view(rehearsal),
+        gap=f"{gap[1][0].upper()}{gap[1][1:]}" if gap else None,
     )
 
 
-def _step_view(step: Step, score: int, items: list[dict]) -> dict:
+def _step_view(step: Step, score: int | None, items: list[dict], checked: bool = True, not_scored: str = "") -> dict:
     return {
         "value": step.value,
         "number": step.number,
         "title": step.title,
         "score": score,
-        "color": score_color(score),
+        "checked": checked,
+        "not_scored": not_scored,
+        "color": score_color(score) if score is not None else "#8c959f",
         "count": len(items),
         "findings": items,
     }

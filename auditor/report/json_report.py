@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 from auditor.engine import ScanResult
+from auditor.scoring import audit_gap, step_status
 
 VERSION = 1
 
 
 def contract(result: ScanResult) -> dict:
-    scores = result.scores()
+    gap = audit_gap(result)
     return {
         "version": VERSION,
         "tool": "prodready",
@@ -18,7 +19,9 @@ def contract(result: ScanResult) -> dict:
         "summary": {
             "files": result.files,
             "findings": len(result.findings),
-            "by_step": {step.value: dict(entry) for step, entry in scores.items()},
+            # Additive: "checked" per step; "score" only for a step that was checked in a folder
+            # with a web app (a step left out by --select, or a folder with nothing to audit, has none).
+            "by_step": {step.value: entry for step, entry in step_status(result).items()},
         },
         "findings": [finding.contract_dict() for finding in result.findings],
         # Additive to the contract: known debt (still in "findings") and what inline comments silenced.
@@ -28,6 +31,10 @@ def contract(result: ScanResult) -> dict:
             if f in result.fixme
         ],
         "suppressed": [{**f.contract_dict(), "reason": s.reason} for f, s in result.suppressed],
+        # Additive: what kept the scan from judging the project (nothing to audit: path ".")
+        # and the files it could not analyse.
+        "errors": ([{"kind": gap[0], "path": ".", "message": gap[1]}] if gap else [])
+        + [{"kind": d.kind, "path": d.path, "message": d.message} for d in result.diagnostics],
     }
 
 

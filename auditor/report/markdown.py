@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from auditor.engine import ScanResult
+from auditor.scoring import audit_gap, step_status
 
 
 def render_markdown(result: ScanResult, **_: object) -> str:
-    scores = result.scores()
+    status = step_status(result)
+    gap = audit_gap(result)
     out = ["# prodready report", "", f"`{result.root}` — {result.files} files, {len(result.findings)} findings", ""]
+    if gap is not None:
+        out += [f"**{gap[1][0].upper()}{gap[1][1:]}.** The five steps review a FastAPI or Flask backend, so no readiness scores are given.", ""]
     out += ["| step | score | findings |", "| --- | ---: | ---: |"]
-    for step, entry in scores.items():
-        out.append(f"| {step.number}. {step.title} | {entry['score']} | {entry['findings']} |")
+    for step, entry in status.items():
+        score = entry["score"] if "score" in entry else "—" if entry["checked"] else "not checked"
+        out.append(f"| {step.number}. {step.title} | {score} | {entry['findings']} |")
     for step, findings in result.by_step().items():
         if not findings:
             continue

@@ -8,6 +8,7 @@ from auditor import __version__
 from auditor.engine import ScanResult
 from auditor.models import Severity
 from auditor.rules.base import all_rules
+from auditor.scoring import audit_gap, step_status
 
 LEVEL = {Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}
 SECURITY_SEVERITY = {Severity.HIGH: "8.0", Severity.MEDIUM: "5.0", Severity.LOW: "2.0"}
@@ -74,8 +75,26 @@ def render_sarif(result: ScanResult, **_: object) -> str:
                     }
                 },
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": result.root.as_uri() + "/"}},
+                "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications(result)}],
                 "results": results,
+                # Per step: findings, whether any of its rules ran ("checked") and, when the
+                # folder has a web app to audit, the readiness score.
+                "properties": {"steps": {step.value: entry for step, entry in step_status(result).items()}},
             }
         ],
     }
     return json.dumps(document, indent=2)
+
+
+def notifications(result: ScanResult) -> list[dict]:
+    """Nothing to audit, and the files that could not be analysed, as SARIF notifications."""
+    out = []
+    gap = audit_gap(result)
+    if gap is not None:
+        out.append({"level": "error", "descriptor": {"id": gap[0]}, "message": {"text": gap[1]}})
+    for diag in result.diagnostics:
+        entry = {"level": "warning", "descriptor": {"id": diag.kind}, "message": {"text": diag.message}}
+        if diag.path != ".":
+            entry["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": diag.path, "uriBaseId": "%SRCROOT%"}}}]
+        out.append(entry)
+    return out
