@@ -116,6 +116,23 @@ def rehearse(
             cluster.stop()
 
 
+def _admin_plan(result, database_url: str, cluster, given) -> dict | None:
+    """How the client makes the third user an admin: sign up through the app, then set the role
+    column in the throwaway database (the app's own routes never hand out admin rights)."""
+    from auditor.rehearse.target import admin_column
+
+    column = admin_column(result)
+    if column is None:
+        return None
+    if given:
+        return {**column, "missing": "the database is the one given with --database-url: prodready does not grant admin rights in it"}
+    if cluster is not None:
+        return {**column, "psql": cluster.psql()}
+    if database_url.startswith("sqlite:///"):
+        return {**column, "sqlite": database_url[len("sqlite:///"):]}
+    return {**column, "missing": f"no way to reach the database at {database_url.partition('://')[0]}://"}
+
+
 def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster=None, choice=None) -> Rehearsal:
     copy = sandbox.copy("app-copy")
     notes = [f"isolation: {sandbox.isolation.description}", f"python: {sandbox.python.describe()}"]
@@ -164,6 +181,7 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
         "users": hooked_users,
         "psql": cluster.psql() if cluster else None,
         "database_label": "the database given with --database-url (open connections are not counted there)" if given else None,
+        "admin": _admin_plan(result, environment.database_url, cluster, given),
         **limits,
         "progress": str(sandbox.dir / "progress.log"),
     }
@@ -207,6 +225,8 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
         happy_paths=data["happy_paths"], users=data.get("users"), notes=notes, requests=data.get("requests", 0),
         routes=target.routes,
     )  # fmt: skip
+    if data.get("admin"):
+        rehearsal.notes.append(data["admin"])
     from auditor.rehearse.compare import confirmed
 
     rehearsal.confirmed = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from auditor.index.project import is_script_path
@@ -40,6 +41,35 @@ def find_target(result) -> Target:
     relpath, decl = apps[0]
     module = index.modules[relpath].module
     return Target(module, decl.var, APP_KINDS[decl.kind], relpath, routes_of(result))
+
+
+USER_MODEL = re.compile(r"^(app_?)?(user|users|account|accounts|member|members)$", re.I)
+ADMIN_FLAGS = ("is_admin", "is_superuser", "is_staff", "admin", "superuser")
+ROLE_COLUMNS = ("role", "user_role", "account_role")
+IDENTITY_COLUMNS = ("email", "username", "login", "email_address")
+
+
+def admin_column(result) -> dict | None:
+    """Where the app keeps who is an admin: a boolean flag (is_admin...) or a text role column on
+    its user model, with the column the login names the user by. None when it has no roles (or
+    no admin route to try them on)."""
+    if not any(r.role_checked or "/admin" in r.path.lower() for r in result.index.routes):
+        return None
+    for _, model in result.index.models:
+        if model.abstract or not (USER_MODEL.match(model.name) or USER_MODEL.match(model.table or "")):
+            continue
+        columns = {c.name.lower(): c for c in model.columns}
+        identity = next((columns[n].name for n in IDENTITY_COLUMNS if n in columns), None)
+        if identity is None:
+            continue
+        for name in ADMIN_FLAGS:
+            if name in columns and "bool" in columns[name].type.lower():
+                return {"table": model.table, "column": columns[name].name, "value": True, "identity": identity}
+        for name in ROLE_COLUMNS:
+            kind = columns[name].type.lower() if name in columns else ""
+            if kind and ("str" in kind or "text" in kind or "char" in kind):
+                return {"table": model.table, "column": columns[name].name, "value": "admin", "identity": identity}
+    return None
 
 
 def routes_of(result) -> list[dict]:

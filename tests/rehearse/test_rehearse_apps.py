@@ -77,6 +77,8 @@ def test_demo_app_failures_are_real(tmp_path, private_tmp, servers, capsys):
     brute = [p for p in probes if p["kind"] == "brute_force"][0]
     assert brute["outcome"] == "failed" and brute["rule"] == "PR240" and brute["evidence"]["attempts"] == 30
     assert outcome(probes, "expired_token", "GET", "/tasks/") == "failed"  # its tokens carry no exp
+    privilege = [p for p in probes if (p["kind"], p["path"]) == ("privilege", "/admin/users")][0]
+    assert privilege["outcome"] == "failed" and privilege["evidence"]["admin_status"] == 200  # the admin made in the database
     confirmed = {(f["rule"], f["path"]) for f in data["confirmed_findings"]}
     assert {("PR201", "app/routers/tasks.py"), ("PR240", "app/routers/users.py"), ("PR330", "app/routers/orders.py")} <= confirmed
     # Well-guarded routes are not reported: the routes that need a login refuse without one.
@@ -126,6 +128,13 @@ def test_careful_app_gets_no_false_alarm(tmp_path, private_tmp, servers):
     assert [p for p in checked if p["outcome"] == "failed"] == []
     for kind in ("unauthenticated", "cross_user", "invalid_body"):  # and they did run
         assert sum(p["kind"] == kind and p["outcome"] == "passed" for p in checked) >= 5, kind
+    # Its admin routes refuse a member (403) and serve the admin the rehearsal made (role = 'admin').
+    privilege = {p["path"]: p for p in rehearsal.probes if p["kind"] == "privilege"}
+    assert set(privilege) == {"/admin/users", "/admin/stats"}
+    for probe in privilege.values():
+        assert (probe["outcome"], probe["evidence"]["status"], probe["evidence"]["admin_status"]) == ("passed", 403, 200)
+    steps = {h["step"]: h["status"] for h in rehearsal.happy_paths}
+    assert steps["signup admin"] in (200, 201) and steps["login admin"] == 200
     assert any("alembic upgrade head" in note for note in rehearsal.notes)  # its tables come from migrations
     assert_stopped(servers)
 

@@ -13,7 +13,7 @@ import traceback
 from . import routes as routes_mod
 from .client import Client, Identity, ServerGone
 from .probes import Rehearsal, result
-from .users import UsersMissing, from_hook, make_users
+from .users import UsersMissing, from_hook, make_admin, make_users
 
 
 
@@ -55,6 +55,10 @@ def main(argv: list[str]) -> int:
             return _write(out_path, report, client)
         progress("users: A and B signed up and logged in through the app's own routes")
         run = Rehearsal(client, routes, components, a, b, login, plan.get("secrets", []), progress, bool(plan.get("openapi")))
+        if plan.get("admin") and not plan.get("happy_only"):
+            run.admin, run.admin_missing = make_admin(client, routes, components, happy, plan["admin"])
+            if run.admin is not None:
+                progress(f"users: an admin signed up, given {plan['admin']['table']}.{plan['admin']['column']} in the throwaway database")
         run.happy = happy
         run.psql = plan.get("psql")
         run.database_label = plan.get("database_label")
@@ -77,6 +81,8 @@ def main(argv: list[str]) -> int:
             progress(f"[{number}/{len(steps)}] {name}")
             step()
         report["probes"], report["happy_paths"] = run.results, run.happy
+        if run.admin_missing:
+            report["admin"] = f"no admin user: {run.admin_missing}; the privilege probe ran as a non-admin only"
     except ServerGone as exc:
         report["error"] = str(exc)
     except TimeoutError as exc:

@@ -67,6 +67,8 @@ class Rehearsal:
         self.has_schema = has_schema
         self.psql: list[str] | None = None  # psql over the private cluster's socket (PostgreSQL only)
         self.database_label: str | None = None  # what the app runs on when connections are not counted
+        self.admin: Identity | None = None  # a third user with the app's admin role, where it has roles
+        self.admin_missing: str | None = None  # why no admin could be made
         self.refs: dict = {}  # resource -> id of one of A's objects
         self.creators: dict = {}  # resource -> the route that created it
         self.results: list[dict] = []
@@ -234,10 +236,21 @@ class Rehearsal:
                 self.results.append(result("privilege", route, "skipped", reason="not run: it would change data (only reads are probed)"))
                 continue
             path = fill(route, self.refs) or route.path
+            evidence = {}
+            if self.admin is not None:  # the admin's answer shows the route works, so a refusal means something
+                own = self.client.request("GET", path, who=self.admin)
+                evidence["admin_status"] = _status(own)
+                if not own.ok:
+                    self.results.append(result("privilege", route, "skipped", evidence,
+                                               f"the admin's own request answered {_status(own)}, so a refusal says nothing"))  # fmt: skip
+                    continue
+            elif self.admin_missing:
+                evidence["no_admin"] = self.admin_missing
             answer = self.client.request("GET", path, who=self.b)
-            evidence = {"status": _status(answer), "sent": f"GET {path} as a user who is not an admin"}
-            if answer.status in DENIED:
-                self.results.append(result("privilege", route, "passed", evidence, f"refused ({answer.status})"))
+            evidence |= {"status": _status(answer), "sent": f"GET {path} as a user who is not an admin"}
+            if answer.status in DENIED or (answer.status == 404 and self.admin is not None):
+                self.results.append(result("privilege", route, "passed", evidence, f"refused to a non-admin ({answer.status})"
+                                           + (" and served to the admin" if self.admin is not None else "")))  # fmt: skip
             elif answer.ok:
                 self.results.append(result("privilege", route, "failed", evidence, f"a non-admin got {answer.status}"))
             else:

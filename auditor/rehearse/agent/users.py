@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import sqlite3
+import subprocess
+from contextlib import closing
 
 from . import samples
 from .client import Answer, Client, Identity
@@ -101,3 +104,60 @@ def make_users(client: Client, routes: list[Route], components: dict, happy: lis
             raise UsersMissing(f"POST {login.path} answered {answer.status} but gave neither a token nor a session cookie")
         users.append(who)
     return users[0], users[1], login
+
+
+def make_admin(client: Client, routes: list[Route], components: dict, happy: list, plan: dict | None) -> tuple[Identity | None, str | None]:
+    """A third user signed up through the app's own routes, then made an admin in the throwaway
+    database (no app hands out admin rights at signup), then logged in: (the admin, None), or
+    (None, why not) when the app has roles but no admin could be made; (None, None) without roles."""
+    if not plan:
+        return None, None
+    if plan.get("missing"):
+        return None, plan["missing"]
+    signup, login = find(routes, SIGNUP), find(routes, LOGIN)
+    if signup is None or login is None:
+        return None, "no signup or login route to make the admin with"
+    who = Identity("admin", f"rehearsal-admin-{secrets.token_hex(4)}@example.com", f"Rh-{secrets.token_urlsafe(12)}1a")
+    answer = client.request("POST", signup.path, json_body=signup_body(signup, components, who.email, who.password), who=who)
+    happy.append({"step": "signup admin", "method": "POST", "path": signup.path, "status": answer.status})
+    if not answer.ok:
+        return None, f"signing up the admin through POST {signup.path} answered {answer.status or answer.error}"
+    error = promote(plan, who.email)
+    if error:
+        return None, error
+    answer = login_request(client, login, who)
+    happy.append({"step": "login admin", "method": "POST", "path": login.path, "status": answer.status})
+    who.token = token_of(answer)
+    if not answer.ok or (not who.token and not who.cookies):
+        return None, f"logging in the admin through POST {login.path} answered {answer.status or answer.error}"
+    return who, None
+
+
+def promote(plan: dict, email: str) -> str | None:
+    """Set the admin flag or role of the user named `email` in the throwaway database; None when
+    exactly that one row changed, else why not."""
+    table, column, identity, value = plan["table"], plan["column"], plan["identity"], plan["value"]
+    where = f"{plan['table']}.{plan['column']}"
+    if any('"' in name for name in (table, column, identity)):
+        return f"cannot name {where} in SQL"
+    try:
+        if plan.get("sqlite"):
+            with closing(sqlite3.connect(plan["sqlite"], timeout=10)) as db:
+                changed = db.execute(
+                    f'UPDATE "{table}" SET "{column}" = ? WHERE "{identity}" = ?', (1 if value is True else value, email)
+                ).rowcount
+                db.commit()
+        elif plan.get("psql"):
+            literal = "true" if value is True else "'" + str(value).replace("'", "''") + "'"
+            done = subprocess.run(
+                [*plan["psql"], f'UPDATE "{table}" SET "{column}" = {literal} WHERE "{identity}" = \'{email}\' RETURNING 1'],
+                capture_output=True, text=True, timeout=10,
+            )  # fmt: skip
+            if done.returncode != 0:
+                return f"setting {where} failed: {done.stderr.strip()[:200]}"
+            changed = len(done.stdout.split())
+        else:
+            return "no way to reach the database"
+    except (sqlite3.Error, OSError, subprocess.TimeoutExpired) as exc:
+        return f"setting {where} failed: {exc}"
+    return None if changed == 1 else f"{where}: {changed} rows matched the new user's {identity}"
