@@ -483,6 +483,8 @@ Safe: adds a new file with placeholder values and no secrets.
         {".env.example": "DATABASE_URL=\n", "app/main.py": "import os\nfrom fastapi import FastAPI\napp = FastAPI()\nURL = os.getenv('DATABASE_URL', '')\n"},
         "from fastapi import FastAPI\napp = FastAPI()\n",
         "import os\nHOME = os.getenv('HOME')\n",
+        # A committed .env with a placeholder for every setting is the list.
+        {".env": "DATABASE_URL=sqlite:///./dev.db\nSECRET_KEY=change-me\n", "app/main.py": "import os\nfrom fastapi import FastAPI\napp = FastAPI()\nURL = os.getenv('DATABASE_URL', '')\nKEY = os.environ['SECRET_KEY']\n"},
     ]
     INVALID = [
         "import os\nfrom fastapi import FastAPI\napp = FastAPI()\nURL = os.getenv('DATABASE_URL', '')\n",
@@ -570,6 +572,8 @@ Safe: adds a setting and a file; current behaviour stays the default.
             "app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
         },
         "def not_a_web_app():\n    return 1\n",
+        # Per-environment config classes chosen by name at startup.
+        "from flask import Flask\nclass Config:\n    DEBUG = False\nclass DevelopmentConfig(Config):\n    DEBUG = True\nclass ProductionConfig(Config):\n    pass\napp = Flask(__name__)\n",
     ]
     INVALID = [
         "from fastapi import FastAPI\napp = FastAPI(debug=True)\n",
@@ -739,6 +743,8 @@ Safe: adds a new route and changes no existing one.
         "from flask import Flask\napp = Flask(__name__)\n@app.route('/healthz')\ndef hz():\n    return 'ok'\n",
         "def not_a_web_app():\n    return 1\n",
         {"tests/test_app.py": "from flask import Flask\napp = Flask(__name__)\n@app.route('/items')\ndef items():\n    return []\n"},
+        # The root answers a status: that is what platforms probe by default.
+        "from fastapi import FastAPI\napp = FastAPI()\n@app.get('/')\ndef root():\n    return {'status': 'ok'}\n@app.get('/tasks')\ndef tasks():\n    return []\n",
     ]
     INVALID = [
         "from fastapi import FastAPI\napp = FastAPI()\n@app.get('/tasks')\ndef tasks():\n    return []\n",
