@@ -553,6 +553,7 @@ DEV_CLASS = re.compile(r"^(Dev|Development|Local|Test|Testing|Debug)\w*$")
 @register
 class SqlEchoAlwaysOn(ModuleRule):
     code = "PR521"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "sql-echo-always-on"
     category = Category.LOGGING
     severity = Severity.MEDIUM
@@ -638,7 +639,8 @@ No automatic fix: decide which setting turns it on (development only).
         for target in node.targets:
             key = target.id if isinstance(target, ast.Name) else const_text(target.slice) if isinstance(target, ast.Subscript) else None
             in_class = any(isinstance(p, ast.ClassDef) for p in ctx.parents)
-            if key == "SQLALCHEMY_ECHO" and (isinstance(target, ast.Subscript) or in_class):
+            config_module = re.search(r"(^|/)(config|settings)[^/]*\.py$", ctx.relpath) is not None  # app.config.from_object("config")
+            if key == "SQLALCHEMY_ECHO" and (isinstance(target, ast.Subscript) or in_class or config_module):
                 self.report(ctx, node, "SQLALCHEMY_ECHO = True in every environment: each statement is logged with its values")
             elif isinstance(target, ast.Attribute) and target.attr == "echo" and "engine" in (dotted(target.value) or "").lower():
                 self.report(ctx, node, "engine.echo = True in every environment: each statement is logged with its values")

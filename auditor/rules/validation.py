@@ -311,6 +311,7 @@ TEXT_ANNOTATION = re.compile(r"^(str|Optional\[str\]|str \| None|None \| str)$")
 @register
 class UnguardedInputParsing(ProjectRule):
     code = "PR304"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "unguarded-input-parsing"
     category = Category.VALIDATION
     severity = Severity.MEDIUM
@@ -427,6 +428,7 @@ MERGERS = frozenset({"sqlmodel_update", "update_from_dict"})
 @register
 class NullOntoRequiredColumn(ProjectRule):
     code = "PR305"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "null-onto-required-column"
     category = Category.VALIDATION
     severity = Severity.MEDIUM

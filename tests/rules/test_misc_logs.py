@@ -22,6 +22,7 @@ ALWAYS_ON = {
     "sqlmodel": "from sqlmodel import create_engine\nengine = create_engine('sqlite:///db.sqlite3', echo=True)\n",
     "flask-config-update": "from flask import Flask\napp = Flask(__name__)\napp.config.update(SQLALCHEMY_DATABASE_URI='sqlite://', SQLALCHEMY_ECHO=True)\n",
     "base-config-class": "class Config:\n    SQLALCHEMY_ECHO = True\nclass ProductionConfig(Config):\n    pass\n",
+    "flask-config-module": {"config.py": "SQLALCHEMY_DATABASE_URI = 'sqlite:///app.db'\nSQLALCHEMY_ECHO = True\n"},
     "engine-attribute": "from sqlalchemy import create_engine\nengine = create_engine('sqlite://')\nengine.echo = True\n",
 }
 
@@ -37,6 +38,7 @@ DEV_ONLY = {
     "inside-if-debug": "import os\nfrom sqlalchemy import create_engine\nif os.getenv('APP_ENV') == 'development':\n    engine = create_engine('sqlite://', echo=True)\n",
     "development-config-class": "class Config:\n    SQLALCHEMY_ECHO = False\nclass DevelopmentConfig(Config):\n    SQLALCHEMY_ECHO = True\n",
     "echo-off": "from sqlalchemy import create_engine\nengine = create_engine('sqlite://', echo=False)\n",
+    "a-constant-outside-config": "SQLALCHEMY_ECHO = True  # a name in some module, not the app's config\n",
     "a-script": {"scripts/inspect_db.py": "from sqlalchemy import create_engine\nengine = create_engine('sqlite:///app.db', echo=True)\n"},
 }
 
