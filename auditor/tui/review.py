@@ -117,7 +117,7 @@ class ReviewScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#review-error").display = False
         files = self.query_one("#review-files", OptionList)
-        files.border_title = "Files and fixes · d drops or keeps one"
+        files.border_title = "Files and fixes · d drop/keep · ] [ hunks · . , files"
         files.display = False
         session = self.app.session
         if not session.dry_run:
@@ -173,6 +173,7 @@ class ReviewScreen(Screen):
 
     def on_plan_ready(self, message: PlanReady) -> None:
         self.plan = message.plan
+        still, self.dropping_file = self.dropping_file, None
         self.ready = True
         self.query_one(ProgressBar).display = False
         self.query_one("#review-error").display = False
@@ -192,6 +193,12 @@ class ReviewScreen(Screen):
             self.query_one("#apply", Button).label = "Apply changes" if self.patch_text() else "Finish"
         files = self.query_one("#review-files", OptionList)
         (files if files.display else self.query_one("#review-diff-box")).focus()
+        if still and still in self._files():
+            writers = [p.finding.rule + " " + p.finding.location for p in self.plan.fixes if still in p.files]
+            self.app.notify(
+                f"{still} is still changed: " + (", ".join(writers[:3]) + " also write to it; d on it again drops those." if writers else "a fix it depends on writes it."),
+                title="Still in the apply",
+            )
 
     # -- the plan, shown ----------------------------------------------------------------------
 
@@ -229,6 +236,7 @@ class ReviewScreen(Screen):
         fixes_ = list(self.plan.fixes) if self.plan is not None else []
         follow_ups = list(self.plan.follow_ups) if self.plan is not None else []
         answers = {e.label for e in self.comment_edits} | ({self.config_edit.label} if self.config_edit else set())
+        labels = {label for label, _ in self.file_diffs()}
         for number, (label, diff) in enumerate(self.file_diffs()):
             row = Text(no_wrap=True, overflow="ellipsis")
             row.append(label, style="bold")
@@ -238,7 +246,7 @@ class ReviewScreen(Screen):
             options.append(Option(row))
             self.entries.append(("file", number))
             for kind, planned in [("fix", f) for f in fixes_] + [("follow", f) for f in follow_ups]:
-                if label not in planned.files:
+                if self._home(planned, labels) != label and not (label in planned.files and planned.finding.path not in labels):
                     continue
                 line = Text(no_wrap=True, overflow="ellipsis")
                 line.append("  ")
@@ -260,6 +268,11 @@ class ReviewScreen(Screen):
         files.display = bool(options)
         if options:
             files.highlighted = min(highlighted or 0, len(options) - 1)
+
+    @staticmethod
+    def _home(planned: Any, labels: set[str]) -> str:
+        """The file a fix is listed under: its finding's file (a fixer's group may write others too)."""
+        return planned.finding.path if planned.finding.path in labels else (planned.files[0] if planned.files else "")
 
     def dropped(self) -> list[Finding]:
         session = self.app.session
@@ -326,7 +339,9 @@ class ReviewScreen(Screen):
             return
         else:
             label = self.file_diffs()[value][0]
-            findings = [p.finding for p in self.plan.fixes if label in p.files] if self.plan is not None else []
+            fixes_ = list(self.plan.fixes) if self.plan is not None else []
+            # The fixes of findings in this file; when none, those that write it on the side (a new module).
+            findings = [p.finding for p in fixes_ if p.finding.path == label] or [p.finding for p in fixes_ if label in p.files]
             if not findings:
                 self.app.notify(
                     f"{label} records your answers (not a problem, public): change those on the step screens."
@@ -371,8 +386,6 @@ class ReviewScreen(Screen):
         dropped = self.dropped()
         if dropped:
             text.append(f", {len(dropped)} dropped")
-        if files:
-            text.append(" (] next hunk, . next file, d drops one)", style="dim")
         if self.plan is not None and self.plan.dependencies:
             text.append("\nDependencies to add: ", style="bold")
             text.append(", ".join(self.plan.dependencies))

@@ -249,3 +249,108 @@ async def test_quitting_with_accepted_fixes_asks_first(tmp_path: Path):
         assert isinstance(app.screen, StepScreen)
         await press(pilot, "q", "y")
     assert app.return_value == 0
+
+
+async def test_review_drops_one_file_by_planning_again_and_applies_the_rest(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    original = sources(root)
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        app.goto(Step.LOGGING)
+        await settle(pilot)
+        await press(pilot, "A", "n")
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        files = review._files()
+        listed = review.query_one("#review-files")
+        assert listed.display and listed.option_count > len(files), "files, each with its fixes"
+        target = next(f.path for f in app.session.accepted() if f.path in files and f.path.endswith(".py"))
+        listed.highlighted = review.entries.index(("file", files.index(target)))
+        await press(pilot, "d")
+        review = app.screen
+        dropped = [f for f in app.session.result.findings if f.path == target and app.session.decision(f) == Decision.SKIP]
+        assert dropped and all(f in app.session.dropped for f in dropped)
+        assert target not in review._files() and f"a/{target}" not in review.patch_text()
+        assert not {fix.finding for fix in review.plan.fixes} & set(dropped), "the plan was made again without them"
+        assert ("dropped", dropped[0]) in review.entries
+        kept = review._files()
+        await press(pilot, "a", "y")
+        assert isinstance(app.screen, SummaryScreen)
+        for finding in dropped:
+            assert finding.rule in text_of(app, "#summary-todo") or len(app.session.by_hand()) > 8
+    after = sources(root)
+    assert after[target] == original[target], "the dropped file is left as it was"
+    assert any(after.get(path) != original.get(path) for path in kept if path.endswith(".py"))
+
+
+async def test_review_keys_jump_between_hunks_and_files_and_a_dropped_fix_comes_back(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        app.goto(Step.LOGGING)
+        await settle(pilot)
+        await press(pilot, "A", "n")
+        review = app.screen
+        assert len(review.hunks) > 2 and review.hunk_at == 0, "the first file's first hunk is shown"
+        await press(pilot, "right_square_bracket", "right_square_bracket")
+        assert review.hunk_at == 2
+        await press(pilot, "left_square_bracket", "left_square_bracket")
+        assert review.hunk_at == 0
+        await press(pilot, "full_stop")
+        assert review.hunks[review.hunk_at][0] == 1, "on the second file's first hunk"
+        box = review.query_one("#review-diff-box")
+        assert box.scroll_y > 0
+        fix_entry = next(i for i, (kind, _) in enumerate(review.entries) if kind == "fix")
+        finding = review.entries[fix_entry][1]
+        review.query_one("#review-files").highlighted = fix_entry
+        await press(pilot, "d")
+        assert app.session.decision(finding) == Decision.SKIP and finding not in {f.finding for f in app.screen.plan.fixes}
+        again = app.screen.entries.index(("dropped", finding))
+        app.screen.query_one("#review-files").highlighted = again
+        await press(pilot, "d")
+        assert app.session.decision(finding) == Decision.ACCEPT and finding in {f.finding for f in app.screen.plan.fixes}
+
+
+@pytest.mark.parametrize("where", ["step", "review"])
+@pytest.mark.parametrize("key", ["q", "ctrl+q"])
+async def test_every_quit_key_asks_when_decisions_would_be_lost(tmp_path: Path, where: str, key: str):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        app.goto(Step.LOGGING)
+        await settle(pilot)
+        await press(pilot, "a")
+        if where == "review":
+            await press(pilot, "n")
+            assert isinstance(app.screen, ReviewScreen)
+        await press(pilot, key)
+        assert isinstance(app.screen, ConfirmScreen), f"{key} on the {where} screen asks first"
+        assert "Quit" in text_of(app, ".dialog-title")
+        await press(pilot, key)
+        assert len([s for s in app.screen_stack if isinstance(s, ConfirmScreen)]) == 1, "asked once, not twice"
+        await press(pilot, "n")
+        assert not isinstance(app.screen, ConfirmScreen) and app.is_running
+        await press(pilot, key, "y")
+    assert app.return_value == 0
+
+
+async def test_accept_on_a_finding_without_a_fix_says_by_hand_and_records_nothing(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        await press(pilot, "enter")
+        screen = app.screen
+        index = next(i for i, f in enumerate(screen.findings) if not f.fixable and not app.session.question(f))
+        screen.query_one("#findings").highlighted = index
+        await settle(pilot)
+        before = text_of(app, "#score")
+        await press(pilot, "a")
+        finding = screen.findings[index]
+        assert app.session.decision(finding) == Decision.PENDING
+        assert text_of(app, "#score") == before, "no fix counted as accepted"
+        assert "By hand" in text_of(app, "#detail-fix-title")
+        assert screen.query_one("#findings").border_subtitle.startswith("✓ fix accepted")
