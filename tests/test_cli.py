@@ -363,3 +363,31 @@ def test_no_command_module_imports_the_cli_module():
     support = ast.parse(Path(auditor.commands.__file__).parent.parent.joinpath("cli_support.py").read_text(encoding="utf-8"))
     imported = {n.module for n in ast.walk(support) if isinstance(n, ast.ImportFrom)}
     assert not imported & {"auditor.cli", "auditor.commands"}
+
+
+# -- a secret masked in the message is masked in the code shown with it -------------------------
+
+SECRET_APP = (
+    "import os\nfrom flask import Flask\n\napp = Flask(__name__)\n"
+    "DATABASE_URL = os.getenv('DATABASE_URL', 'postgresql://app:s3cr3t-pw@db.internal:5432/app')\n\n"
+    "@app.get('/')\ndef home():\n    return 'ok'\n"
+)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown", "github", "html"])
+def test_a_url_password_is_masked_in_messages_and_excerpts(capsys, tmp_path, fmt):
+    write_project(tmp_path, {"app.py": SECRET_APP})
+    code, out, _ = run(capsys, "scan", str(tmp_path), "--select", "PR410", "--format", fmt, "--no-cache")
+    assert code == 1
+    assert "s3cr3t-pw" not in out
+    assert "postgresql://app:***@db.internal" in out  # the finding is there, its secret is not
+    if fmt == "html":  # the excerpt under the finding shows the line, masked the same way
+        assert "<span class=\"n\">5</span>DATABASE_URL = os.getenv(&#39;DATABASE_URL&#39;, &#39;postgresql://app:***@db.internal" in out
+
+
+def test_masking_keeps_the_rest_of_the_line():
+    from auditor.masking import mask_secrets
+
+    assert mask_secrets("url = 'redis://:pw@cache:6379/0'  # pw") == "url = 'redis://:***@cache:6379/0'  # pw"
+    assert mask_secrets('"mysql://root@localhost/db"') == '"mysql://root@localhost/db"'  # no password: unchanged
+    assert mask_secrets("see https://example.com/a@b") == "see https://example.com/a@b"

@@ -13,6 +13,7 @@ from jinja2 import Environment
 
 from auditor import __version__
 from auditor.engine import ScanResult
+from auditor.masking import mask_secrets
 from auditor.models import Finding, Step
 from auditor.rules.base import all_rules
 from auditor.scoring import audit_gap, not_scored_reason, step_status
@@ -35,7 +36,7 @@ def excerpt(source_lines: list[str], finding: Finding) -> Excerpt | None:
     last_flagged = min(finding.end_line, finding.line + MAX_FLAGGED_LINES - 1)
     first = max(1, finding.line - CONTEXT_LINES)
     last = min(len(source_lines), last_flagged + CONTEXT_LINES)
-    rows = [(n, source_lines[n - 1], finding.line <= n <= last_flagged) for n in range(first, last + 1)]
+    rows = [(n, mask_secrets(source_lines[n - 1]), finding.line <= n <= last_flagged) for n in range(first, last + 1)]
     return Excerpt(first, rows)
 
 
@@ -178,7 +179,7 @@ def diff_lines(diff: str) -> list[dict[str, str]]:
         kind = "hunk" if line.startswith("@@") else "add" if line.startswith("+") and not line.startswith("+++") else ""
         if line.startswith("-") and not line.startswith("---"):
             kind = "del"
-        rows.append({"kind": kind, "text": line})
+        rows.append({"kind": kind, "text": mask_secrets(line)})  # shown, not applied: `prodready fix` writes the real diff
     return rows
 
 

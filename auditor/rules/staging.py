@@ -9,6 +9,7 @@ import ast
 import re
 from collections.abc import Iterable
 
+from auditor.masking import mask_secrets
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ProjectRule, register
 from auditor.rules.webapp import app_anchor, app_modules, call_at, is_test_or_script, is_web_project
@@ -312,7 +313,7 @@ Review: a deploy that relied on the fallback must now set the variable.
 
 
 def short(text: str) -> str:
-    text = re.sub(r"://([^:/@]+):([^@]+)@", r"://\1:***@", text)
+    text = mask_secrets(text)  # the same masking as the reports' code excerpts
     return text if len(text) <= 50 else text[:47] + "..."
 
 
