@@ -391,3 +391,52 @@ def test_masking_keeps_the_rest_of_the_line():
     assert mask_secrets("url = 'redis://:pw@cache:6379/0'  # pw") == "url = 'redis://:***@cache:6379/0'  # pw"
     assert mask_secrets('"mysql://root@localhost/db"') == '"mysql://root@localhost/db"'  # no password: unchanged
     assert mask_secrets("see https://example.com/a@b") == "see https://example.com/a@b"
+
+
+# -- the demo's closing line runs the tests with a Python that has their packages -------------------
+
+
+def test_the_demo_prints_a_test_command_whose_python_has_the_apps_packages(monkeypatch, tmp_path, capsys):
+    import shlex
+    import tempfile
+
+    import auditor.commands.wizard
+    import auditor.tui
+
+    monkeypatch.setattr(auditor.commands.wizard, "stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(auditor.tui, "run_wizard", lambda root, dry_run=False: 0)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "&& python -m pytest" not in out  # a bare `python` is often the system's, without FastAPI
+    assert f"&& {shlex.quote(sys.executable)} -m pytest -q" in out
+
+
+def test_the_test_command_prefers_the_apps_own_virtualenv(tmp_path):
+    from auditor.commands.wizard import how_to_run_tests
+
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    (tmp_path / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    write_project(tmp_path, {"app.py": "import fastapi\n"})
+    assert how_to_run_tests(tmp_path).endswith(f"&& {python} -m pytest -q")
+
+
+def test_the_test_command_explains_a_missing_package_and_ignores_optional_ones(tmp_path):
+    from auditor.commands.wizard import how_to_run_tests, third_party_imports
+
+    write_project(
+        tmp_path,
+        {
+            "app/main.py": "import os\nimport fastapi\nfrom app import models\ntry:\n    import psycopg_not_here\nexcept ImportError:\n    pass\n",
+            "app/models.py": "X = 1\n",
+            "tests/conftest.py": "",
+            "tests/test_a.py": "from conftest import X\nimport not_installed_anywhere_pkg\n",
+        },
+    )
+    assert third_party_imports(tmp_path) == {"fastapi", "not_installed_anywhere_pkg"}
+    text = how_to_run_tests(tmp_path)
+    assert "need not_installed_anywhere_pkg" in text and "psycopg_not_here" not in text
+    assert ".venv/bin/python -m pip install -r requirements.txt" in text and text.endswith(".venv/bin/python -m pytest -q")

@@ -88,8 +88,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise UsageError(f"the sample app is missing from this installation ({source})")
     target = copy_demo()
     code = _open(target, args.dry_run)
-    print(
-        f"The sample app, with whatever you applied, is in {target}\n"
-        f"Run its tests there: cd {shlex.quote(str(target))} && python -m pytest -q  (delete the folder when done)"
-    )
+    print(f"The sample app, with whatever you applied, is in {target}\n{how_to_run_tests(target)}  (delete the folder when done)")
     return code
+
+
+def how_to_run_tests(target: Path) -> str:
+    """The command that runs the app's tests with a Python that has what they import.
+
+    A bare `python` is whatever comes first on PATH (often the system's, without FastAPI). The
+    app's own .venv/ comes first; else prodready's interpreter when it has every package the app
+    imports (fixes may have added some); else the steps to make a .venv/ for the app."""
+    import importlib.util
+
+    from fixers.pipeline.runner import project_python
+
+    folder = shlex.quote(str(target))
+    python = project_python(target)
+    if python.venv is not None and python.venv != Path(sys.prefix):
+        return f"Run its tests there: cd {folder} && {shlex.quote(str(python.executable))} -m pytest -q"
+    missing = [name for name in sorted(third_party_imports(target)) if importlib.util.find_spec(name) is None]
+    if not missing:
+        return f"Run its tests there: cd {folder} && {shlex.quote(sys.executable)} -m pytest -q"
+    return (
+        f"Its tests need {', '.join(missing)}, which prodready's Python does not have. Run them in a virtual environment:\n"
+        f"  cd {folder} && python3 -m venv .venv && .venv/bin/python -m pip install -r requirements.txt pytest"
+        " && .venv/bin/python -m pytest -q"
+    )
+
+
+def third_party_imports(root: Path) -> set[str]:
+    """Top-level packages the project's modules import unconditionally (not under try, if or def:
+    those are optional) that are neither the standard library nor the project's own."""
+    import ast
+
+    found: set[str] = set()
+    own: set[str] = set()
+    for path in root.rglob("*.py"):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") or part in {"venv", "__pycache__"} for part in relative.parts):
+            continue
+        own.update(part.removesuffix(".py") for part in relative.parts)
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                found.update(alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.partition(".")[0])
+    return {name for name in found if name not in sys.stdlib_module_names and name not in own}
