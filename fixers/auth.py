@@ -20,6 +20,8 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor
 
+from auditor.index.auth_model import auth_model
+from auditor.index.endpoint_roles import LOGIN, OAUTH, PASSWORD_RESET, SIGNUP, TOKEN_FOR_ANYONE, TOKEN_REFRESH, WEBHOOK
 from auditor.index.extract import module_name_for
 from auditor.models import Confidence, Finding
 from auditor.rules.auth import WEBHOOK_PATH
@@ -261,12 +263,26 @@ def scoped_handler_edit(ws: Workspace, findings: list[Finding], rewrite) -> Outc
 # -- routes that are public by design ----------------------------------------------------------------
 
 
+ROLE_REASONS = {
+    SIGNUP: "it creates accounts",
+    LOGIN: "it checks a password and hands out logins",
+    PASSWORD_RESET: "it resets passwords",
+    TOKEN_REFRESH: "it hands out logins (tokens or sessions)",
+    TOKEN_FOR_ANYONE: "it hands out logins (tokens or sessions)",
+    OAUTH: "it completes a sign-in with another service",
+    WEBHOOK: "it is a webhook that checks its sender's signature",
+}
+
+
 def public_by_design(ws: Workspace, route) -> str | None:
     """Why a route looks meant for people who are not logged in yet (it creates accounts or hands
     out credentials), from its path and from what its handler does; None otherwise."""
     segments = [s for s in route.path.lower().split("/") if s and not s.startswith(("{", "<"))]
     if INVITATION.search(route.path) and ACCEPTING.search(route.path):
         return "it accepts an invitation sent by link"
+    role = auth_model(ws.index).roles.role(route)  # what the handler does, whatever it is called
+    if role in ROLE_REASONS:
+        return ROLE_REASONS[role]
     if any(CREDENTIAL_SEGMENT.match(s) for s in segments):
         return "its address is for signing up, logging in or resetting a password"
     node = handler_node(ws.index, route)

@@ -9,8 +9,9 @@ on it:
 - PR210: a token is decoded without verification (any garbage token raises, not a 401);
 - PR330 / PR332: a repeated or concurrent write fails or duplicates.
 
-A finding counts for a route when it lies in the handler or in a project function the handler
-calls (the token decoding usually lives in a helper).
+A finding counts for a route when it lies in the handler, in a project function the handler
+calls, or in the auth the auth model says runs before it (the token decoding usually lives in a
+dependency or a decorator).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 from auditor.analyze import Analyzer
 from auditor.index import ProjectIndex, Route
+from auditor.index.auth_model import auth_model
 from auditor.models import Finding
 from auditor.rules.base import ModuleRule, all_rules
 from fixers.pipeline.workspace import Workspace
@@ -36,8 +38,13 @@ class CurrentState:
         """The findings of `rules` in the route's handler or the project functions it calls."""
         spans = [(route.relpath, route.handler.span.line, route.handler.span.end_line)]
         facts = self.index.modules.get(route.relpath)
-        for name in route.handler.calls:
-            qualified = name if facts is None else self.index.qualify(name, facts)
+        names = [self.index.qualify(name, facts) if facts is not None else name for name in route.handler.calls]
+        # The auth the route runs before its handler (dependencies, decorators, hooks), as the auth
+        # model resolves it: a token decoded without verification there answers 500 as well.
+        for mechanism in auth_model(self.index).of(route).mechanisms:
+            if mechanism.kind in {"dependency", "decorator", "hook"}:
+                names.append(mechanism.name if "." in mechanism.name or facts is None else self.index.qualify(mechanism.name, facts))
+        for qualified in names:
             found = self.index.resolve_function(qualified)
             if found is not None:
                 spans.append((found[0], found[1].span.line, found[1].span.end_line))

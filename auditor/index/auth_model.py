@@ -155,8 +155,12 @@ class AuthModel:
         """`qualified` names something in a project file the scan could not parse: unknown, not absent."""
         if qualified in self._unparsed:
             return self._unparsed[qualified]
+        checker = getattr(self.index, "is_unknown", None)  # the index's own answer, with re-exports followed
+        if checker is not None and checker(qualified):
+            self._unparsed[qualified] = True
+            return True
         answer = False
-        unparsed = getattr(self.index, "unparsed", None)  # relpaths, when the index records them
+        unparsed = getattr(self.index, "unparsed", None)  # relpaths, when the engine records them
         parts = qualified.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             module = ".".join(parts[:cut])
@@ -302,6 +306,10 @@ class AuthModel:
 
     def _mounted(self, route) -> str:
         index = self.index
+        roles = getattr(type(index), "roles", None) and index.roles  # code roles, when the index has them
+        reason = roles.not_deployed(route) if roles is not None and hasattr(roles, "not_deployed") else None
+        if reason:
+            return "dev-only" if reason.startswith("mounted only") else "unmounted"
         mounts = index._mounts_by_child
         router = route.router
         seen = set()
