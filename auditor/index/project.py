@@ -206,6 +206,7 @@ class ProjectIndex:
                 found.add(router.kind.partition("-")[0])
             for route in facts.routes:
                 found.add(route.framework)
+        found.update(route.framework for route in self.openapi_routes)
         return found
 
     @cached_property
@@ -306,7 +307,14 @@ class ProjectIndex:
                 )
                 self._recognise_auth(route, facts)
                 found.append(route)
-        return found
+        return found + self.openapi_routes
+
+    @cached_property
+    def openapi_routes(self) -> list[Route]:
+        """Routes a Connexion app declares in its OpenAPI document (auditor/index/openapi_routes.py)."""
+        from auditor.index.openapi_routes import openapi_routes
+
+        return openapi_routes(self) if "connexion" in self.imported_packages else []
 
     def _recognise_auth(self, route: Route, facts: ModuleFacts) -> None:
         for dep in route.dependencies:
