@@ -304,9 +304,23 @@ def count(project):
         `project.tasks` reads tasks WHERE project_id = ?; `workspace.members` reads the
         association table WHERE workspace_id = ?."""
         loaded: set[tuple[str, str]] = set()
+        owners: dict[str, int] = {}
+        for table in shape.tables.values():
+            for rel in table.relationships:
+                owners[rel.name] = owners.get(rel.name, 0) + 1
+
+        def read_from(name: str, parent) -> bool:
+            """`parent.rel` is read somewhere; when several models have a relationship of that name,
+            the receiver must name this one (`post.comments`, `current_user.posts`, `self` in Post)."""
+            receivers = use.attributes.get(name, set())
+            if owners.get(name, 0) <= 1 or not parent.model:
+                return bool(receivers)
+            words = {parent.model.lower(), parent.name, parent.name.rstrip("s")}
+            return any(r in words or any(r.endswith("_" + w) for w in words) for r in receivers)
+
         for parent in shape.tables.values():
             for rel in parent.relationships:
-                if rel.name not in use.attributes:
+                if not read_from(rel.name, parent):
                     continue
                 for word in re.findall(r"\w+", rel.target):
                     child = shape.by_model.get(word)
@@ -314,7 +328,7 @@ def count(project):
                         loaded |= {(child.name, col) for col, target in child.fk_targets().items() if target == parent.name}
         for owner, rel_name, secondary in use.secondary:
             parent, link = shape.by_model.get(owner), shape.tables.get(secondary)
-            if parent is not None and link is not None and rel_name in use.attributes:
+            if parent is not None and link is not None and read_from(rel_name, parent):
                 loaded |= {(link.name, col) for col, target in link.fk_targets().items() if target == parent.name}
         return loaded
 

@@ -49,7 +49,7 @@ class ColumnUse:
     lookups: list[tuple[str, str, frozenset[str], str]] = field(default_factory=list)  # (table, column, filtered together, relpath)
     searched: set[tuple[str, str]] = field(default_factory=set)  # only LIKE '%x%' / contains / ilike
     deleted: set[str] = field(default_factory=set)  # tables whose rows the app deletes
-    attributes: set[str] = field(default_factory=set)  # attribute names read in app code (relationship use)
+    attributes: dict[str, set[str]] = field(default_factory=dict)  # attribute read -> receivers (`post`, `current_user`, a class for `self`)
     secondary: list[tuple[str, str, str]] = field(default_factory=list)  # (owner model, relationship, association table)
 
     @cached_property
@@ -78,7 +78,12 @@ def _read_column_use(index) -> ColumnUse:
                 if table is not None:
                     bound[node.targets[0].id] = table
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
-                use.attributes.add(node.attr)
+                receiver = (dotted(node.value) or "?").rpartition(".")[2].lower()
+                use.attributes.setdefault(node.attr, set()).add(receiver)
+            elif isinstance(node, ast.ClassDef):  # `self.comments` inside class Post reads Post.comments
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "self":
+                        use.attributes.setdefault(sub.attr, set()).add(node.name.lower())
             elif isinstance(node, ast.Call):
                 _deleted(node, shape, bound, use)
                 if (dotted(node.func) or "").rpartition(".")[2] == "relationship":

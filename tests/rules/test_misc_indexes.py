@@ -201,3 +201,30 @@ def test_query_builder_tables_with_no_known_columns_are_not_models_without_a_key
     )
     result = scan_example(tmp_path, source, select=["PR106"])
     assert result.findings == []
+
+
+def test_a_relationship_name_two_models_share_counts_only_for_the_one_read(tmp_path):
+    models = """
+from sqlalchemy import Column, ForeignKey, Integer, Text
+from sqlalchemy.orm import declarative_base, relationship
+Base = declarative_base()
+class User(Base):
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True)
+    comments = relationship("Comment", lazy="dynamic")
+class Post(Base):
+    __tablename__ = "posts"
+    id = Column(Integer, primary_key=True)
+    comments = relationship("Comment", lazy="dynamic")
+    def to_json(self):
+        return {"comment_count": self.comments.count()}
+class Comment(Base):
+    __tablename__ = "comments"
+    id = Column(Integer, primary_key=True)
+    body = Column(Text)
+    author_id = Column(Integer, ForeignKey("users.id"))
+    post_id = Column(Integer, ForeignKey("posts.id"))
+"""
+    views = "from models import Post\ndef show(post: Post):\n    return post.comments.all()\n"
+    result = scan_example(tmp_path, {"models.py": models, "views.py": views}, select=["PR101"])
+    assert [f.message.split(" ")[0] for f in result.findings] == ["Comment.post_id"]
