@@ -689,7 +689,7 @@ Review: the docs disappear where the setting turns them off; a public API may wa
                 continue  # the schema (and with it the docs) can be switched off per environment
             yield self.at(relpath, decl.span, "API docs and the OpenAPI schema are served in every environment (docs_url/openapi_url not set per environment)")
         for route in index.routes:
-            if re.match(r"^/_?debug\b", route.path) and not is_test_or_script(route.relpath):
+            if re.search(r"(^|/)_?debug\b", route.path) and not is_test_or_script(route.relpath):
                 yield self.at(route.relpath, route.span, f"debug route {route.label()} is registered in every environment")
 
     @staticmethod

@@ -184,3 +184,17 @@ def test_env_reads_beside_flask_config_classes_are_still_scattered(tmp_path):
     }
     (finding,) = findings(tmp_path, project, "PR401")
     assert finding.path == "app/mail.py"
+
+
+# -- PR422: debug routes anywhere in the path ---------------------------------------------------------
+
+
+def test_a_debug_route_below_a_prefix_is_reported(tmp_path):
+    source = FLASK + "@app.route('/users/v1/_debug')\ndef dump():\n    return {'users': []}\n"
+    (finding,) = findings(tmp_path, source, "PR422")
+    assert "/users/v1/_debug" in finding.message
+
+
+def test_a_word_containing_debug_is_no_debug_route(tmp_path):
+    source = FLASK + "@app.route('/debugger-tips')\ndef tips():\n    return []\n"
+    assert findings(tmp_path, source, "PR422") == []
