@@ -8,7 +8,10 @@ process group is stopped and the folder removed at the end, on error and on Ctrl
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +31,20 @@ WHAT_IT_RUNS = (
 )
 AGENT_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv[1]); from auditor.rehearse.agent.main import main; sys.exit(main(sys.argv[2:]))"
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds `auditor`
+# Memory-backed folders for the throwaway SQLite file: every commit of the app is an fsync, and on
+# a disk busy with other work those made a rehearsal two times slower. The data is thrown away.
+MEMORY_DIRS = ("/dev/shm",)
+
+
+def memory_folder() -> Path | None:
+    """A new private folder on a memory-backed filesystem (None: there is none to write to)."""
+    for base in MEMORY_DIRS:
+        if os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
+            try:
+                return Path(tempfile.mkdtemp(prefix="prodready-rehearsal-", dir=base))
+            except OSError:
+                continue
+    return None
 
 
 class RehearsalError(Exception):
@@ -95,7 +112,7 @@ def rehearse(
         raise RehearsalError(str(exc)) from None
     say(f"app: {target.spec} ({target.framework}), {len(target.routes)} route methods")
     sandbox = Sandbox(result.root, python=python, isolate=isolate)
-    cluster = None
+    cluster = memory = None
     try:
         choice = choose(result, sandbox, database, database_url, allow_remote_database)
         if choice.kind == "postgres":
@@ -109,11 +126,16 @@ def rehearse(
         if choice.kind != "postgres":
             say(f"database: {choice.reason}")
         limits = {"list_rows": list_rows, "concurrent": concurrent, "happy_only": happy_only}
-        return _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster, choice)
+        if choice.kind == "sqlite":
+            memory = memory_folder()
+        database_file = (memory or sandbox.tmp) / "rehearsal.db"
+        return _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster, choice, database_file)
     finally:
         sandbox.close()  # stops the server's process group and removes copies, logs and the database
         if cluster is not None:
             cluster.stop()
+        if memory is not None:
+            shutil.rmtree(memory, ignore_errors=True)
 
 
 def _admin_plan(result, database_url: str, cluster, given) -> dict | None:
@@ -133,7 +155,8 @@ def _admin_plan(result, database_url: str, cluster, given) -> dict | None:
     return {**column, "missing": f"no way to reach the database at {database_url.partition('://')[0]}://"}
 
 
-def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster=None, choice=None) -> Rehearsal:
+def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster=None, choice=None,
+         database_file: Path | None = None) -> Rehearsal:  # fmt: skip
     copy = sandbox.copy("app-copy")
     notes = [f"isolation: {sandbox.isolation.description}", f"python: {sandbox.python.describe()}"]
     for name in (".env", ".flaskenv"):  # the user's own settings may point at a real database
@@ -143,13 +166,14 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
     env_names = {read.name for _, read in result.index.env_reads if getattr(read, "name", None)}
     given = choice.url if choice is not None and choice.kind == "url" else None
     database_url = cluster.url if cluster else ((lambda scheme: given) if given else None)
-    environment = build_environment(copy, sandbox.tmp / "rehearsal.db", env_names, database_url)
+    environment = build_environment(copy, database_file or sandbox.tmp / "rehearsal.db", env_names, database_url)
     if given:
         kind = "the database given with --database-url"
     elif cluster:
         kind = f"a private PostgreSQL cluster ({environment.database_url.partition('://')[0]})"
     else:
-        kind = "a throwaway SQLite file"
+        in_memory = database_file is not None and database_file.parent != sandbox.tmp
+        kind = "a throwaway SQLite file" + (f" in memory ({database_file.parent.parent})" if in_memory else "")
     notes.append(
         f"settings from {', '.join(environment.sources) or 'no example file'}; secrets generated; "
         f"database: {kind} ({', '.join(environment.database_vars)})" + (f"; why: {choice.reason}" if choice else "")

@@ -169,3 +169,28 @@ def test_a_local_database_url_the_user_gives_is_used(tmp_path, private_tmp):
         assert found.stdout.strip() == "booted", found.stderr
     finally:
         cluster.stop()
+
+
+# -- where the throwaway SQLite file lives ------------------------------------------------------------
+
+@pytest.mark.rehearsal
+def test_the_sqlite_file_is_kept_in_memory_and_removed_after(tmp_path, private_tmp, monkeypatch):
+    from auditor.rehearse import run
+
+    memory = tmp_path / "shm"
+    memory.mkdir()
+    monkeypatch.setattr(run, "MEMORY_DIRS", (str(tmp_path / "missing"), str(memory)))
+    seen = []
+    real = run.build_environment
+    monkeypatch.setattr(run, "build_environment", lambda copy, file, *a, **k: (seen.append(file), real(copy, file, *a, **k))[1])
+    rehearsal = rehearse(project(tmp_path, "sqlite:///./app.db"), list_rows=10, concurrent=5)
+    assert seen[0].parent.parent == memory and seen[0].name == "rehearsal.db"
+    assert any(f"a throwaway SQLite file in memory ({memory})" in note for note in rehearsal.notes)
+    assert list(memory.iterdir()) == [] and list(private_tmp.iterdir()) == []  # both removed
+
+
+def test_without_a_memory_filesystem_the_sqlite_file_is_in_the_temporary_folder(monkeypatch, tmp_path):
+    from auditor.rehearse import run
+
+    monkeypatch.setattr(run, "MEMORY_DIRS", (str(tmp_path / "missing"),))
+    assert run.memory_folder() is None
