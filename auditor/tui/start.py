@@ -22,6 +22,43 @@ if TYPE_CHECKING:
     from auditor.engine import ScanResult
 
 
+# Imported packages that say which database layer or login library the project uses, most specific first.
+DATABASE_LIBRARIES = {
+    "flask_sqlalchemy": "Flask-SQLAlchemy", "sqlmodel": "SQLModel", "sqlalchemy": "SQLAlchemy",
+    "peewee": "peewee", "tortoise": "Tortoise ORM", "sqlite3": "sqlite3", "psycopg2": "psycopg2",
+    "psycopg": "psycopg", "asyncpg": "asyncpg", "pymongo": "pymongo", "motor": "motor",
+}  # fmt: skip
+AUTH_LIBRARIES = {
+    "flask_login": "Flask-Login", "flask_httpauth": "Flask-HTTPAuth", "flask_jwt_extended": "Flask-JWT-Extended",
+    "flask_security": "Flask-Security", "fastapi_users": "FastAPI Users", "authlib": "Authlib",
+    "jwt": "PyJWT tokens", "jose": "python-jose tokens",
+}  # fmt: skip
+
+
+def database_fact(index, summary: dict) -> str:
+    """What the index found about the database: the layer the code uses, and the server when the
+    code names one (a URL read from the environment leaves it unknown)."""
+    packages = index.imported_packages
+    libraries = [label for package, label in DATABASE_LIBRARIES.items() if package in packages]
+    if "Flask-SQLAlchemy" in libraries or "SQLModel" in libraries:
+        libraries = [name for name in libraries if name != "SQLAlchemy"]  # the more specific one says it
+    servers = ", ".join(summary["databases"])
+    if not libraries and not servers:
+        return "none found"
+    return f"{', '.join(libraries) or 'unknown library'} (server: {servers or 'unknown'})"
+
+
+def auth_fact(index) -> str:
+    """The login libraries imported, and how many routes the index saw a login check on."""
+    libraries = [label for package, label in AUTH_LIBRARIES.items() if package in index.imported_packages]
+    routes = index.routes
+    guarded = sum(1 for route in routes if route.auth)
+    if not libraries and not guarded:
+        return "none found"
+    coverage = f"a login check on {guarded} of {len(routes)} routes" if routes else "no routes found"
+    return f"{', '.join(libraries) or 'the project’s own check'}; {coverage}"
+
+
 class StartScreen(Screen):
     BINDINGS = [
         Binding("enter", "begin", "Begin"),
@@ -112,8 +149,8 @@ class StartScreen(Screen):
         if result is not None:
             summary = result.index.summary()
             detected.add_row("Framework", ", ".join(summary["frameworks"]) or "none found")
-            detected.add_row("Database", ", ".join(summary["databases"]) or "none found")
-            detected.add_row("Auth", summary["auth"])
+            detected.add_row("Database", database_fact(result.index, summary))
+            detected.add_row("Auth", auth_fact(result.index))
             detected.add_row(
                 "Size", f"{result.files} Python files, {summary['routes']} routes, {summary['models']} models/tables"
             )
@@ -129,6 +166,9 @@ class StartScreen(Screen):
         table.add_column("Findings", justify="right")
         table.add_column("Readiness", justify="right")
         for step, entry in result.scores().items():
+            if not self.app.session.checked(step):
+                table.add_row(f"{step.number}. {step.title}", "-", Text("not checked", style="dim"))
+                continue
             score = entry["score"]
             style = "green" if score >= 90 else "yellow" if score >= 70 else "red"
             table.add_row(f"{step.number}. {step.title}", str(entry["findings"]), Text(f"{score}/100", style=style))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,6 +20,24 @@ from auditor.tui.texts import BY_HAND, count
 from auditor.tui.widgets import SEVERITY_LABEL, SEVERITY_STYLE, StepTrail
 
 TODO_SHOWN = 8
+
+
+class LabelledPath:
+    """`Backup: a/b/c`, wrapped only after a `/` when it does not fit (never inside a name)."""
+
+    def __init__(self, label: str, path: str) -> None:
+        self.label, self.path = label, path
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(options.max_width, 20)
+        parts = re.findall(r"[^/]*/|[^/]+$", self.path)
+        line = Text(self.label, style="bold")
+        for part in parts:
+            if line.cell_len + len(part) > width and line.plain.strip() and not line.plain.endswith(self.label):
+                yield line
+                line = Text("  ")
+            line.append(part)
+        yield line
 
 
 class SummaryScreen(Screen):
@@ -61,13 +82,17 @@ class SummaryScreen(Screen):
         table.add_column("After" if self.outcome.applied else "If applied", justify="right")
         table.add_column("Findings left", justify="right")
         for step in Step:
+            if not session.checked(step):
+                table.add_row(f"{step.number}. {step.title}", "-", Text("not checked", style="dim"), "-")
+                continue
             old, new = before[step]["score"], after[step]["score"]
             style = "green" if new > old else "" if new == old else "red"
             table.add_row(f"{step.number}. {step.title}", f"{old}", Text(f"{new}", style=style), str(after[step]["findings"]))
         return table
 
-    def _written(self) -> Text:
+    def _written(self) -> Group:
         outcome = self.outcome
+        parts: list = []
         text = Text()
         if outcome.changed or outcome.created:
             text.append("Files changed: ", style="bold")
@@ -75,9 +100,13 @@ class SummaryScreen(Screen):
         if outcome.config_written:
             text.append("Answers recorded in ", style="bold")
             text.append(f"{outcome.config_written} [tool.prodready]\n")
+        if outcome.commented:
+            text.append("Suppression comments added in ", style="bold")
+            text.append(", ".join(outcome.commented) + "\n")
         if outcome.backup_dir is not None:
-            text.append("Backup: ", style="bold")
-            text.append(f"{self.app.shown_path(outcome.backup_dir)}\n")
+            parts.append(text)
+            parts.append(LabelledPath("Backup: ", self.app.shown_path(outcome.backup_dir)))
+            text = Text()
             text.append("Undo: ", style="bold")
             text.append(fixes.undo_command(self.app.path_label))
             text.append(" puts the code back as it was")
@@ -91,7 +120,10 @@ class SummaryScreen(Screen):
         for warning in outcome.warnings:
             text.append(f"{warning}\n", style="bold red")
         text.rstrip()
-        return text
+        parts.append(text)
+        if parts and isinstance(parts[0], Text) and not parts[0].plain:
+            parts.pop(0)
+        return Group(*parts)
 
     def _todo(self) -> Text:
         left = self.app.session.by_hand()

@@ -49,3 +49,15 @@ def test_rendered_rows_keep_their_colours():
     console = Console(width=50, record=True, force_terminal=True, color_system="truecolor", file=open("/dev/null", "w"))
     console.print(DiffView("@@ -1 +1 @@\n+import logging\n"))
     assert "\x1b[38;2;135;215;135m+import logging" in console.export_text(styles=True)
+
+
+def test_a_backup_path_wraps_after_a_slash_never_inside_a_name():
+    from auditor.tui.summary import LabelledPath
+
+    path = "projects/customer-portal-backend/.prodready/backups/20261206T203303-123456"
+    console = Console(width=40, record=True, file=open("/dev/null", "w"))
+    console.print(LabelledPath("Backup: ", path))
+    rows = console.export_text().splitlines()
+    assert len(rows) > 1 and all(len(row) <= 40 for row in rows)
+    assert all(row.rstrip().endswith("/") for row in rows[:-1]), rows
+    assert "".join(row.strip() for row in rows) == "Backup:" + path

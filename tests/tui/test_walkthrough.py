@@ -354,3 +354,40 @@ async def test_accept_on_a_finding_without_a_fix_says_by_hand_and_records_nothin
         assert text_of(app, "#score") == before, "no fix counted as accepted"
         assert "By hand" in text_of(app, "#detail-fix-title")
         assert screen.query_one("#findings").border_subtitle.startswith("✓ fix accepted")
+
+
+@pytest.mark.parametrize(
+    ("name", "database", "auth"),
+    [
+        ("apps/flask_blueprints_httpauth", "Flask-SQLAlchemy (server: sqlite)", "Flask-Login, Flask-HTTPAuth; a login check on"),
+        ("sloppy_flask", "sqlite3 (server: sqlite)", "the project’s own check; a login check on"),
+    ],
+)
+async def test_start_screen_reports_what_the_index_found(tmp_path: Path, name: str, database: str, auth: str):
+    root = tmp_path / "app"
+    shutil.copytree(FIXTURES / name, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    app = WizardApp(root, path_label="app")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await drive_start(pilot)
+        detected = text_of(app, "#detected")
+    assert f"Database   {database}" in detected
+    assert f"Auth       {auth}" in detected and "JWT" not in detected
+
+
+async def test_steps_left_out_by_select_say_not_checked(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi", overrides={"select": ["PR4"]})
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        overview = text_of(app, "#overview")
+        assert overview.count("not checked") == 4 and "100/100" not in overview
+        app.goto(Step.DATA_MODEL)
+        await settle(pilot)
+        assert "not checked" in text_of(app, "#score") and "100/100" not in text_of(app, "#score")
+        app.goto(Step.STAGING)
+        await settle(pilot)
+        assert "not checked" not in text_of(app, "#score")
+        app.goto("summary")
+        await settle(pilot)
+        scores = text_of(app, "#summary-scores")
+        assert scores.count("not checked") == 4
