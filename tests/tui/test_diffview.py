@@ -60,4 +60,4 @@ def test_a_backup_path_wraps_after_a_slash_never_inside_a_name():
     rows = console.export_text().splitlines()
     assert len(rows) > 1 and all(len(row) <= 40 for row in rows)
     assert all(row.rstrip().endswith("/") for row in rows[:-1]), rows
-    assert "".join(row.strip() for row in rows) == "Backup:" + path
+    assert "".join(row.strip() for row in rows) == "Backup: " + path
