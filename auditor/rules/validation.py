@@ -628,6 +628,184 @@ def edit(task_id: int, body: TaskUpdate, db=None):
         return set()
 
 
+PRIVILEGE_FIELD = re.compile(
+    r"^(is_)?(admin|superuser|super_user|staff|moderator)$|^(role|roles|permissions?|scopes?|user_type|account_type|"
+    r"is_verified|email_verified|is_owner)$",
+    re.I,
+)
+ACCOUNT_FIELD = re.compile(r"^(balance|credits?|plan|tier|verified)$", re.I)  # privileges only on a user or account row
+ACCOUNT_NAME = re.compile(r"(^|_)(user|users|account|accounts|customer|profile|member)$", re.I)
+
+
+def privileged(field: str, owner: str) -> bool:
+    """`field` of a row named `owner` (a model, a table or a variable) grants rights."""
+    return bool(PRIVILEGE_FIELD.match(field) or (ACCOUNT_FIELD.match(field) and ACCOUNT_NAME.search(owner)))
+
+
+@register
+class PrivilegeFieldFromRequest(ProjectRule):
+    code = "PR306"
+    name = "privilege-field-from-request"
+    category = Category.VALIDATION
+    severity = Severity.HIGH
+    confidence = Confidence.MEDIUM
+    scope = "request"  # judged only on code a route or a background job reaches
+    impact = (
+        "Anyone can give themselves more rights than they should have: sending `\"admin\": true` or "
+        "`\"role\": \"owner\"` with a signup or a profile edit is enough."
+    )
+    fix_summary = "Leaves privilege fields (admin, role, plan, balance...) out of what the client can send; only an admin route or server code sets them."
+    doc = """
+## What it does
+Finds handlers without a role check that store a privilege field — `admin`, `is_admin`,
+`role`, `permissions`, `is_verified`, and on a user or account row `plan`, `balance`,
+`credits` — from the request: a
+keyword of a model constructor or an attribute assignment whose value comes from the body
+(also through an `if data["admin"]:` branch), `Model(**body.model_dump())` with a schema
+that has such a field, a `setattr` loop over the body onto a model that has one, or an
+`INSERT`/`UPDATE` naming such a column with values from the request.
+
+## Why is this bad in production
+This is mass assignment: the API trusts the client to say who it is. A signup that copies
+`role` from the body creates administrators on demand; a profile edit that copies `plan` or
+`balance` hands out paid features and money.
+
+## Example
+```python
+@app.post("/signup")
+def signup(body: SignupIn, db: Session = Depends(get_db)):
+    user = User(**body.model_dump())  # SignupIn has is_admin: bool = False
+```
+
+## Use instead
+```python
+class SignupIn(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=8)
+    # no is_admin: only an admin route sets it
+```
+
+## Fix safety
+No automatic fix: decide who may set the field.
+"""
+    VALID = [
+        "from flask import Flask, request\napp = Flask(__name__)\n@app.post('/signup')\ndef signup():\n    data = request.get_json()\n    user = User(email=data['email'], is_admin=False)\n    db.session.add(user)\n    return {}\n",
+        "from flask import Flask, request\nfrom flask_login import login_required\napp = Flask(__name__)\ndef admin_required(f):\n    return f\n@app.post('/users/<int:uid>/role')\n@admin_required\ndef set_role(uid):\n    user = User.query.get(uid)\n    if not current_user.is_admin:\n        abort(403)\n    user.role = request.get_json()['role']\n    return {}\n",
+    ]
+    INVALID = [
+        "from flask import Flask, request\napp = Flask(__name__)\n@app.post('/register')\ndef register():\n    data = request.get_json()\n    admin = False\n    if data.get('admin'):\n        admin = True\n    user = User(username=data['username'], admin=admin)\n    db.session.add(user)\n    return {}\n",
+        {
+            "app/schemas.py": "from pydantic import BaseModel\nclass SignupIn(BaseModel):\n    email: str\n    password: str\n    is_admin: bool = False\n",
+            "app/main.py": "from fastapi import FastAPI\nfrom app.schemas import SignupIn\napp = FastAPI()\n@app.post('/signup')\ndef signup(body: SignupIn, db=None):\n    user = User(**body.model_dump())\n    db.add(user)\n    return {'id': user.id}\n",
+        },
+    ]
+
+    def check(self, index) -> Iterable[Finding]:
+        for route, node in route_handlers(index):
+            if route.role_checked or not route.is_mutating:
+                continue
+            facts = index.modules[route.relpath]
+            sources, schemas = self.body_sources(route, node, facts.imports, index)
+            if not sources:
+                continue
+            names = self.derived(node, sources)
+            source_ids = {id(s) for s in sources}
+
+            def from_request(expr: ast.AST) -> bool:
+                return any(id(n) in source_ids or (isinstance(n, ast.Name) and n.id in names) for n in ast.walk(expr))
+
+            hit = self.privileged_write(node, from_request, schemas, index, facts)
+            if hit is not None:
+                at, field = hit
+                yield self.at(route.relpath, at, f"{route.label()} stores `{field}` from the request: any client can set its own {field}")
+
+    @staticmethod
+    def body_sources(route, node, imports, index) -> tuple[list[ast.AST], dict[str, str]]:
+        """Nodes holding the request body, and body parameters -> their schema annotation."""
+        schemas: dict[str, str] = {}
+        if route.framework == "flask":
+            wanted = FLASK_BODY | FLASK_TEXT_VALUES
+            sources = [
+                n for n in walk_function(node)
+                if (isinstance(n, ast.Attribute) and qualified(n, imports) in wanted)
+                or (isinstance(n, ast.Call) and qualified(n.func, imports) in FLASK_BODY_CALLS)
+            ]
+            return sources, schemas
+        path_names = set(re.findall(r"{(\w+)", route.path))
+        facts = index.modules[route.relpath]
+        for param in route.handler.params:
+            if param.kind != "normal" or not param.annotation or param.name in path_names or index.param_dependency(param, facts):
+                continue
+            base = strip_annotation(param.annotation)
+            if LOOSE_BODY.match(base) or project_class(index, facts, base):
+                schemas[param.name] = base
+        sources = [n for n in walk_function(node) if isinstance(n, ast.Name) and n.id in schemas]
+        requests = {p.name for p in route.handler.params if re.search(r"\bRequest\b", p.annotation or "")}
+        sources += [n for n in walk_function(node) if isinstance(n, ast.Call) and call_tail(n) in {"json", "form"} and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) and n.func.value.id in requests]
+        return sources, schemas
+
+    @staticmethod
+    def derived(node, sources) -> set[str]:
+        """Names computed from the body, also those set inside a branch the body decides."""
+        names = derived_names(node, sources)
+        source_ids = {id(s) for s in sources}
+        for _ in range(2):
+            for branch in (n for n in walk_function(node) if isinstance(n, ast.If)):
+                if any(id(n) in source_ids or (isinstance(n, ast.Name) and n.id in names) for n in ast.walk(branch.test)):
+                    for stmt in [*branch.body, *branch.orelse]:
+                        for sub in ast.walk(stmt):
+                            if isinstance(sub, ast.Assign):
+                                names.update(t.id for t in sub.targets if isinstance(t, ast.Name))
+        return names
+
+    def privileged_write(self, node, from_request, schemas, index, facts):
+        for child in sorted(walk_function(node), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))):
+            if isinstance(child, ast.Call):
+                tail = call_tail(child)
+                for keyword in child.keywords:
+                    if keyword.arg and privileged(keyword.arg, tail) and (tail[:1].isupper() or tail in STORE_CALLS) and from_request(keyword.value):
+                        return child, keyword.arg
+                    if keyword.arg is None and tail[:1].isupper():  # Model(**body.model_dump())
+                        field = self.schema_privilege(keyword.value, schemas, index, facts, tail)
+                        if field:
+                            return child, field
+                if tail in {"execute", "executemany"} and len(child.args) > 1 and from_request(child.args[1]):
+                    text = const_str_of(child.args[0])
+                    match = re.search(r"\b(?:insert\s+into|update)\s+[\"`]?(\w+)(.*)", text or "", re.I | re.S)
+                    column = next((w for w in re.findall(r"\w+", match.group(2)) if privileged(w, match.group(1))), None) if match else None
+                    if column:
+                        return child, column
+            elif isinstance(child, ast.Assign) and len(child.targets) == 1:
+                target = child.targets[0]
+                if isinstance(target, ast.Attribute) and privileged(target.attr, (dotted(target.value) or "").rpartition(".")[2]) and from_request(child.value):
+                    return child, target.attr
+        return None
+
+    @staticmethod
+    def schema_privilege(value: ast.AST, schemas, index, facts, owner: str) -> str | None:
+        """`body.model_dump()` / `body.dict()` / `body` where body's schema has a privilege field."""
+        while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+            value = value.func.value
+        if not (isinstance(value, ast.Name) and value.id in schemas):
+            return None
+        located = project_class(index, facts, schemas[value.id])
+        cls = next((n for n in index.tree(located[0]).body if isinstance(n, ast.ClassDef) and n.name == located[1]), None) if located else None
+        for stmt in getattr(cls, "body", []):
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and privileged(stmt.target.id, owner):
+                return stmt.target.id
+        return None
+
+
+def const_str_of(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Call) and node.args:  # text("...")
+        return const_str_of(node.args[0])
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+    return None
+
+
 @register
 class UnconstrainedStringField(ProjectRule):
     code = "PR302"

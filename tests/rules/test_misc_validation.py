@@ -184,3 +184,54 @@ NULL_STOPPED = {
 @pytest.mark.parametrize("handler", NULL_STOPPED.values(), ids=NULL_STOPPED.keys())
 def test_null_stopped_or_harmless_is_fine(tmp_path, handler):
     assert findings(tmp_path, patch_project(handler), "PR305") == []
+
+
+# -- PR306: privilege fields taken from the request ----------------------------------------------------
+
+SIGNUP_SCHEMA = "from pydantic import BaseModel\nclass SignupIn(BaseModel):\n    email: str\n    password: str\n    role: str = 'member'\nclass OrderIn(BaseModel):\n    plan: str\n"
+FASTAPI_ROUTES = "from fastapi import FastAPI\nfrom app.schemas import OrderIn, SignupIn\napp = FastAPI()\n"
+
+
+def privilege_project(handler: str) -> dict[str, str]:
+    return {"app/__init__.py": "", "app/schemas.py": SIGNUP_SCHEMA, "app/main.py": FASTAPI_ROUTES + handler}
+
+
+SELF_PROMOTION = {
+    "schema-with-role-unpacked": privilege_project(
+        "@app.post('/signup')\ndef signup(body: SignupIn, db=None):\n    user = User(**body.model_dump())\n    db.add(user)\n    return {}\n"
+    ),
+    "flask-admin-through-a-branch": FLASK
+    + "@app.post('/register')\ndef register():\n    data = request.get_json()\n    admin = False\n    if data.get('admin'):\n        admin = True\n"
+    "    db.session.add(User(username=data['username'], admin=admin))\n    return {}\n",
+    "flask-form-attribute": FLASK
+    + "@app.post('/profile')\ndef profile():\n    user = User.query.get(1)\n    user.is_admin = request.form.get('is_admin') == 'on'\n    return redirect('/')\n",
+    "raw-sql-insert-with-role": FLASK
+    + "@app.post('/signup')\ndef signup():\n    data = request.get_json()\n"
+    "    get_db().execute('INSERT INTO users (email, role) VALUES (?, ?)', (data['email'], data['role']))\n    return {}\n",
+    "balance-on-a-user": FLASK
+    + "@app.post('/me')\ndef me():\n    data = request.get_json()\n    current_user.balance = data['balance']\n    return {}\n",
+}
+
+
+@pytest.mark.parametrize("example", SELF_PROMOTION.values(), ids=SELF_PROMOTION.keys())
+def test_privilege_fields_from_the_request_are_reported(tmp_path, example):
+    (finding,) = findings(tmp_path, example, "PR306")
+    assert "from the request" in finding.message
+
+
+NOT_PROMOTION = {
+    "plan-of-an-order": privilege_project(
+        "@app.post('/orders')\ndef order(body: OrderIn, db=None):\n    db.add(Order(plan=body.plan, price=10))\n    return {}\n"
+    ),
+    "fixed-value": FLASK
+    + "@app.post('/signup')\ndef signup():\n    data = request.get_json()\n    db.session.add(User(email=data['email'], role='member', is_admin=False))\n    return {}\n",
+    "role-checked-route": FLASK
+    + "@app.post('/users/<int:uid>/role')\ndef set_role(uid):\n    if not current_user.is_admin:\n        abort(403)\n"
+    "    user = User.query.get(uid)\n    user.role = request.get_json()['role']\n    return {}\n",
+    "read-only-route": FLASK + "@app.get('/users')\ndef users():\n    return {'role': request.args.get('role')}\n",
+}
+
+
+@pytest.mark.parametrize("example", NOT_PROMOTION.values(), ids=NOT_PROMOTION.keys())
+def test_fixed_values_products_and_admin_routes_are_fine(tmp_path, example):
+    assert findings(tmp_path, example, "PR306") == []
