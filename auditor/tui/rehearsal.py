@@ -317,3 +317,60 @@ class RehearsalScreen(Screen):
             self.app.notify("The rehearsal is running: it stops by itself (at most 3 minutes).")
             return
         self.dismiss(bool(self.app.session.confirmed))
+
+
+# -- screenshots (`python -m auditor.tui.rehearsal --out screenshots`) ------------------------------
+# Real rehearsals of a copy of the demo app, driven as auditor/tui/screenshots.py drives the other
+# screens; kept out of its SHOTS because a live rehearsal is no fixed snapshot.
+
+# The demo's gaps a rehearsal probes, fixed between the two rehearsals of the "again" shot.
+PROBED_RULES = {"PR201", "PR203", "PR212", "PR240", "PR301", "PR302", "PR320", "PR330", "PR331"}
+
+
+async def drive_rehearsal(pilot) -> None:
+    from auditor.tui.screenshots import drive_step, press
+
+    await drive_step(4)(pilot)
+    await press(pilot, "r", "enter")
+
+
+async def drive_rehearsal_again(pilot) -> None:
+    """Rehearse, write the fixes of the probed gaps (as the review screen does), rehearse again."""
+    from auditor.engine import scan
+    from auditor.tui.screenshots import press, settle
+    from auditor.tui.session import Outcome
+    from fixers.pipeline.apply import apply_plan
+    from fixers.pipeline.plan import plan_fixes
+
+    app = pilot.app
+    await drive_rehearsal(pilot)
+    await press(pilot, "b")
+    result = app.session.result
+    apply_plan(plan_fixes(result, findings=[f for f in result.findings if f.rule in PROBED_RULES], include_review=True))
+    app.scanned(scan(app.session.root, use_cache=False), after_apply=True)
+    app.session.outcome = Outcome(applied=True)
+    app.goto("summary")
+    await settle(pilot)
+    await press(pilot, "R", "enter")
+
+
+SHOTS = {"rehearsal": drive_rehearsal, "rehearsal-again": drive_rehearsal_again}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import asyncio
+
+    from auditor.tui.screenshots import render, shot
+
+    parser = argparse.ArgumentParser(prog="python -m auditor.tui.rehearsal", description="Render the rehearsal screens to SVG.")
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, drive in SHOTS.items():
+        print(asyncio.run(render(name, shot(drive), args.out)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
