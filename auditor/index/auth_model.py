@@ -61,6 +61,7 @@ class RouteAuth:
     mechanisms: list[Mechanism] = field(default_factory=list)
     role: str | None = None  # endpoint role by behaviour (endpoint_roles)
     mounted: str = "always"  # always | dev-only | unmounted
+    user_params: set[str] = field(default_factory=set)  # handler parameters the model knows hold the user
 
     @property
     def guarded(self) -> bool:
@@ -135,11 +136,24 @@ class AuthModel:
                 found.mechanisms.append(Mechanism(name, kind, "weak", judgement.weakness, judgement.where))
             else:
                 found.mechanisms.append(Mechanism(name, kind, verdict))
+        for hook in route.hooks:  # @bp.before_request stacked on @auth.login_required
+            resolved = index.resolve_function(hook) if hook not in route.auth else None
+            if resolved is not None and any(index.is_auth_callable(d, decorator=True) for d in resolved[1].decorators if d):
+                found.mechanisms.append(Mechanism(hook, "hook", "auth"))
         for name in [*route.dependencies, *route.decorators]:
             if name not in route.auth:
                 qualified = name if "." in name else index.qualify(name, facts)
                 if self.in_unparsed_file(qualified):
                     found.mechanisms.append(Mechanism(name, kinds.get(name, "dependency"), "unknown"))
+                    continue
+                # Depends(get_current_user_authorizer()): a factory returning the dependency
+                params = [p for p in route.handler.params if p.depends_on == name]
+                target = self.factory_target(qualified, params[0].default if params else "") if kinds.get(name) == "dependency" else None
+                if target and index.is_auth_callable(target):
+                    judgement = self.judge(target)
+                    verdict = "weak" if judgement.verdict == "weak" else "auth"
+                    found.mechanisms.append(Mechanism(name, "dependency", verdict, judgement.weakness, judgement.where))
+                    found.user_params |= {p.name for p in params}
         if self.middleware_auth and not found.mechanisms:
             found.mechanisms.append(Mechanism("middleware", "middleware", "auth"))
         found.mounted = self._mounted(route)
@@ -178,6 +192,27 @@ class AuthModel:
         self._unparsed[qualified] = answer
         return answer
 
+    def factory_target(self, qualified: str, call_text: str | None) -> str | None:
+        """The dependency a factory returns: `get_current_user_authorizer()` returns `_get_current_user`
+        (None for `required=False`/`auto_error=False`: optional auth lets everyone in)."""
+        if call_text and re.search(r"\b(required|auto_error)\s*=\s*False", call_text):
+            return None
+        resolved = self.index.resolve_function(qualified)
+        if resolved is None:
+            return None
+        relpath, function = resolved
+        facts = self.index.modules[relpath]
+        node = self.index.function_node(relpath, function.qualname)
+        for value in _own_returns(node) if node is not None else []:
+            for name in [n.id for n in ast.walk(value) if isinstance(n, ast.Name)]:
+                if f"{function.qualname}.{name}" in facts.functions:
+                    return f"{facts.module}.{function.qualname}.{name}"
+                if name in facts.functions and name != function.qualname:
+                    return f"{facts.module}.{name}"
+                if name in facts.imports:
+                    return facts.imports[name]
+        return None
+
     def judge(self, qualified: str, depth: int = 0) -> Judgement:
         """Does the auth callable `qualified` (with the dependencies and decorators it relies on)
         verify the caller, or only look like it?"""
@@ -200,7 +235,8 @@ class AuthModel:
             for param in function.params:
                 dep = index.param_dependency(param, facts)
                 if dep:
-                    inner.append(self.judge(dep if "." in dep else index.qualify(dep, facts), depth + 1))
+                    dep = dep if "." in dep else index.qualify(dep, facts)
+                    inner.append(self.judge(self.factory_target(dep, param.default or "") or dep, depth + 1))
             for decorator in function.decorators:
                 if decorator:
                     inner.append(self.judge(decorator, depth + 1))
@@ -372,12 +408,37 @@ class AuthModel:
         return cached
 
     def public_table(self, table: str) -> bool:
-        """Rows meant for everyone: the table has a public/published flag. (Routes without a login
-        that read the table say nothing: they may be the very gap PR201 reports.)"""
+        """Rows meant for everyone: the table has a public/published flag, or a page without login
+        shows them while no logged-in route reads the same resource (a blog's posts, a profile).
+        (An open read next to guarded reads of the same resource is the gap PR201 reports.)"""
         from auditor.rules.querying import data_shape  # noqa: PLC0415
 
-        found = data_shape(self.index).tables.get(table)
-        return found is not None and any(PUBLIC_FLAG.match(c) for c in found.columns)
+        shape = data_shape(self.index)
+        found = shape.tables.get(table)
+        if found is not None and any(PUBLIC_FLAG.match(c) for c in found.columns):
+            return True
+        return table in self._public_reads
+
+    @property
+    def _public_reads(self) -> set[str]:
+        cached = self.__dict__.get("_public_reads_cache")
+        if cached is None:
+            from auditor.rules.querying import data_shape  # noqa: PLC0415
+            from auditor.rules.route_code import tables_touched  # noqa: PLC0415
+
+            shape = data_shape(self.index)
+            # Per router: a web blueprint's open pages next to an API blueprint behind a login are two faces.
+            guarded = {(ra.route.router, _resource(ra.route.path)) for ra in self.routes if ra.guarded and "GET" in ra.route.methods}
+            cached = set()
+            for ra in self.routes:
+                route = ra.route
+                if ra.guarded or not ra.served or "GET" not in route.methods or (route.router, _resource(route.path)) in guarded:
+                    continue
+                node = self.index.function_node(route.relpath, route.handler.qualname)
+                if node is not None:
+                    cached |= set(tables_touched(node, shape))
+            self.__dict__["_public_reads_cache"] = cached
+        return cached
 
     # -- webhooks -------------------------------------------------------------------------------
 
@@ -433,6 +494,28 @@ class AuthModel:
                 if mechanism.where is not None:
                     found.setdefault(mechanism.where, (mechanism.weakness or "", []))[1].append(ra.route)
         return found
+
+
+def _resource(path: str) -> str:
+    """The resource a path is about: `/api/v1/tasks/{id}` -> `tasks` (`post` and `posts` alike)."""
+    for segment in path.strip("/").split("/"):
+        if not re.fullmatch(r"api|v\d+|[{<].*", segment):
+            return segment.lower().rstrip("s")
+    return ""
+
+
+def _own_returns(node: ast.AST) -> list[ast.expr]:
+    """The values the function itself returns (not those of functions nested in it)."""
+    found: list[ast.expr] = []
+    stack = list(ast.iter_child_nodes(node))
+    while stack:
+        child = stack.pop()
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(child, ast.Return) and child.value is not None:
+            found.append(child.value)
+        stack.extend(ast.iter_child_nodes(child))
+    return found
 
 
 def _dev_condition(test: ast.AST) -> bool:

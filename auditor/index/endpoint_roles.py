@@ -202,8 +202,8 @@ class Roles:
             found.decodes_token = True
         if HMAC_CALL.search(name):
             found.hmac = True
-        if MAIL_CALL.search(name):
-            found.sends_mail = True
+        if MAIL_CALL.search(name) or any(MAIL_CALL.search(dotted(a) or "") for a in call.args if isinstance(a, (ast.Name, ast.Attribute))):
+            found.sends_mail = True  # also handed to a background task: add_task(send_email, ...)
         if RESET_TOKEN_CALL.search(name):
             found.makes_reset_token = True
         if OAUTH_CALL.search(name):
@@ -255,7 +255,7 @@ class Roles:
             return SIGNUP
         if found.verifies_password:
             return LOGIN
-        if (found.sends_mail and found.makes_reset_token) or (found.decodes_token and found.hashes_password):
+        if (found.sends_mail and (found.makes_reset_token or found.issues_token)) or (found.decodes_token and found.hashes_password):
             return PASSWORD_RESET
         if found.oauth:
             return OAUTH

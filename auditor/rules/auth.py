@@ -18,6 +18,7 @@ from auditor.rules.route_code import (
     handler_node,
     id_params,
     lookups_by,
+    path_params,
     resolve_helper,
     tables_touched,
     user_params,
@@ -65,6 +66,12 @@ def _resource(path: str) -> str:
         if not re.fullmatch(r"api|v\d+|[{<].*", segment):
             return segment
     return ""
+
+
+def _by_public_handle(route) -> bool:
+    """The path names its object by a public handle (user name, slug), not by a row id."""
+    params = path_params(route.path)
+    return bool(params) and all(re.fullmatch(r"(user_?name|username|handle|slug|login|nickname|screen_name)", p, re.I) for p in params)
 
 
 def _public_by_config(index, route) -> bool:
@@ -281,6 +288,8 @@ def shipping_webhook():
             if route.is_mutating:
                 confidence = Confidence.HIGH if touched else Confidence.MEDIUM
                 yield self.at(route.relpath, route, f"{route.label()} changes data and requires no login", confidence=confidence)
+            elif touched and _by_public_handle(route) and all(t in shape.users or model.public_table(t) for t in touched):
+                continue  # a profile page by user name (/user/<username>): public on purpose
             elif touched:
                 # A read next to guarded reads of the same resource is most likely an oversight.
                 confidence = Confidence.MEDIUM if _resource(route.path) in guarded else Confidence.LOW
@@ -681,6 +690,8 @@ def export_items():
         ids = id_params(route.path)
         for call in lookups_by(node, set(ids)):
             owned = [t for t in tables_touched(call, shape) if t in owned_tables]
+            if owned and not route.is_mutating and model.public_table(owned[0]):
+                continue  # reading a row that pages without login show anyway (a blog post)
             if owned:
                 return f"loads {owned[0]} by {', '.join(ids)} from the path without checking it belongs to the current user", None
         facts = index.modules[route.relpath]
