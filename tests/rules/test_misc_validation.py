@@ -235,3 +235,14 @@ NOT_PROMOTION = {
 @pytest.mark.parametrize("example", NOT_PROMOTION.values(), ids=NOT_PROMOTION.keys())
 def test_fixed_values_products_and_admin_routes_are_fine(tmp_path, example):
     assert findings(tmp_path, example, "PR306") == []
+
+
+def test_pr302_a_login_schema_is_compared_not_stored(tmp_path):
+    source = (
+        "from fastapi import FastAPI\nfrom pydantic import BaseModel\napp = FastAPI()\n"
+        "class UserInLogin(BaseModel):\n    email: str\n    password: str\n"
+        "class UserInCreate(BaseModel):\n    username: str\n"
+        "@app.post('/login')\ndef login(body: UserInLogin):\n    return {}\n"
+        "@app.post('/users')\ndef create(body: UserInCreate):\n    return {}\n"
+    )
+    assert [f.message.split(":")[0] for f in findings(tmp_path, source, "PR302")] == ["UserInCreate"]
