@@ -719,6 +719,7 @@ Review: no automatic fix yet.
     def lazy_readers(index, lazy: dict[str, set[str]]) -> dict[str, tuple[str, str]]:
         """Serialiser methods and properties of models that read a lazy relationship: name -> (Model, relationship)."""
         readers: dict[str, tuple[str, str]] = {}
+        candidates: list[tuple[str, str, ast.AST, set[str]]] = []
         for relpath, facts in index.modules.items():
             for model in facts.models:
                 rels = lazy.get(model.name)
@@ -732,9 +733,19 @@ Review: no automatic fix yet.
                     if not (is_property or SERIALISERS.match(name)):
                         continue
                     node = index.function_node(relpath, qualname)
-                    for sub in ast.walk(node) if node is not None else ():
-                        if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "self" and sub.attr in rels:
-                            readers[name] = (model.name, sub.attr)
+                    if node is not None:
+                        candidates.append((model.name, name, node, rels))
+        for _ in range(3):  # to_dict() -> self.total (a property) -> self.lines: through other readers too
+            for model, name, node, rels in candidates:
+                if name in readers:
+                    continue
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "self":
+                        if sub.attr in rels:
+                            readers[name] = (model, sub.attr)
+                            break
+                        if sub.attr in readers and readers[sub.attr][0] == model:
+                            readers[name] = readers[sub.attr]
                             break
         return readers
 
