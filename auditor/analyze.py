@@ -125,6 +125,7 @@ class Analyzer:
         try:
             self.dispatcher.walk(ctx)
             self.extractor.end(ctx)
+            self.roles.end(ctx)
             for rule in self.rules:
                 rule.end(ctx)
         except RecursionError:

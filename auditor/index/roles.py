@@ -59,6 +59,7 @@ OUTBOUND_PACKAGES = frozenset({"requests", "httpx", "aiohttp", "urllib3", "webso
 OUTBOUND_MODULES = frozenset({"urllib.request", "http.client"})
 NOT_DEPLOYED_PATH = re.compile(r"(^|/)(scripts?|bin|tools|examples?|docs|migrations|alembic)/|(^|/)(manage|setup|noxfile|fabfile|tasks)\.py$")
 TEST_PATH = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_tests?\.py$|conftest\.py$|tests\.py$)")
+ENTRY_NAMES = frozenset({"app", "application", "api", "asgi_app", "wsgi_app", "server"})
 DEV_WORDS = frozenset({"dev", "development", "local", "debug", "test", "testing"})
 PROD_WORDS = frozenset({"prod", "production", "live", "staging"})
 ENV_NAME = re.compile(r"(env|environment|stage|mode|debug|testing)$", re.I)
@@ -72,6 +73,8 @@ class RoleFacts:
     cli_functions: list[tuple[int, int]] = field(default_factory=list)  # (line, end_line) of CLI commands
     main_guard: tuple[int, int] | None = None
     dev_only: list[tuple[int, int, str]] = field(default_factory=list)  # (line, end_line, condition) of dev-only blocks
+    entry: bool = False  # `app = create_app()` at module level: what a server (uvicorn app.asgi:app) loads
+    dynamic_imports: bool = False  # importlib/pkgutil: modules may be loaded by name (router auto-discovery)
 
 
 class RoleVisitor:
@@ -81,7 +84,12 @@ class RoleVisitor:
         self.facts = RoleFacts()
 
     def end(self, ctx: ModuleContext) -> None:
-        pass
+        self.facts.dynamic_imports = ctx.imports_module("importlib") or ctx.imports_module("pkgutil")
+
+    def visit_Assign(self, node: ast.Assign, ctx: ModuleContext) -> None:
+        if len(ctx.parents) == 1 and isinstance(node.value, ast.Call):  # module level
+            if any(isinstance(t, ast.Name) and t.id in ENTRY_NAMES for t in node.targets):
+                self.facts.entry = True
 
     def visit_Import(self, node: ast.Import, ctx: ModuleContext) -> None:
         self.facts.imports.update(alias.name for alias in node.names)
@@ -261,7 +269,11 @@ class CodeRoles:
             relpath
             for relpath, facts in modules.items()
             if not is_test_module(relpath)
-            and (any(r.kind.endswith("-app") for r in facts.routers) or JOB_PACKAGES & facts.top_imports)
+            and (
+                any(r.kind.endswith("-app") for r in facts.routers)
+                or JOB_PACKAGES & facts.top_imports
+                or (self._facts(relpath).entry and self.imports.get(relpath) and not NOT_DEPLOYED_PATH.search(relpath))
+            )
         }
         if not apps:
             apps = {r for r, f in modules.items() if not is_test_module(r) and (f.routes or f.routers)}
@@ -279,6 +291,11 @@ class CodeRoles:
             todo.extend(self.imports.get(relpath, ()))
             todo.extend(self._packages.get(relpath, ()))
         return seen
+
+    @cached_property
+    def _dynamic_imports(self) -> bool:
+        """The app loads modules by name somewhere: a module nothing imports may still be loaded."""
+        return any(self._facts(relpath).dynamic_imports for relpath in self.reachable)
 
     @cached_property
     def has_app(self) -> bool:
@@ -308,7 +325,7 @@ class CodeRoles:
         top = facts.top_imports
         if (OUTBOUND_PACKAGES & top or OUTBOUND_MODULES & role_facts.imports) and not (facts.routes or facts.routers):
             return CLIENT
-        if not self.imported_by.get(relpath):
+        if not self.imported_by.get(relpath) and not self._dynamic_imports:
             return DEAD
         return SUPPORT
 

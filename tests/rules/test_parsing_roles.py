@@ -651,3 +651,32 @@ async def test_wizard_start_screen_names_the_file_it_could_not_read(tmp_path, an
         assert isinstance(app.screen, StartScreen)
         shown = " ".join(text_of(app, "#detected").split())
     assert "Not read app/members.py: syntax error at line 3" in shown
+
+
+def test_server_entry_module_is_app_code(tmp_path):
+    """`uvicorn app.asgi:app` loads a module nothing imports: it is the app, not dead code."""
+    asgi = '"""uvicorn app.asgi:app --workers 4"""\nfrom app.factory import create_app\n\napp = create_app()\n'
+    factory = "import requests\nfrom fastapi import FastAPI\n\n\ndef create_app():\n    requests.get('https://config.example.com/flags')\n    return FastAPI()\n"
+    files = {"app/__init__.py": "", "app/factory.py": factory, "app/asgi.py": asgi}
+    result = scan_example(tmp_path, files, select=["PR250"])
+    assert result.index.roles.role("app/asgi.py") == "app"
+    assert by_path(result, "PR250") == {"app/factory.py": ["PR250"]}
+
+
+def test_routers_loaded_by_name_are_not_dead(tmp_path):
+    """Routers auto-discovered with importlib are imported by no one, and still served."""
+    main = """
+import importlib
+import pkgutil
+
+from fastapi import FastAPI
+
+from app import routers
+
+app = FastAPI()
+for module in pkgutil.iter_modules(routers.__path__):
+    app.include_router(importlib.import_module(f"app.routers.{module.name}").router)
+"""
+    files = {"app/__init__.py": "", "app/main.py": main, "app/routers/__init__.py": "", "app/routers/legacy.py": UNUSED_ROUTER}
+    result = scan_example(tmp_path, files, select=["PR201"])
+    assert result.index.roles.role("app/routers/legacy.py") != "dead"
