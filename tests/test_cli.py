@@ -440,3 +440,45 @@ def test_the_test_command_explains_a_missing_package_and_ignores_optional_ones(t
     text = how_to_run_tests(tmp_path)
     assert "need not_installed_anywhere_pkg" in text and "psycopg_not_here" not in text
     assert ".venv/bin/python -m pip install -r requirements.txt" in text and text.endswith(".venv/bin/python -m pytest -q")
+
+
+# -- undo refuses over later edits, names what and where; --force keeps them ----------------------
+
+
+def test_undo_refuses_then_force_keeps_the_later_edits(capsys, tmp_path):
+    import shutil
+
+    root = tmp_path / "app"
+    shutil.copytree(FIXTURES / "sloppy_flask", root, symlinks=False)
+    before = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert main(["fix", str(root), "--apply", "--no-progress"]) == 0
+    capsys.readouterr()
+    (backup,) = (root / ".prodready" / "backups").iterdir()
+    changed = sorted(p for p in before if (root / p).read_bytes() != before[p])
+    assert len(changed) >= 2
+    edited_a, edited_b = changed[0], changed[1]
+    later_a = (root / edited_a).read_bytes() + b"# a later edit by hand\n"
+    (root / edited_a).write_bytes(later_a)
+    (root / edited_b).unlink()  # deleted since the apply: nothing to keep, still restored
+    created = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py") if p.relative_to(root).as_posix() not in before and ".prodready" not in p.parts)
+    assert created
+    later_c = (root / created[0]).read_bytes() + b"# kept\n"
+    (root / created[0]).write_bytes(later_c)  # a file the fix created, edited since
+
+    code, out, err = run(capsys, "undo", str(root))
+    assert code == 2 and out == ""
+    shown = f".prodready/backups/{backup.name}"
+    assert f"3 file(s) changed since the fix backed up in {shown} was applied" in err
+    assert f"\n  {edited_a}\n  {edited_b}\n  {created[0]}\n" in err
+    assert "`prodready undo --force`" in err and f"{shown}/kept-at-undo/" in err
+    assert (root / edited_a).read_bytes() == later_a and not (root / edited_b).exists()  # nothing written
+
+    code, out, err = run(capsys, "undo", str(root), "--force")
+    assert code == 0
+    assert f"kept     {edited_a}" in out and f"{shown}/kept-at-undo/{edited_a}" in out
+    assert (backup / "kept-at-undo" / edited_a).read_bytes() == later_a
+    assert not (backup / "kept-at-undo" / edited_b).exists()
+    assert (backup / "kept-at-undo" / created[0]).read_bytes() == later_c
+    after = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file() and ".prodready" not in p.parts}
+    assert after == before  # every file byte for byte as before the apply, created ones gone
+    assert "your later edits to 2 file(s) are kept in" in err

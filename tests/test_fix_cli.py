@@ -120,7 +120,8 @@ def test_undo_refuses_clearly_when_a_file_changed(tmp_path, capsys):
     (root / "app" / "auth.py").write_text("# rewritten by hand\n")
     assert main(["undo", str(root)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cannot undo: app/auth.py changed since the fix was applied" in err
+    assert "cannot undo: 1 file(s) changed since the fix backed up in .prodready/backups/" in err
+    assert "\n  app/auth.py\n" in err and "prodready undo --force" in err
     assert (root / "app" / "auth.py").read_text() == "# rewritten by hand\n"
 
 

@@ -59,6 +59,12 @@ def register(parser: argparse.ArgumentParser, sub) -> None:
 
     undo = sub.add_parser("undo", help="restore the files as they were before the last `fix --apply`")
     undo.add_argument("path", nargs="?", default=".", help="project folder (default: .)")
+    undo.add_argument(
+        "--force",
+        action="store_true",
+        help="undo even when files changed since the apply: their current versions are first copied to the "
+        "backup's kept-at-undo/ folder",
+    )
     undo.set_defaults(handler=cmd_undo)
 
 
@@ -198,18 +204,30 @@ def _applied_json(report, root: Path) -> dict:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    from auditor.cli_support import EXIT_CLEAN, UsageError
+    from auditor.cli_support import EXIT_CLEAN, EXIT_ERROR, UsageError
     from auditor.engine import resolve_root
     from fixers import FixError, undo
+    from fixers.pipeline.undo import ChangedSinceApplyError
 
     root = resolve_root(args.path)
     try:
-        report = undo(root)
+        report = undo(root, force=args.force)
+    except ChangedSinceApplyError as exc:  # the files are listed in full, with the way out
+        _say(f"prodready: cannot undo: {len(exc.relpaths)} file(s) changed since the fix backed up in {exc.backup} was applied:")
+        for relpath in exc.relpaths:
+            _say(f"  {relpath}")
+        _say(
+            "prodready: nothing was restored. `prodready undo --force` first keeps a copy of these files as they are "
+            f"now in {exc.backup}/kept-at-undo/, then restores the backup"
+        )
+        return EXIT_ERROR
     except FixError as exc:
         raise UsageError(str(exc)) from None
     for relpath in report.restored:
         print(f"restored {relpath}")
     for relpath in report.deleted:
         print(f"deleted  {relpath}")
+    for relpath in report.kept:
+        print(f"kept     {relpath} (as it was before this undo) in {report.kept_dir.relative_to(root) / relpath}")
     _say(f"prodready: {report.summary()}")
     return EXIT_CLEAN
