@@ -8,6 +8,7 @@ the app's OpenAPI document, which gives the probes the body models of every rout
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import time
@@ -97,9 +98,37 @@ def log_tail(text: str, lines: int = LOG_TAIL) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def migrate(sandbox: Sandbox, copy: Path, env: dict, timeout: float) -> str | None:
+ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception)\b")
+
+
+def error_line(output: str) -> str:
+    """The exception line of a traceback (`sqlalchemy.exc.NoSuchTableError: orders`), else the last line."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    found = next((line for line in reversed(lines) if ERROR_LINE.match(line)), lines[-1] if lines else "no output")
+    return found[:200]
+
+
+def creates_tables(copy: Path) -> bool:
+    """Whether the app's own code (not its migrations or tests) calls create_all()."""
+    for path in copy.rglob("*.py"):
+        parts = set(path.relative_to(copy).parts)
+        if parts & {"migrations", "alembic", "tests", "test", ".venv", "venv", ".prodready"}:
+            continue
+        try:
+            if ".create_all(" in path.read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def migrate(sandbox: Sandbox, copy: Path, env: dict, timeout: float, reset=None) -> str | None:
     """`alembic upgrade head` when the project keeps migrations with revisions in them; returns
-    what was done, in words, or None when the app creates its tables itself."""
+    what was done, in words, or None when the app creates its tables itself.
+
+    Migrations that cannot build an empty database (only the changes since the tables were made
+    with create_all(), the first migration still to write) are not an error when the app calls
+    create_all() itself: `reset` empties the throwaway database and the app makes its tables."""
     ini = copy / "alembic.ini"
     if not ini.is_file():
         return None
@@ -108,6 +137,11 @@ def migrate(sandbox: Sandbox, copy: Path, env: dict, timeout: float) -> str | No
         return None
     run = sandbox.run(["{python}", "-m", "alembic", "upgrade", "head"], cwd=copy, env=env, timeout=timeout)
     if not run.ok:
+        if reset is not None and creates_tables(copy):
+            reset()
+            last = error_line(run.output)
+            return (f"`alembic upgrade head` failed on the empty database ({last}): its migrations do not create "
+                    "the tables, so the app's own create_all() made them at start-up")  # fmt: skip
         raise BootError(f"`alembic upgrade head` failed ({run.describe()}):\n{log_tail(run.output)}")
     return "tables created with `alembic upgrade head`"
 

@@ -138,6 +138,21 @@ def rehearse(
             shutil.rmtree(memory, ignore_errors=True)
 
 
+def _reset(database_url: str, cluster, given):
+    """How to empty the throwaway database after failed migrations (None: it is not throwaway)."""
+    if given:
+        return None
+    if cluster is not None:
+        import subprocess
+
+        return lambda: subprocess.run(
+            [*cluster.psql(), "drop schema public cascade; create schema public"], capture_output=True, timeout=30, check=False
+        )  # fmt: skip
+    if database_url.startswith("sqlite:///"):
+        return lambda: Path(database_url[len("sqlite:///"):]).unlink(missing_ok=True)
+    return None
+
+
 def _admin_plan(result, database_url: str, cluster, given) -> dict | None:
     """How the client makes the third user an admin: sign up through the app, then set the role
     column in the throwaway database (the app's own routes never hand out admin rights)."""
@@ -179,7 +194,7 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
         f"database: {kind} ({', '.join(environment.database_vars)})" + (f"; why: {choice.reason}" if choice else "")
     )
     try:
-        migrated = boot.migrate(sandbox, copy, environment.values, boot_timeout * 4)
+        migrated = boot.migrate(sandbox, copy, environment.values, boot_timeout * 4, _reset(environment.database_url, cluster, given))
         if migrated:
             notes.append(migrated)
         say(f"starting the app under {'uvicorn' if target.framework == 'fastapi' else 'gunicorn'} on 127.0.0.1 ...")

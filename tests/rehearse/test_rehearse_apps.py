@@ -1,7 +1,7 @@
 """End to end: the fixture apps booted under a real server and probed.
 
-The demo app shows the gaps as failed probes; the same probes pass once the fixes for the
-findings they confirm are applied, and the happy paths (signup, login, create, list) still
+The demo app shows the gaps as failed probes; the same probes pass once `prodready fix --apply
+--include-review` wrote its fixes, and the happy paths (signup, login, create, list) still
 answer 2xx. The careful app gets no false alarm. The user's tree is left byte for byte, the
 server's process group is gone and the temporary folder removed."""
 
@@ -13,18 +13,12 @@ import os
 import pytest
 
 from auditor import cli
-from auditor.engine import scan
 from auditor.rehearse.run import RehearsalError, rehearse
-from fixers.pipeline.apply import apply_plan
-from fixers.pipeline.plan import plan_fixes
 from fixers.pipeline.runner import Sandbox
 
 from .conftest import copy_app, tree_hashes
 
 pytestmark = pytest.mark.rehearsal
-
-# The rules the probes below confirm: fixing their findings must turn the probes green.
-PROBED_RULES = {"PR201", "PR203", "PR212", "PR240", "PR301", "PR302", "PR320", "PR330", "PR331"}
 
 
 def outcome(probes: list[dict], kind: str, method: str, path: str) -> str:
@@ -93,11 +87,10 @@ def test_demo_app_failures_are_real(tmp_path, private_tmp, servers, capsys):
     assert list(private_tmp.iterdir()) == []  # copies, logs and the database removed
 
 
-def test_after_the_fixes_the_probes_pass_and_happy_paths_answer(tmp_path, private_tmp, servers):
+def test_after_the_fixes_the_probes_pass_and_happy_paths_answer(tmp_path, private_tmp, servers, capsys):
     app = copy_app("sloppy_fastapi", tmp_path / "demo")
-    result = scan(app, use_cache=False)
-    plan = plan_fixes(result, findings=[f for f in result.findings if f.rule in PROBED_RULES], include_review=True)
-    apply_plan(plan)
+    assert cli.main(["fix", str(app), "--apply", "--include-review"]) in (0, 1)  # every fix, as the user would
+    capsys.readouterr()
     before = tree_hashes(app)
     rehearsal = rehearse(app, list_rows=120, concurrent=20)
     probes = rehearsal.probes
