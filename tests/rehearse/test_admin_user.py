@@ -4,9 +4,13 @@ them in the throwaway database to a user it signed up through the app's own rout
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+
+import pytest
 
 from auditor.engine import scan
 from auditor.rehearse.agent.users import promote
+from auditor.rehearse.postgres import binaries, start_cluster
 from auditor.rehearse.target import admin_column
 
 from .conftest import FIXTURES
@@ -61,3 +65,20 @@ def test_promote_says_why_when_it_cannot(tmp_path):
     assert promote(plan, "nobody@example.com") == "users.role: 0 rows matched the new user's email"
     assert promote({**plan, "column": "roles"}, "a@example.com").startswith("setting users.roles failed")
     assert promote({**plan, "sqlite": None}, "a@example.com") == "no way to reach the database"
+
+
+@pytest.mark.skipif(binaries() is None, reason="PostgreSQL's initdb and pg_ctl are not installed (on PATH or /usr/lib/postgresql/*/bin)")
+def test_promote_on_the_private_postgresql_cluster():
+    cluster = start_cluster(60)
+    try:
+        psql = cluster.psql()
+        setup = "create table users (id serial primary key, email text, is_admin boolean default false);"
+        setup += "insert into users (email) values ('a@example.com'), ('admin@example.com')"
+        assert subprocess.run([*psql, setup], capture_output=True, timeout=30).returncode == 0
+        plan = {"table": "users", "column": "is_admin", "value": True, "identity": "email", "psql": psql}
+        assert promote(plan, "admin@example.com") is None
+        assert promote(plan, "nobody@example.com") == "users.is_admin: 0 rows matched the new user's email"
+        rows = subprocess.run([*psql, "select email, is_admin from users order by id"], capture_output=True, text=True, timeout=30)
+        assert rows.stdout.split() == ["a@example.com|f", "admin@example.com|t"]
+    finally:
+        cluster.stop()
