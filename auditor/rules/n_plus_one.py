@@ -702,13 +702,14 @@ Review: no automatic fix yet.
             return
         readers = self.lazy_readers(index, lazy)
         all_lazy = set().union(*lazy.values())
+        models = {model.name for _, model in index.models}
         for route, node in route_handlers(index):
             if "GET" not in route.methods:
                 continue
             eager = eager_loaded(node)
             if "*" in eager:
                 continue
-            found = self.in_loops(node, readers, eager) if readers else None
+            found = self.in_loops(node, readers, eager, models) if readers else None
             if found is None:
                 found = self.response_model(index, route, node, all_lazy, eager)
             if found is not None:
@@ -716,9 +717,9 @@ Review: no automatic fix yet.
                 yield self.at(route.relpath, at, f"{route.label()}: {message} (N+1): {EAGER_HINT}")
 
     @staticmethod
-    def lazy_readers(index, lazy: dict[str, set[str]]) -> dict[str, tuple[str, str]]:
-        """Serialiser methods and properties of models that read a lazy relationship: name -> (Model, relationship)."""
-        readers: dict[str, tuple[str, str]] = {}
+    def lazy_readers(index, lazy: dict[str, set[str]]) -> dict[str, dict[str, str]]:
+        """Serialiser methods and properties of models that read a lazy relationship: name -> {Model: relationship}."""
+        readers: dict[str, dict[str, str]] = {}
         candidates: list[tuple[str, str, ast.AST, set[str]]] = []
         for relpath, facts in index.modules.items():
             for model in facts.models:
@@ -737,20 +738,20 @@ Review: no automatic fix yet.
                         candidates.append((model.name, name, node, rels))
         for _ in range(3):  # to_dict() -> self.total (a property) -> self.lines: through other readers too
             for model, name, node, rels in candidates:
-                if name in readers:
+                if model in readers.get(name, {}):
                     continue
                 for sub in ast.walk(node):
                     if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "self":
                         if sub.attr in rels:
-                            readers[name] = (model, sub.attr)
+                            readers.setdefault(name, {})[model] = sub.attr
                             break
-                        if sub.attr in readers and readers[sub.attr][0] == model:
-                            readers[name] = readers[sub.attr]
+                        if model in readers.get(sub.attr, {}):
+                            readers.setdefault(name, {})[model] = readers[sub.attr][model]
                             break
         return readers
 
     @staticmethod
-    def in_loops(node: ast.AST, readers: dict[str, tuple[str, str]], eager: set[str]):
+    def in_loops(node: ast.AST, readers: dict[str, dict[str, str]], eager: set[str], models: set[str]):
         rows = _rows_names(node, lambda value: False)
         for loop, iters, body in _loops(node):
             if not any(is_rows_expr(it, rows) for it in iters):
@@ -759,7 +760,10 @@ Review: no automatic fix yet.
             for part in body:
                 for sub in ast.walk(part):
                     if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id in targets and sub.attr in readers:
-                        model, rel = readers[sub.attr]
+                        found = _reader_for(sub.value.id, readers[sub.attr], models)
+                        if found is None:
+                            continue
+                        model, rel = found
                         if rel not in eager:
                             return sub, f"{sub.value.id}.{sub.attr} reads {model}.{rel}, a lazy relationship, once per row of the loop on line {loop.lineno}"
         return None
@@ -778,6 +782,17 @@ Review: no automatic fix yet.
             for name in sorted(fields & lazy - eager):
                 return decorator, f"response_model list[{schema}] serialises `{name}`, a lazy relationship, once per row"
         return None
+
+
+def _reader_for(var: str, by_model: dict[str, str], models: set[str]) -> tuple[str, str] | None:
+    """Which model's serialiser `var.method` is: the model the variable is named after (`post` -> Post),
+    else the only model that has one; None when the rows could be any of several models."""
+    named = next((m for m in models if var.lower().rstrip("s") == m.lower() or var.lower() == m.lower()), None)
+    if named is not None:
+        return (named, by_model[named]) if named in by_model else None
+    if len(by_model) == 1:
+        return next(iter(by_model.items()))
+    return None
 
 
 def _schema_fields(index, schema: str) -> set[str]:

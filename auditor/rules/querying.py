@@ -30,6 +30,7 @@ SQL_START = re.compile(r"^\s*\(?\s*(select|insert|update|delete|with)\b", re.I)
 SQL_TABLE = re.compile(r"\b(?:from|join|update|into)\s+[\"`\[]?(\w+)", re.I)
 USER_TABLE = re.compile(r"^(auth_|app_)?(users?|accounts?|customers?|profiles?|people|persons?)$", re.I)
 USER_MODEL = re.compile(r"^(User|AppUser|Account|Customer|Profile|Person|Member)$")
+EAGER_BACKREF = re.compile(r"backref\(\s*['\"](\w+)['\"]\s*,[^)]*lazy\s*=\s*['\"](?:joined|selectin|subquery|immediate)['\"]")
 EAGER_LOADERS = frozenset({"selectinload", "joinedload", "subqueryload", "contains_eager", "immediateload"})
 
 
@@ -220,6 +221,11 @@ class DataShape:
             name for name, t in self.tables.items() if USER_TABLE.match(name) or (t.model and USER_MODEL.match(t.model))
         }
         self.owned = self._owned()
+        self.eager_backrefs = {
+            match.group(1)
+            for path in {t.path for t in self.tables.values() if t.relationships}
+            for match in EAGER_BACKREF.finditer(index.source(path))
+        }
 
     def _owned(self) -> dict[str, str]:
         """Tables whose rows belong to a user: table -> the column chain leading to the users table."""
@@ -254,7 +260,9 @@ class DataShape:
         for table in self.tables.values():
             for rel in table.relationships:
                 (lazy if rel.lazy in (None, "select", "dynamic", "True") else eager).add(rel.name)
-        return lazy - eager
+        return lazy - eager - self.eager_backrefs
+
+    eager_backrefs: set[str] = set()  # backref("followed", lazy="joined"): the other side loads eagerly
 
 
 def app_models(index) -> list:

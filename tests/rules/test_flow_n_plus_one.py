@@ -166,3 +166,49 @@ def test_response_model_serialising_a_relationship(tmp_path):
     )
     found = fired(tmp_path, {"app/__init__.py": "", "app/models.py": MODELS, "app/schemas.py": schemas, "app/main.py": main}, "PR122")
     assert [f.line for f in found] == [6]
+
+
+FLASK_MODELS = """
+from flask_sqlalchemy import SQLAlchemy
+db = SQLAlchemy()
+class Follow(db.Model):
+    __tablename__ = "follows"
+    follower_id = db.Column(db.Integer, db.ForeignKey("users.id"), primary_key=True)
+    followed_id = db.Column(db.Integer, db.ForeignKey("users.id"), primary_key=True)
+class User(db.Model):
+    __tablename__ = "users"
+    id = db.Column(db.Integer, primary_key=True)
+    followers = db.relationship("Follow", foreign_keys=[Follow.followed_id], backref=db.backref("followed", lazy="joined"), lazy="dynamic")
+class Post(db.Model):
+    __tablename__ = "posts"
+    id = db.Column(db.Integer, primary_key=True)
+    comments = db.relationship("Comment", backref="post", lazy="dynamic")
+    def to_json(self):
+        return {"id": self.id, "comment_count": self.comments.count()}
+class Comment(db.Model):
+    __tablename__ = "comments"
+    id = db.Column(db.Integer, primary_key=True)
+    post_id = db.Column(db.Integer, db.ForeignKey("posts.id"))
+    def to_json(self):
+        return {"id": self.id, "post_id": self.post_id}
+"""
+
+
+def test_serialiser_of_the_model_the_rows_belong_to(tmp_path):
+    main = (
+        "from flask import Flask, jsonify\nfrom app.models import Comment, Post\napp = Flask(__name__)\n"
+        "@app.route('/posts')\ndef posts():\n    posts = Post.query.all()\n    return jsonify([post.to_json() for post in posts])\n"
+        "@app.route('/comments')\ndef comments():\n    comments = Comment.query.all()\n    return jsonify([comment.to_json() for comment in comments])\n"
+    )
+    found = fired(tmp_path, {"app/__init__.py": "", "app/models.py": FLASK_MODELS, "app/main.py": main}, "PR122")
+    assert [f.line for f in found] == [7]
+    assert "Post.comments" in found[0].message
+
+
+def test_backref_loaded_eagerly_is_not_a_lazy_load(tmp_path):
+    main = (
+        "from flask import Flask\nfrom app.models import User\napp = Flask(__name__)\n"
+        "@app.route('/followers/<int:id>')\ndef followers(id):\n    user = User.query.get(id)\n"
+        "    rows = user.followers.all()\n    return {'users': [item.followed.id for item in rows]}\n"
+    )
+    assert fired(tmp_path, {"app/__init__.py": "", "app/models.py": FLASK_MODELS, "app/main.py": main}, "PR121") == []
