@@ -116,7 +116,9 @@ class Analyzer:
         except (ValueError, RecursionError, MemoryError) as exc:
             result.diagnostics.append(_diag(relpath, "syntax-error", f"cannot parse: {type(exc).__name__}; skipped"))
             return result
-        tree, source = parsed.tree, parsed.source
+        # Rules and fixers read the file's own text (a rewrite for a newer grammar moves columns
+        # on the rewritten lines only); comments are looked up in the text the tree came from.
+        tree = parsed.tree
         ctx = ModuleContext(relpath, source, tree, module_name_for(relpath))
         self.extractor.begin(ctx)
         self.roles.begin(ctx)
@@ -136,7 +138,7 @@ class Analyzer:
         result.facts = self.extractor.facts
         result.facts.code_roles = self.roles.facts
         result.findings = ctx.findings
-        result.suppressions = spread_over_headers(find_suppressions(source), tree)
+        result.suppressions = spread_over_headers(find_suppressions(parsed.source), tree)
         if keep_tree:
             result.tree = tree
             result.source = source

@@ -680,3 +680,11 @@ for module in pkgutil.iter_modules(routers.__path__):
     files = {"app/__init__.py": "", "app/main.py": main, "app/routers/__init__.py": "", "app/routers/legacy.py": UNUSED_ROUTER}
     result = scan_example(tmp_path, files, select=["PR201"])
     assert result.index.roles.role("app/routers/legacy.py") != "dead"
+
+
+def test_index_keeps_the_files_own_text_for_a_newer_grammar_file(tmp_path):
+    """Fixers compare the scan's text with the disk: a rewrite must not look like an edit."""
+    files = notes_app(MEMBERS_312)
+    result = scan_example(tmp_path, files, select=["PR201"])
+    assert result.index.source("app/members.py") == (tmp_path / "app/members.py").read_text()
+    assert 'f"member {payload["sub"]}' in result.index.source("app/members.py")
