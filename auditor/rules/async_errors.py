@@ -27,7 +27,11 @@ BLOCKING = {
     "time.sleep", "urllib.request.urlopen", "smtplib.SMTP", "smtplib.SMTP_SSL", "subprocess.run", "subprocess.call",
     "subprocess.check_call", "subprocess.check_output", "psycopg2.connect", "sqlite3.connect", "pymysql.connect",
     *(f"{lib}.{verb}" for lib in ("requests", "httpx") for verb in ("get", "post", "put", "patch", "delete", "head", "request")),
+    "bcrypt.hashpw", "bcrypt.checkpw", "bcrypt.kdf", "hashlib.pbkdf2_hmac", "hashlib.scrypt",
+    "werkzeug.security.generate_password_hash", "werkzeug.security.check_password_hash", "open", "io.open",
 }  # fmt: skip
+# Password hashers kept in a module variable: `pwd_context.hash(pw)`, `ph.verify(hash, pw)` (passlib, argon2-cffi).
+HASHER_RECEIVER = re.compile(r"^(pwd_?context|pwd|password_?hasher|hasher|ph|crypt_?context|password_?context|argon2?_?hasher)$", re.I)
 SYNC_SESSION_METHODS = {"query", "execute", "commit", "add", "get", "scalar", "scalars", "refresh", "flush", "delete", "merge", "rollback"}
 SYNC_SESSION_FACTORY = re.compile(r"^(SessionLocal|Session|get_session|session_scope|scoped_session|sessionmaker)$")
 GLOBAL_ERRORS = {"Exception", "BaseException", "500", "HTTPStatus.INTERNAL_SERVER_ERROR", "InternalServerError", "werkzeug.exceptions.InternalServerError"}
@@ -305,9 +309,10 @@ class BlockingCallInAsync(ModuleRule):
     doc = """
 ## What it does
 Finds blocking calls inside `async def` functions of web application code: `time.sleep`,
-`requests.*`, synchronous `httpx` calls, `smtplib`, `subprocess`, synchronous DB drivers, and
-methods of a synchronous SQLAlchemy `Session` (`db.query`, `db.commit`...). One finding per
-function, listing what blocks.
+`requests.*`, synchronous `httpx` calls, `smtplib`, `subprocess`, synchronous DB drivers,
+password hashing (bcrypt, passlib, argon2, werkzeug), file I/O with `open()`, and methods of
+a synchronous SQLAlchemy `Session` (`db.query`, `db.commit`...). One finding per function,
+listing what blocks. Helpers that block, called from an async function, are PR345.
 
 ## Why is this bad in production
 An `async def` handler runs on the event loop itself. Anything that blocks it blocks every
@@ -377,8 +382,16 @@ Review: turning `async def` into `def` is safe only when the function awaits not
         if not isinstance(function, ast.AsyncFunctionDef):
             return
         name = ctx.resolve(node.func)
-        if name in BLOCKING:
+        if name in BLOCKING and not isinstance(ctx.parent(), ast.Await):
             self.blocking.setdefault(id(function), []).append((node, f"{name}()"))
+        elif (
+            isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"hash", "verify", "hash_password", "verify_password"}
+            and isinstance(node.func.value, ast.Name)
+            and HASHER_RECEIVER.match(node.func.value.id)
+            and not isinstance(ctx.parent(), ast.Await)
+        ):
+            self.blocking.setdefault(id(function), []).append((node, f"{node.func.value.id}.{node.func.attr}() (password hashing)"))
         elif (
             isinstance(node.func, ast.Attribute)
             and node.func.attr in SYNC_SESSION_METHODS

@@ -108,3 +108,33 @@ def test_thread_started_in_a_helper_during_a_request(tmp_path):
     found = fired(tmp_path, files, "PR346")
     assert [(f.path, f.line) for f in found] == [("app/mail.py", 3)]
     assert "POST /invite" in found[0].message
+
+
+def test_password_hashing_and_file_io_written_in_the_async_handler(tmp_path):
+    found = fired(
+        tmp_path,
+        """
+import aiofiles
+import bcrypt
+from fastapi import FastAPI
+from passlib.context import CryptContext
+app = FastAPI()
+pwd_context = CryptContext(schemes=["bcrypt"])
+@app.post("/signup")
+async def signup(pw: str):
+    return {"hash": bcrypt.hashpw(pw.encode(), bcrypt.gensalt())}
+@app.post("/login")
+async def login(pw: str, stored: str):
+    return {"ok": pwd_context.verify(pw, stored)}
+@app.get("/report")
+async def report():
+    with open("report.txt") as f:
+        return {"text": f.read()}
+@app.get("/report-async")
+async def report_async():
+    async with aiofiles.open("report.txt") as f:
+        return {"text": await f.read()}
+""",
+        "PR343",
+    )
+    assert [f.line for f in found] == [9, 12, 15]
