@@ -646,6 +646,8 @@ Review: no automatic fix; it needs a table for the event ids.
             source = ast.unparse(node)
             if not (WEBHOOK_PATH.search(route.path) or WEBHOOK_PATH.search(node.name) or "construct_event" in source):
                 continue
+            if re.search(r"oauth|auth/|login|sso|openid", route.path, re.I) and "construct_event" not in source:
+                continue  # a sign-in callback, not a provider's event delivery
             if guards_duplicates(node) or EVENT_DEDUPE.search(source):
                 continue
             if any(SENSITIVE.search(what) for _, what in created_models(node, models)):

@@ -64,7 +64,26 @@ def _clamped(node: ast.AST, name: str) -> tuple[bool, bool]:
 
 
 def _used(node: ast.AST, name: str) -> bool:
-    return any(isinstance(c, ast.Name) and c.id == name and isinstance(c.ctx, ast.Load) for c in walk_function(node))
+    """`name` sizes a page: `.limit(name)`, `LIMIT` in the handler's SQL, `paginate(per_page=name)`, a slice,
+    or handed on as `limit=`. For names that always mean a page size (limit, per_page...) any use counts."""
+    loads = [c for c in walk_function(node) if isinstance(c, ast.Name) and c.id == name and isinstance(c.ctx, ast.Load)]
+    if not loads:
+        return False
+    if name.lower() in {"limit", "page_size", "per_page", "pagesize", "perpage", "max_results"}:
+        return True
+    for child in walk_function(node):
+        if isinstance(child, ast.Call):
+            if call_tail(child) in {"limit", "paginate", "fetchmany", "slice", "take"} and any(
+                isinstance(a, ast.Name) and a.id == name for a in [*child.args, *(k.value for k in child.keywords)]
+            ):
+                return True
+            if any(k.arg in PAGE_PARAMS and isinstance(k.value, ast.Name) and k.value.id == name for k in child.keywords):
+                return True
+        elif isinstance(child, ast.Constant) and isinstance(child.value, str) and re.search(r"\bLIMIT\b", child.value, re.I):
+            return True
+        elif isinstance(child, ast.Slice) and any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(child)):
+            return True
+    return False
 
 
 @register

@@ -163,3 +163,13 @@ def test_webhook_writing_through_a_helper(tmp_path):
         "PR334",
     )
     assert [(f.path, f.line) for f in found] == [("app/main.py", 6)]
+
+
+def test_a_sign_in_callback_is_not_a_webhook(tmp_path):
+    found = fired(
+        tmp_path,
+        "from fastapi import FastAPI, Request\napp = FastAPI()\n@app.post('/auth/apple/callback')\nasync def apple(request: Request, db=None):\n"
+        "    form = await request.form()\n    db.add(User(email=form['email']))\n    db.commit()\n",
+        "PR334",
+    )
+    assert found == []

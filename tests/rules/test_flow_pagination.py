@@ -84,3 +84,14 @@ def test_page_size_from_flask_args(tmp_path):
         "PR321",
     )
     assert [f.line for f in found] == [5]
+
+
+def test_a_size_that_is_not_a_page_size_is_left_alone(tmp_path):
+    found = fired(
+        tmp_path,
+        "from fastapi import FastAPI\napp = FastAPI()\n"
+        "@app.get('/avatar/{uid}')\ndef avatar(uid: int, size: int = 128):\n    return render_avatar(uid, size)\n"
+        "@app.get('/top')\ndef top(size: int = 10, db=None):\n    return db.query(Item).order_by(Item.score.desc()).limit(size).all()\n",
+        "PR321",
+    )
+    assert [f.line for f in found] == [7]
