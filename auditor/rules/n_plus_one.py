@@ -9,18 +9,18 @@ from collections.abc import Iterable
 from auditor.index.project import is_script_path
 from auditor.models import Category, Finding, Severity
 from auditor.rules.base import ModuleRule, ProjectRule, register
-from auditor.rules.webapp import route_handlers
 from auditor.rules.querying import (
+    LOOPS,
     data_shape,
     eager_loaded,
     is_query_call,
     is_rows_expr,
-    LOOPS,
     loop_iters,
     loop_targets,
     per_row_loop,
     query_modules,
 )
+from auditor.rules.webapp import route_handlers
 from auditor.walk import FUNCTIONS, ModuleContext, dotted
 
 DB_MODULES = (
@@ -278,13 +278,35 @@ def listing(db):
             return
         for relpath in query_modules(index):
             tree = index.tree(relpath)
-            finder = _LazyLoads(lazy, {n.name: n for n in tree.body if isinstance(n, FUNCTIONS)})
+            finder = _LazyLoads(lazy, _LazyHelpers(index, relpath, {n.name: n for n in tree.body if isinstance(n, FUNCTIONS)}))
             for node in ast.walk(tree):
                 if isinstance(node, FUNCTIONS):
                     finder.rows = {}
                     finder.visit_body(node)
             for node, message in finder.found:
                 yield self.at(relpath, node, message)
+
+
+class _LazyHelpers(dict):
+    """Helpers a loop may call with a row: this module's functions, and project functions it imports
+    (`from app.serializers import task_to_dict`), looked up only when a loop calls them."""
+
+    def __init__(self, index, relpath: str, local: dict[str, ast.AST]) -> None:
+        super().__init__(local)
+        self.index = index
+        self.imports = index.modules[relpath].imports
+
+    def __contains__(self, name: object) -> bool:
+        if dict.__contains__(self, name):
+            return True
+        if not isinstance(name, str) or name not in self.imports:
+            return False
+        resolved = self.index.resolve_function(self.imports[name])
+        node = self.index.function_node(resolved[0], resolved[1].qualname) if resolved else None
+        if node is None:
+            return False
+        self[name] = node
+        return True
 
 
 class _LazyLoads(ast.NodeVisitor):

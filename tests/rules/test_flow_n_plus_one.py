@@ -212,3 +212,14 @@ def test_backref_loaded_eagerly_is_not_a_lazy_load(tmp_path):
         "    rows = user.followers.all()\n    return {'users': [item.followed.id for item in rows]}\n"
     )
     assert fired(tmp_path, {"app/__init__.py": "", "app/models.py": FLASK_MODELS, "app/main.py": main}, "PR121") == []
+
+
+def test_lazy_relationship_read_by_a_serialiser_in_another_module(tmp_path):
+    files = {
+        "app/__init__.py": "",
+        "app/models.py": MODELS,
+        "app/serializers.py": "def team_to_dict(team):\n    return {'id': team.id, 'members': [m.id for m in team.members]}\n",
+        "app/views.py": "from app.models import Team\nfrom app.serializers import team_to_dict\ndef listing(db):\n    return [team_to_dict(t) for t in db.query(Team).all()]\n",
+    }
+    found = fired(tmp_path, files, "PR121")
+    assert [(f.path, f.line) for f in found] == [("app/views.py", 4)]
