@@ -127,7 +127,7 @@ class RoleVisitor:
             return
         body = node.body if branch == "body" else node.orelse
         if body:
-            condition = ast.get_source_segment(ctx.source, test) or "a development setting"
+            condition = ast.unparse(test)  # not get_source_segment: it splits the whole file each time
             self.facts.dev_only.append((body[0].lineno, body[-1].end_lineno or body[-1].lineno, condition[:80]))
 
 

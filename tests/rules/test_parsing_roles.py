@@ -596,7 +596,7 @@ def test_dev_only_router_and_unimported_module_are_not_reported_as_missing_login
     roles = result.index.roles
     reasons = {r.path: roles.not_deployed(r) for r in result.index.routes}
     assert reasons == {
-        "/debug/reset-db": 'mounted only when os.getenv("ENV", "production") == "development"',
+        "/debug/reset-db": "mounted only when os.getenv('ENV', 'production') == 'development'",
         "/notes": None,
         "/me": None,
         "/v0/notes/{note_id}": "in a module nothing imports",
