@@ -53,11 +53,12 @@ REQUEST_SCOPED = frozenset(
     }
 )  # fmt: skip
 
-CLI_PACKAGES = frozenset({"click", "typer", "argparse", "fire", "docopt", "cleo", "optparse"})
+CLI_PACKAGES = frozenset({"click", "typer", "argparse", "fire", "docopt", "cleo", "optparse", "invoke"})
+JOB_DECORATORS = frozenset({"task", "shared_task", "actor", "periodic_task", "db_periodic_task", "scheduled_job", "job", "cron"})
 JOB_PACKAGES = frozenset({"celery", "rq", "dramatiq", "arq", "huey", "apscheduler", "taskiq", "saq", "procrastinate"})
 OUTBOUND_PACKAGES = frozenset({"requests", "httpx", "aiohttp", "urllib3", "websockets", "pycurl"})
 OUTBOUND_MODULES = frozenset({"urllib.request", "http.client"})
-NOT_DEPLOYED_PATH = re.compile(r"(^|/)(scripts?|bin|tools|examples?|docs|migrations|alembic)/|(^|/)(manage|setup|noxfile|fabfile|tasks)\.py$")
+NOT_DEPLOYED_PATH = re.compile(r"(^|/)(scripts?|bin|tools|examples?|docs|migrations|alembic)/|(^|/)(manage|setup|noxfile|fabfile)\.py$")
 TEST_PATH = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_tests?\.py$|conftest\.py$|tests\.py$)")
 ENTRY_NAMES = frozenset({"app", "application", "api", "asgi_app", "wsgi_app", "server"})
 DEV_WORDS = frozenset({"dev", "development", "local", "debug", "test", "testing"})
@@ -73,6 +74,7 @@ class RoleFacts:
     cli_functions: list[tuple[int, int]] = field(default_factory=list)  # (line, end_line) of CLI commands
     main_guard: tuple[int, int] | None = None
     dev_only: list[tuple[int, int, str]] = field(default_factory=list)  # (line, end_line, condition) of dev-only blocks
+    jobs: bool = False  # defines background jobs (@celery.task, @shared_task, @dramatiq.actor, @scheduler.scheduled_job)
     entry: bool = False  # `app = create_app()` at module level: what a server (uvicorn app.asgi:app) loads
     dynamic_imports: bool = False  # importlib/pkgutil: modules may be loaded by name (router auto-discovery)
 
@@ -110,6 +112,8 @@ class RoleVisitor:
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: ModuleContext) -> None:
         for decorator in node.decorator_list:
             name = dotted(decorator)
+            if name and name.rpartition(".")[2] in JOB_DECORATORS:
+                self.facts.jobs = True
             if name and _is_cli_decorator(name, ctx):
                 self.facts.cli_functions.append((node.lineno, node.end_lineno or node.lineno))
                 return
@@ -272,6 +276,7 @@ class CodeRoles:
             and (
                 any(r.kind.endswith("-app") for r in facts.routers)
                 or JOB_PACKAGES & facts.top_imports
+                or self._facts(relpath).jobs
                 or (self._facts(relpath).entry and self.imports.get(relpath) and not NOT_DEPLOYED_PATH.search(relpath))
             )
         }

@@ -688,3 +688,11 @@ def test_index_keeps_the_files_own_text_for_a_newer_grammar_file(tmp_path):
     result = scan_example(tmp_path, files, select=["PR201"])
     assert result.index.source("app/members.py") == (tmp_path / "app/members.py").read_text()
     assert 'f"member {payload["sub"]}' in result.index.source("app/members.py")
+
+
+def test_job_module_using_the_projects_celery_instance_is_request_code(tmp_path):
+    """tasks.py imports the project's Celery app, not celery itself; nothing in the web app imports it."""
+    celery_app = 'from celery import Celery\n\ncelery = Celery("shop", broker="redis://localhost:6379/0", include=["tasks"])\n'
+    tasks = 'import requests\n\nfrom app.celery_app import celery\n\n\n@celery.task\ndef notify(order_id):\n    requests.post("https://hooks.example.com/orders", json={"id": order_id})\n'
+    result = scan_example(tmp_path, shop(**{"app/celery_app.py": celery_app, "tasks.py": tasks}), select=["PR250"])
+    assert by_path(result, "PR250") == {"app/main.py": ["PR250"], "tasks.py": ["PR250"]}
