@@ -87,6 +87,7 @@ def rehearse(
     python=None,
     isolate: bool = True,
     use_cache: bool = True,
+    cancel: threading.Event | None = None,
 ) -> Rehearsal:
     """The whole rehearsal of the project at `path`. happy_only: sign up, log in, create and
     list only (the happy paths fix verification checks); python: the interpreter to run the app
@@ -125,7 +126,7 @@ def rehearse(
                 choice.kind, choice.reason = "sqlite", f"a private PostgreSQL cluster could not start ({exc}): a throwaway SQLite file instead"
         if choice.kind != "postgres":
             say(f"database: {choice.reason}")
-        limits = {"list_rows": list_rows, "concurrent": concurrent, "happy_only": happy_only}
+        limits = {"list_rows": list_rows, "concurrent": concurrent, "happy_only": happy_only, "cancel": cancel}
         if choice.kind == "sqlite":
             memory = memory_folder()
         database_file = (memory or sandbox.tmp) / "rehearsal.db"
@@ -172,6 +173,7 @@ def _admin_plan(result, database_url: str, cluster, given) -> dict | None:
 
 def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, limits, say, started, cluster=None, choice=None,
          database_file: Path | None = None) -> Rehearsal:  # fmt: skip
+    cancel = limits.pop("cancel", None)  # set by the wizard when its screen goes away
     copy = sandbox.copy("app-copy")
     notes = [f"isolation: {sandbox.isolation.description}", f"python: {sandbox.python.describe()}"]
     for name in (".env", ".flaskenv"):  # the user's own settings may point at a real database
@@ -246,6 +248,8 @@ def _run(sandbox, result, target, boot_timeout, request_timeout, total_timeout, 
     shown = 0
     while True:  # relay the client's progress lines as they come
         done = finished.wait(0.2)
+        if cancel is not None and cancel.is_set():  # the finally of rehearse() stops the app and cleans up
+            raise RehearsalError("the rehearsal was stopped before it finished")
         lines = Path(plan["progress"]).read_text(encoding="utf-8").splitlines()
         for line in lines[shown:]:
             say(line)

@@ -9,6 +9,7 @@ here only waits for them and posts their progress lines, so the screen keeps ans
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -199,6 +200,10 @@ class RehearsalScreen(Screen):
 
     running = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancel = threading.Event()  # stops a running rehearsal when the screen goes away
+
     def compose(self) -> ComposeResult:
         yield StepTrail("staging")
         yield Static(self._headline(), id="rehearse-head", classes="intro")
@@ -263,7 +268,7 @@ class RehearsalScreen(Screen):
 
         session = self.app.session
         try:
-            rehearsal = rehearse(session.root, scan_result=session.result, progress=progress)
+            rehearsal = rehearse(session.root, scan_result=session.result, progress=progress, cancel=self.cancel)
         except RehearsalError as exc:
             self.post_message(RehearsalFailed(str(exc)))
         except Exception as exc:  # shown on the screen, not a crash of the wizard
@@ -314,9 +319,11 @@ class RehearsalScreen(Screen):
     @on(Button.Pressed, "#rehearse-back")
     def action_back(self) -> None:
         if self.running:
-            self.app.notify("The rehearsal is running: it stops by itself (at most 3 minutes).")
-            return
+            self.app.notify("Stopping the rehearsal: your app is shut down and its temporary data removed.")
         self.dismiss(bool(self.app.session.confirmed))
+
+    def on_unmount(self) -> None:
+        self.cancel.set()  # back, or the wizard quit: a running rehearsal stops and cleans up
 
 
 # -- screenshots (`python -m auditor.tui.rehearsal --out screenshots`) ------------------------------

@@ -52,3 +52,33 @@ def test_ctrl_c_stops_the_app_and_removes_its_data(tmp_path):
         time.sleep(0.2)
     assert processes_mentioning(str(private)) == []
     assert list(private.iterdir()) == []
+
+
+def test_a_cancelled_rehearsal_stops_the_app_and_removes_its_data(tmp_path, private_tmp, monkeypatch):
+    """The wizard's screen going away (Back, or quitting) sets `cancel`: the rehearsal ends at once."""
+    import threading
+
+    from auditor.rehearse import run
+    from auditor.rehearse.run import RehearsalError, rehearse
+
+    memory = tmp_path / "shm"
+    memory.mkdir()
+    monkeypatch.setattr(run, "MEMORY_DIRS", (str(memory),))
+    app = copy_app("sloppy_fastapi", tmp_path / "demo")
+    cancel = threading.Event()
+    said = []
+
+    def progress(line: str) -> None:
+        said.append(line)
+        if line.startswith("[2/"):
+            cancel.set()
+
+    started = time.monotonic()
+    with pytest.raises(RehearsalError, match="stopped before it finished"):
+        rehearse(app, progress=progress, cancel=cancel)
+    assert time.monotonic() - started < 60 and not any(line.startswith("[11/") for line in said)
+    deadline = time.monotonic() + 15
+    while processes_mentioning(str(private_tmp)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_mentioning(str(private_tmp)) == []
+    assert list(private_tmp.iterdir()) == [] and list(memory.iterdir()) == []

@@ -176,3 +176,31 @@ def test_after_the_fixes_it_shows_before_and_after(snap_compare, tmp_path, monke
 
 def test_warning_names_what_runs():
     assert "starts your app locally" in WARNING and "127.0.0.1" in WARNING and "throwaway database" in WARNING
+
+
+@pytest.mark.anyio
+async def test_back_during_a_rehearsal_stops_it(tmp_path, monkeypatch):
+    import threading
+
+    from auditor.rehearse.run import RehearsalError
+
+    stopped = threading.Event()
+
+    def slow(path, *, progress=None, cancel=None, **kwargs):
+        progress("starting the app under uvicorn on 127.0.0.1 ...")
+        if cancel.wait(30):  # as rehearse() does: the cancel ends it, its finally cleans up
+            stopped.set()
+            raise RehearsalError("the rehearsal was stopped before it finished")
+        raise AssertionError("never cancelled")
+
+    monkeypatch.setattr(run_module, "rehearse", slow)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_rehearsal(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.running
+        await pilot.press("b")
+        await pilot.pause()
+        assert isinstance(app.screen, StepScreen) and app.session.rehearsals == []
+    assert stopped.wait(10)
