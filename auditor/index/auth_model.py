@@ -37,6 +37,7 @@ STRONG_CALL = re.compile(
     r"get_current_user|current_user|get_user_by_token|get_by_token)$",
     re.I,
 )
+PLAIN_DECODERS = frozenset({"json", "pickle", "base64", "marshal", "yaml", "msgpack"})  # decode, sign nothing
 DEV_TEST = re.compile(r"\b(DEBUG|debug|development|develop|dev|local|testing|TESTING)\b|ENV|environment", re.I)
 DEV_VALUE = re.compile(r"^(dev|development|local|test|testing|debug)$", re.I)
 OWNER_COLUMN = re.compile(r"^(user_id|owner_id|author_id|creator_id|created_by(_id)?|account_id|customer_id|member_id|userid|uid)$", re.I)
@@ -53,6 +54,7 @@ class Mechanism:
     verdict: str  # auth | role | weak | unknown
     weakness: str | None = None  # plain words: why it verifies nothing
     where: tuple[str, str, int] | None = None  # (relpath, qualname, line) of the function that is weak
+    target: str | None = None  # the dependency a factory returns: Depends(authorizer()) -> _get_current_user
 
 
 @dataclass
@@ -79,6 +81,11 @@ class RouteAuth:
     @property
     def weak(self) -> list[Mechanism]:
         return [m for m in self.mechanisms if m.verdict == "weak"]
+
+    def guard_names(self) -> list[str]:
+        """The route's decorators and dependencies by name, a factory's by the dependency it returns."""
+        targets = {m.name: m.target for m in self.mechanisms if m.target}
+        return [targets.get(name) or name for name in [*self.route.decorators, *self.route.dependencies]]
 
     @property
     def role_checked(self) -> bool:
@@ -152,7 +159,7 @@ class AuthModel:
                 if target and index.is_auth_callable(target):
                     judgement = self.judge(target)
                     verdict = "weak" if judgement.verdict == "weak" else "auth"
-                    found.mechanisms.append(Mechanism(name, "dependency", verdict, judgement.weakness, judgement.where))
+                    found.mechanisms.append(Mechanism(name, "dependency", verdict, judgement.weakness, judgement.where, target))
                     found.user_params |= {p.name for p in params}
         if self.middleware_auth and not found.mechanisms:
             found.mechanisms.append(Mechanism("middleware", "middleware", "auth"))
@@ -257,6 +264,10 @@ class AuthModel:
         strong = False
         weakness = None
         ignored: set[int] = set()
+        cookie_names = {  # raw = request.cookies.get("session")
+            t.id for sub in ast.walk(node) if isinstance(sub, ast.Assign) and "cookies" in ast.unparse(sub.value)
+            for t in sub.targets if isinstance(t, ast.Name)
+        }
         for sub in ast.walk(node):
             if isinstance(sub, ast.Expr) and isinstance(sub.value, ast.Call):
                 name = dotted(sub.value.func) or ""
@@ -279,7 +290,9 @@ class AuthModel:
                         weakness = "decodes the token without checking its signature, so a token anyone writes is accepted"
                 elif UNVERIFIED_CLAIMS.search(name) or (tail in {"b64decode", "urlsafe_b64decode"} and "token" in ast.unparse(sub).lower()):
                     weakness = weakness or "reads the token's claims without checking its signature, so a token anyone writes is accepted"
-                elif id(sub) not in ignored and STRONG_CALL.search(name) and tail not in {"get_unverified_header"}:
+                elif name.partition(".")[0] in PLAIN_DECODERS and _mentions_cookie(sub, cookie_names):
+                    weakness = weakness or "reads the user from a cookie it decodes but never signs, so any caller can write one"
+                elif id(sub) not in ignored and STRONG_CALL.search(name) and tail != "get_unverified_header" and name.partition(".")[0] not in PLAIN_DECODERS:
                     strong = True
                 elif tail == "get" and sub.args:
                     key = const_str(sub.args[0]) or ""
@@ -344,8 +357,8 @@ class AuthModel:
         index = self.index
         roles = getattr(type(index), "roles", None) and index.roles  # code roles, when the index has them
         reason = roles.not_deployed(route) if roles is not None and hasattr(roles, "not_deployed") else None
-        if reason:
-            return "dev-only" if reason.startswith("mounted only") else "unmounted"
+        if reason and reason.startswith("mounted only"):
+            return "dev-only"  # (a module nothing imports is the code roles' own call: rules are filtered by it)
         mounts = index._mounts_by_child
         router = route.router
         seen = set()
@@ -502,6 +515,11 @@ def _resource(path: str) -> str:
         if not re.fullmatch(r"api|v\d+|[{<].*", segment):
             return segment.lower().rstrip("s")
     return ""
+
+
+def _mentions_cookie(call: ast.Call, names: set[str]) -> bool:
+    text = ast.unparse(call)
+    return "cookies" in text or any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(call))
 
 
 def _own_returns(node: ast.AST) -> list[ast.expr]:

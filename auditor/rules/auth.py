@@ -461,7 +461,7 @@ def reindex():
         lookups = lookups_by(node, set(id_params(route.path)))
         if not any(t in shape.users for call in lookups for t in tables_touched(call, shape)):
             return False
-        return not checks_owner(index, route, node, user_params(index, route))
+        return not checks_owner(index, route, node, user_params(index, route) | auth_model(index).of(route).user_params)
 
 
 REQUEST_DATA = re.compile(r"^request\.(json|form|args|values|get_json|data)\b")
@@ -674,8 +674,8 @@ def export_items():
             node = handler_node(index, route)
             if node is None:
                 continue
-            users = user_params(index, route)
-            guards = [name.rpartition(".")[2] for name in [*route.decorators, *route.dependencies]]
+            users = user_params(index, route) | ra.user_params  # also users from dependency factories
+            guards = [name.rpartition(".")[2] for name in ra.guard_names()]
             if any(OWNERSHIP_GUARD.search(name) for name in guards) or checks_owner(index, route, node, users):
                 continue
             problem = self._problem(index, route, node, model)

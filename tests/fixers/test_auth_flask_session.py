@@ -194,6 +194,7 @@ CREATE TABLE posts (id INTEGER PRIMARY KEY, author_id INTEGER REFERENCES users(i
 CREATE INDEX ix_posts_author ON posts (author_id);
 """,
         "db.py": "import sqlite3\n\n\ndef get_db():\n    return sqlite3.connect('app.db')\n",
+        "app.py": "from flask import Flask\n\nfrom api import api\nfrom session_api import session_api\nfrom web import web\n\napp = Flask(__name__)\nfor bp in (web, api, session_api):\n    app.register_blueprint(bp)\n",
         "web.py": """
 from flask import Blueprint
 from flask_login import login_required

@@ -440,3 +440,34 @@ def require_member(user=Depends(get_current_user)):
     plain = member.replace("user=Depends(get_current_user)", "user=None").replace("from app.deps import get_current_user\n", "")
     hits = found(tmp_path / "b", fastapi_app(app__members=plain, app__notes=notes), "PR201")
     assert [m.split(" changes")[0] for _, _, m in hits] == ["DELETE /notes/{note_id}"], hits
+
+
+def test_a_session_cookie_decoded_but_never_signed_is_found(tmp_path):
+    app = """
+import base64, json
+from functools import wraps
+from flask import Flask, abort, g, request
+
+app = Flask(__name__)
+
+
+def login_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        raw = request.cookies.get("session_data")
+        if raw is None:
+            abort(401)
+        g.user = {read}
+        return view(*args, **kwargs)
+    return wrapped
+
+
+@app.route("/notes", methods=["POST"])
+@login_required
+def create_note():
+    return {{}}
+"""
+    hits = found(tmp_path, app.format(read="json.loads(base64.b64decode(raw))"), "PR204", "PR201")
+    assert [rule for rule, _, _ in hits] == ["PR204"] and "never signs" in hits[0][2], hits
+    signed = app.format(read="serializer.loads(raw)").replace("app = Flask(__name__)", "app = Flask(__name__)\nserializer = URLSafeSerializer('k')")
+    assert found(tmp_path / "b", signed.replace("import base64, json", "from itsdangerous import URLSafeSerializer"), "PR204", "PR201") == []

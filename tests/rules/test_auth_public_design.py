@@ -193,3 +193,43 @@ def test_a_reset_request_mailing_its_token_is_no_token_for_anyone_but_needs_a_ra
     files["app/main.py"] = RESET.format(send="return {'token': token}")
     hits = found(tmp_path / "b", files, "PR205", "PR240")
     assert [r for r, _ in hits] == ["PR205"], hits
+
+
+FACTORY_OWNED = """
+from fastapi import APIRouter, Depends, FastAPI
+from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy.orm import declarative_base
+from app.auth import get_current_user_authorizer
+
+Base = declarative_base()
+
+
+class User(Base):
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True)
+
+
+class Draft(Base):
+    __tablename__ = "drafts"
+    id = Column(Integer, primary_key=True)
+    owner_id = Column(Integer, ForeignKey("users.id"), index=True)
+
+
+router = APIRouter()
+
+
+@router.get("/drafts/{{draft_id}}")
+def get_draft(draft_id: int, user=Depends(get_current_user_authorizer()), db=None):
+    return db.query(Draft).filter(Draft.id == draft_id{owner}).first()
+
+
+app = FastAPI()
+app.include_router(router)
+"""
+
+
+def test_the_user_from_a_dependency_factory_counts_in_ownership_checks(tmp_path):
+    files = {"app/__init__.py": "", "app/auth.py": AUTHORIZER, "app/main.py": FACTORY_OWNED.format(owner=", Draft.owner_id == user")}
+    assert found(tmp_path, files, "PR203", "PR201") == []
+    files["app/main.py"] = FACTORY_OWNED.format(owner="")
+    assert [r for r, _ in found(tmp_path / "b", files, "PR203", "PR201")] == ["PR203"]
