@@ -82,11 +82,18 @@ def test_scan_hook_blocks_a_sloppy_commit_and_passes_a_clean_one(repo):
     assert "PR250" in proc.stdout  # the report is shown to whoever commits
 
     shutil.rmtree(path / "app")
-    write_project(path, {"calc.py": "def add(a, b):\n    return a + b\n"})
+    shutil.copytree(FIXTURES / "careful_app", path / "careful")  # a backend with nothing to fix
     run(["git", "add", "-A"], path, env)
     proc = run([str(PRE_COMMIT), "run", "prodready", "--all-files"], path, env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Passed" in proc.stdout
+
+    shutil.rmtree(path / "careful")  # no web app at all: nothing to audit is not a pass
+    write_project(path, {"calc.py": "def add(a, b):\n    return a + b\n"})
+    run(["git", "add", "-A"], path, env)
+    proc = run([str(PRE_COMMIT), "run", "prodready", "--all-files"], path, env)
+    assert proc.returncode == 1 and "exit code: 2" in proc.stdout, proc.stdout + proc.stderr
+    assert "no FastAPI or Flask app found" in proc.stdout
 
 
 def test_scan_hook_with_a_baseline_only_blocks_new_findings(repo):
