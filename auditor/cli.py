@@ -1,7 +1,7 @@
 """`prodready` command line. Every command calls the same engine functions as the wizard.
 
-Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 usage or runtime error (one clear
-line on stderr, never a traceback).
+Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 usage or runtime error, or nothing
+to audit (no Python files, no web app): one clear line on stderr, never a traceback.
 """
 
 from __future__ import annotations
