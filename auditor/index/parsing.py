@@ -21,9 +21,14 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from dataclasses import dataclass
 
-NEWEST_GRAMMAR = "3.14"  # the newest Python grammar libcst's parser knows (libcst >= 1.8)
+# libcst's native parser reads every grammar it knows whatever `python_version` says (the
+# option only steers its retired pure-Python parser): 3.12 from libcst 1.1, 3.14's `except A, B`
+# and t-strings from 1.8.3.
+NEWEST_GRAMMAR = "3.14"
+EXCEPT_STAR = sys.version_info >= (3, 11)  # prodready itself may run on 3.10, which has no except*
 
 
 @dataclass
@@ -85,7 +90,7 @@ def downgrade(source: str) -> str | None:
     except ImportError:  # pragma: no cover - libcst is a dependency
         return None
     try:
-        module = cst.parse_module(source, config=cst.PartialParserConfig(python_version=NEWEST_GRAMMAR))
+        module = cst.parse_module(source)
         text = module.visit(_downgrader()).code
     except Exception:  # libcst's ParserSyntaxError, or a construct the rewrite cannot express
         return None
@@ -116,7 +121,6 @@ def _valid_311(code: str) -> bool:
 def _build_downgrader():
     import libcst as cst
 
-    config = cst.PartialParserConfig(python_version=NEWEST_GRAMMAR)
     empty = cst.Module(body=[])
 
     def code_of(node: cst.CSTNode) -> str:
@@ -191,7 +195,7 @@ def _build_downgrader():
         missing = code_of(node).count("\n") - call.count("\n")
         if missing > 0:
             call = call[:-1] + "\n" * missing + ")"
-        expression = cst.parse_expression(call, config=config)
+        expression = cst.parse_expression(call)
         return expression.with_changes(lpar=node.lpar, rpar=node.rpar)
 
     class Downgrade(cst.CSTTransformer):
@@ -200,6 +204,21 @@ def _build_downgrader():
 
         def leave_ExceptStarHandler(self, original, updated):
             return _parenthesize_type(updated)
+
+        def leave_TryStar(self, original, updated):  # on 3.10: try/except* read as try/except
+            if EXCEPT_STAR:
+                return updated
+            handlers = [
+                cst.ExceptHandler(
+                    body=h.body, type=h.type, name=h.name, leading_lines=h.leading_lines,
+                    whitespace_after_except=cst.SimpleWhitespace(" "), whitespace_before_colon=h.whitespace_before_colon,
+                )
+                for h in updated.handlers
+            ]  # fmt: skip
+            return cst.Try(
+                body=updated.body, handlers=handlers, orelse=updated.orelse, finalbody=updated.finalbody,
+                leading_lines=updated.leading_lines, whitespace_before_colon=updated.whitespace_before_colon,
+            )  # fmt: skip
 
         def leave_TypeAlias(self, original, updated):  # type X[T] = int | str  ->  X = int | str
             return cst.Assign(targets=[cst.AssignTarget(target=updated.name)], value=updated.value, semicolon=updated.semicolon)
@@ -224,7 +243,7 @@ def _build_downgrader():
             code = code_of(updated)
             start = updated.start
             as_f = start.replace("t", "f").replace("T", "F") + code[len(start) :]
-            return self.leave_FormattedString(original, cst.parse_expression(as_f, config=config))
+            return self.leave_FormattedString(original, cst.parse_expression(as_f))
 
         def leave_ConcatenatedString(self, original, updated):
             # A part turned into a .format() call can no longer be implicitly concatenated.

@@ -696,3 +696,19 @@ def test_job_module_using_the_projects_celery_instance_is_request_code(tmp_path)
     tasks = 'import requests\n\nfrom app.celery_app import celery\n\n\n@celery.task\ndef notify(order_id):\n    requests.post("https://hooks.example.com/orders", json={"id": order_id})\n'
     result = scan_example(tmp_path, shop(**{"app/celery_app.py": celery_app, "tasks.py": tasks}), select=["PR250"])
     assert by_path(result, "PR250") == {"app/main.py": ["PR250"], "tasks.py": ["PR250"]}
+
+
+def test_except_star_is_read_as_except_where_the_running_python_lacks_it(monkeypatch):
+    """prodready runs on 3.10 too, which has no except*: the rewrite keeps the handlers and lines."""
+    import auditor.index.parsing as parsing
+
+    monkeypatch.setattr(parsing, "EXCEPT_STAR", False)
+    monkeypatch.setattr(parsing, "_DOWNGRADER", None)
+    source = "try:\n    run()\nexcept* ValueError, TypeError:\n    pass\nexcept* OSError as group:\n    log(group)\nafter = 1\n"
+    text = parsing.downgrade(source)
+    monkeypatch.setattr(parsing, "_DOWNGRADER", None)
+    assert text is not None and "except*" not in text
+    tree = ast.parse(text)
+    [handler_a, handler_b] = tree.body[0].handlers
+    assert (handler_a.lineno, handler_b.lineno, tree.body[1].lineno) == (3, 5, 7)
+    assert handler_b.name == "group"
