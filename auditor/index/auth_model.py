@@ -64,6 +64,7 @@ class RouteAuth:
     role: str | None = None  # endpoint role by behaviour (endpoint_roles)
     mounted: str = "always"  # always | dev-only | unmounted
     user_params: set[str] = field(default_factory=set)  # handler parameters the model knows hold the user
+    scoped: bool = False  # Security(..., scopes=[...]) or @auth.login_required(role="admin"): a role check
 
     @property
     def guarded(self) -> bool:
@@ -90,7 +91,7 @@ class RouteAuth:
     @property
     def role_checked(self) -> bool:
         route = self.route
-        return route.role_checked or any(ROLE_DECORATOR.search(name.rpartition(".")[2]) for name in route.decorators)
+        return route.role_checked or self.scoped or any(ROLE_DECORATOR.search(name.rpartition(".")[2]) for name in route.decorators)
 
     @property
     def served(self) -> bool:
@@ -163,6 +164,7 @@ class AuthModel:
                     found.user_params |= {p.name for p in params}
         if self.middleware_auth and not found.mechanisms:
             found.mechanisms.append(Mechanism("middleware", "middleware", "auth"))
+        found.scoped = self._scoped(route, facts)
         found.mounted = self._mounted(route)
         if not any(m.verdict in {"auth", "role"} and m.kind != "handler" for m in found.mechanisms):
             found.role = self.roles.role(route)
@@ -171,6 +173,18 @@ class AuthModel:
             elif found.verified:
                 found.role = None
         return found
+
+    def _scoped(self, route, facts) -> bool:
+        """A role asked for in the arguments of the login check itself."""
+        if any(p.default and "Security(" in p.default and "scopes=" in p.default for p in route.handler.params):
+            return True
+        if not any(d.endswith("login_required") for d in route.decorators):
+            return False
+        node = self.index.function_node(route.relpath, route.handler.qualname)
+        for decorator in node.decorator_list if node is not None else []:
+            if isinstance(decorator, ast.Call) and any(k.arg in {"role", "roles"} for k in decorator.keywords):
+                return True
+        return False
 
     def in_unparsed_file(self, qualified: str) -> bool:
         """`qualified` names something in a project file the scan could not parse: unknown, not absent."""

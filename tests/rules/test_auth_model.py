@@ -471,3 +471,64 @@ def create_note():
     assert [rule for rule, _, _ in hits] == ["PR204"] and "never signs" in hits[0][2], hits
     signed = app.format(read="serializer.loads(raw)").replace("app = Flask(__name__)", "app = Flask(__name__)\nserializer = URLSafeSerializer('k')")
     assert found(tmp_path / "b", signed.replace("import base64, json", "from itsdangerous import URLSafeSerializer"), "PR204", "PR201") == []
+
+
+# -- auth resolved across files: aliases, router and include_router dependencies, roles ---------------
+
+ADMIN_DEPS = SECURE_DEPS + """
+
+def require_admin(user=Depends(get_current_user)):
+    if not user.is_admin:
+        raise HTTPException(status_code=403)
+    return user
+"""
+ADMIN_ROUTES = """
+from typing import Annotated
+from fastapi import APIRouter, Depends, Security
+from app.db import User, get_db
+from app.deps import get_current_user
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+router = APIRouter()
+
+
+@router.delete("/users/{user_id}")
+def delete_user(user_id: int, me: CurrentUser, db=Depends(get_db)):
+    db.query(User).filter(User.id == user_id).delete()
+"""
+
+
+def _admin_app(main: str, routes: str = ADMIN_ROUTES) -> dict[str, str]:
+    return fastapi_app(app__deps=ADMIN_DEPS, app__admin=routes, app__main=main)
+
+
+def test_a_role_from_include_router_dependencies_covers_the_routes(tmp_path):
+    main = (
+        "from fastapi import Depends, FastAPI\nfrom app.admin import router as admin\nfrom app.deps import require_admin\n"
+        "from app.notes import router\napp = FastAPI()\napp.include_router(router)\n"
+        'app.include_router(admin, prefix="/admin", dependencies=[Depends(require_admin)])\n'
+    )
+    assert found(tmp_path, _admin_app(main), "PR201", "PR202") == []
+    bare = main.replace(", dependencies=[Depends(require_admin)]", "")
+    hits = found(tmp_path / "b", _admin_app(bare), "PR201", "PR202")
+    assert [(rule, m.split(" ")[1]) for rule, _, m in hits] == [("PR202", "/admin/users/{user_id}")], hits
+
+
+def test_security_scopes_and_httpauth_roles_are_role_checks(tmp_path):
+    main = "from fastapi import FastAPI\nfrom app.admin import router as admin\nfrom app.notes import router\napp = FastAPI()\napp.include_router(router)\napp.include_router(admin, prefix='/admin')\n"
+    scoped = ADMIN_ROUTES.replace("me: CurrentUser", 'me=Security(get_current_user, scopes=["admin"])')
+    assert found(tmp_path, _admin_app(main, scoped), "PR202") == []
+    flask = """
+from flask import Flask
+from flask_httpauth import HTTPTokenAuth
+app = Flask(__name__)
+auth = HTTPTokenAuth()
+
+
+@app.route("/admin/reindex", methods=["POST"])
+@auth.login_required({role})
+def reindex():
+    return {{}}
+"""
+    assert found(tmp_path / "b", flask.format(role='role="admin"'), "PR202") == []
+    assert [rule for rule, _, _ in found(tmp_path / "c", flask.format(role=""), "PR202")] == ["PR202"]
