@@ -278,12 +278,15 @@ class AuthModel:
         strong = False
         weakness = None
         ignored: set[int] = set()
+        from auditor.index.endpoint_roles import _before_rejection  # noqa: PLC0415
+
+        deliberate = _before_rejection(node)
         cookie_names = {  # raw = request.cookies.get("session")
             t.id for sub in ast.walk(node) if isinstance(sub, ast.Assign) and "cookies" in ast.unparse(sub.value)
             for t in sub.targets if isinstance(t, ast.Name)
         }
         for sub in ast.walk(node):
-            if isinstance(sub, ast.Expr) and isinstance(sub.value, ast.Call):
+            if isinstance(sub, ast.Expr) and isinstance(sub.value, ast.Call) and id(sub) not in deliberate:
                 name = dotted(sub.value.func) or ""
                 receiver = name.rpartition(".")[0].rpartition(".")[2]
                 if BOOLEAN_VERIFIER.search(name) or (name.endswith(".verify") and HASHER.search(receiver)):

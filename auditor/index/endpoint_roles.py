@@ -146,6 +146,7 @@ class Roles:
         from auditor.rules.route_code import resolve_helper  # noqa: PLC0415 (route_code imports querying)
 
         facts = self.index.modules.get(relpath)
+        deliberate = _before_rejection(node)
         for sub in ast.walk(node):
             if isinstance(sub, ast.Call):
                 self._call(sub, relpath, facts, found)
@@ -153,7 +154,7 @@ class Roles:
                     helper = resolve_helper(self.index, relpath, sub)
                     if helper is not None and helper[1] is not node:
                         found.merge(self.behaviour(helper[0], helper[1], depth + 1))
-            elif isinstance(sub, ast.Expr) and isinstance(sub.value, ast.Call):
+            elif isinstance(sub, ast.Expr) and isinstance(sub.value, ast.Call) and id(sub) not in deliberate:
                 name = self._name(sub.value, facts)
                 if BOOLEAN_VERIFIER.search(name) or (name.endswith(".verify") and HASHER.search(name.rpartition(".")[0].rpartition(".")[2])):
                     found.ignored_verifications.append((relpath, sub.lineno, name.rpartition(".")[2]))
@@ -284,6 +285,29 @@ class Roles:
                     break
             self.__dict__["_strong"] = cached
         return cached
+
+
+def _before_rejection(node: ast.AST) -> set[int]:
+    """Statements followed in their block by a rejection (`return None`/`False`, `raise`, `abort`):
+    a check run only to spend the same time on a wrong user name (timing), not to decide."""
+    found: set[int] = set()
+    for sub in ast.walk(node):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(sub, name, None)
+            if not isinstance(block, list):
+                continue
+            for i, stmt in enumerate(block[:-1]):
+                if isinstance(stmt, ast.Expr) and _rejects(block[i + 1]):
+                    found.add(id(stmt))
+    return found
+
+
+def _rejects(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Raise):
+        return True
+    if isinstance(stmt, ast.Return):
+        return stmt.value is None or (isinstance(stmt.value, ast.Constant) and stmt.value.value in (None, False))
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and (dotted(stmt.value.func) or "").rpartition(".")[2] == "abort"
 
 
 def _compares_passwords(node: ast.Compare) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from auditor.config import public_route_matches
 from auditor.index.auth_model import FEED_PATH, GROUP_COLUMN, OWNER_COLUMN, auth_model
 from auditor.index.facts import Span
-from auditor.index.endpoint_roles import GUESSABLE_ROLES, TOKEN_FOR_ANYONE, WEBHOOK
+from auditor.index.endpoint_roles import GUESSABLE_ROLES, PASSWORD_RESET, TOKEN_FOR_ANYONE, WEBHOOK
 from auditor.models import Category, Confidence, Finding, Severity
 from auditor.rules.base import ProjectRule, register
 from auditor.rules.querying import data_shape, is_query_call, sql_text
@@ -856,7 +856,9 @@ def forgot_password():
         if "logout" in route.path.lower() or not ra.served or ra.verified or ra.role_checked:
             return False
         if ra.role in GUESSABLE_ROLES:
-            return True
+            behaviour = model.roles.route_behaviour(route)
+            # Setting a new password with a signed reset token: the token cannot be guessed.
+            return not (ra.role == PASSWORD_RESET and behaviour is not None and behaviour.decodes_token and not behaviour.sends_mail)
         if not (route.is_mutating and AUTH_ROUTE.search(route.path)) or ra.role is not None:
             return False  # a token refresh, an OAuth callback, a webhook
         return not model.roles.takes_unguessable_token(route)

@@ -233,3 +233,73 @@ def test_the_user_from_a_dependency_factory_counts_in_ownership_checks(tmp_path)
     assert found(tmp_path, files, "PR203", "PR201") == []
     files["app/main.py"] = FACTORY_OWNED.format(owner="")
     assert [r for r, _ in found(tmp_path / "b", files, "PR203", "PR201")] == ["PR203"]
+
+
+LOGIN_SERVICE = """
+from fastapi import APIRouter, FastAPI, HTTPException
+from passlib.context import CryptContext
+
+pwd_context = CryptContext(schemes=["argon2"])
+DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
+USERS = {{}}
+router = APIRouter()
+
+
+def authenticate(email, password):
+    user = USERS.get(email)
+    if user is None:
+        pwd_context.verify(password, DUMMY_HASH)  # the same time whether or not the account exists
+        {after}
+    if not pwd_context.verify(password, user["hash"]):
+        return None
+    return user
+
+
+@router.post("/login/access-token")
+def login(body: dict):
+    user = authenticate(body["email"], body["password"])
+    if user is None:
+        raise HTTPException(status_code=400)
+    return {{"access_token": "t"}}
+
+
+app = FastAPI()
+app.include_router(router)
+"""
+
+
+def test_a_verify_run_only_to_even_out_timing_is_not_an_ignored_answer(tmp_path):
+    assert found(tmp_path, {"app.py": LOGIN_SERVICE.format(after="return None")}, "PR207") == []
+    hits = found(tmp_path / "b", {"app.py": LOGIN_SERVICE.format(after="pass")}, "PR207")
+    assert [r for r, _ in hits] == ["PR207"], hits
+
+
+RESET_CONFIRM = """
+from fastapi import APIRouter, FastAPI, HTTPException
+from passlib.context import CryptContext
+{imports}
+
+pwd_context = CryptContext(schemes=["bcrypt"])
+router = APIRouter()
+
+
+@router.post("/reset-password/")
+def reset_password(body: dict, db=None):
+    {lookup}
+    user.hashed_password = pwd_context.hash(body["new_password"])
+    return {{"msg": "Password updated"}}
+
+
+app = FastAPI()
+app.include_router(router)
+"""
+
+
+def test_a_new_password_set_with_a_signed_token_needs_no_rate_limit_but_a_short_code_does(tmp_path):
+    signed = RESET_CONFIRM.format(
+        imports="import jwt", lookup='email = jwt.decode(body["token"], "k", algorithms=["HS256"])["sub"]\n    user = db.get_user(email)'
+    )
+    assert found(tmp_path, {"app.py": signed}, "PR240", "PR201") == []
+    code = RESET_CONFIRM.format(imports="", lookup='user = db.query(User).filter(User.reset_code == body["code"]).first()')
+    hits = found(tmp_path / "b", {"app.py": code}, "PR240", "PR201")
+    assert [r for r, _ in hits] == ["PR240"], hits
