@@ -27,6 +27,11 @@ def _is_request(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and node.id in ("request", "req")
 
 
+def _is_form(node: ast.AST) -> bool:
+    """request.form (an HTML form), not request.json or request.values."""
+    return isinstance(node, ast.Attribute) and node.attr == "form" and _is_request(node.value)
+
+
 def body_hint(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict | None:
     names = {a.arg for a in function.args.args if a.annotation is not None and ast.unparse(a.annotation) in ("dict", "Dict", "dict[str, Any]")}
     for node in ast.walk(function):
@@ -34,6 +39,9 @@ def body_hint(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict | None:
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
     properties: dict[str, dict] = {}
     required: list[str] = []
+    forms = {t.id for node in ast.walk(function) if isinstance(node, ast.Assign) and _is_form(node.value)
+             for t in node.targets if isinstance(t, ast.Name)}  # fmt: skip
+    form = reads_json = False  # a form only when nothing is read from JSON (`request.form.get(...) or request.get_json()...`)
     casts: dict[int, str] = {}
     for node in ast.walk(function):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NUMBER_CASTS and node.args:
@@ -51,9 +59,13 @@ def body_hint(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict | None:
                     key, needed = first.value, False
         if key is None:
             continue
+        owner = node.value if isinstance(node, ast.Subscript) else node.func.value
+        form |= _is_form(owner) or (isinstance(owner, ast.Name) and owner.id in forms)
+        reads_json |= not (_is_form(owner) or (isinstance(owner, ast.Name) and owner.id in forms))
         properties.setdefault(key, {"type": casts.get(id(node), "string")})
         if needed and key not in required:
             required.append(key)
     if not properties:
         return None
-    return {"type": "object", "properties": properties, "required": required, "x-prodready": "read from the handler"}
+    hint = {"type": "object", "properties": properties, "required": required, "x-prodready": "read from the handler"}
+    return hint | {"x-form": True} if form and not reads_json else hint

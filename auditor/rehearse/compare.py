@@ -24,8 +24,15 @@ def _key(probe: dict) -> tuple:
     return probe["kind"], probe["method"], probe["path"]
 
 
-def _ok(status) -> bool:
-    return isinstance(status, int) and 200 <= status < 300
+FORM_REDIRECTS = (301, 302, 303)  # what a browser gets when an HTML form (signup, login) worked
+
+
+def answered(status) -> bool:
+    """A happy path worked: a 2xx, or the redirect an HTML form answers with (post/redirect/get)."""
+    return isinstance(status, int) and (200 <= status < 300 or status in FORM_REDIRECTS)
+
+
+_ok = answered
 
 
 def compare(before: Rehearsal, after: Rehearsal) -> Comparison:

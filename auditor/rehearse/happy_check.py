@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from auditor.rehearse.compare import answered
 from auditor.rehearse.run import RehearsalError, rehearse
 from fixers.pipeline.runner import RunResult, Sandbox
 from fixers.pipeline.verify import PROBE_PREFIX, Outcome, SuiteRun
@@ -75,7 +76,7 @@ class HappyPaths:
                     outcomes = {test: Outcome("error", line, message[-4000:]) for test in self.baseline or []}
             else:
                 for step in rehearsal.happy_paths:
-                    ok = isinstance(step["status"], int) and 200 <= step["status"] < 300
+                    ok = answered(step["status"])
                     outcomes[step_id(step)] = Outcome(
                         "passed" if ok else "failed", "" if ok else f"{step['method']} {step['path']} answered {step['status']}"
                     )

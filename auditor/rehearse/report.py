@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from auditor.rehearse.compare import answered
 from auditor.rehearse.run import WHAT_IT_RUNS, Rehearsal
 
 MARKS = {"failed": "FAILED", "passed": "passed", "skipped": "skipped"}
@@ -54,9 +55,9 @@ def to_text(rehearsal: Rehearsal, show_passed: bool = True) -> str:
         lines.append("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + str(row[4]))
     if rehearsal.users:
         lines += ["", f"users: {rehearsal.users}"]
-    happy = [h for h in rehearsal.happy_paths if not 200 <= (h["status"] or 0) < 300]
+    happy = [h for h in rehearsal.happy_paths if not answered(h["status"])]
     if happy:
-        lines += ["", "happy paths that did not answer 2xx:"] + [f"  {h['step']}: {h['method']} {h['path']} -> {h['status']}" for h in happy]
+        lines += ["", "happy paths that did not answer 2xx (or an HTML form's redirect):"] + [f"  {h['step']}: {h['method']} {h['path']} -> {h['status']}" for h in happy]
     if rehearsal.confirmed:
         lines += ["", f"the scan's findings this rehearsal showed to be real ({len(rehearsal.confirmed)}):"]
         lines += [f"  {f['rule']}  {f['path']}:{f['line']}  {f['message']}" for f in rehearsal.confirmed]

@@ -136,7 +136,9 @@ def summary_text(rehearsal: Rehearsal, marked: int) -> Text:
     if marked:
         text.append(f"{count(marked, 'finding')} of the scan confirmed ", style="bold")
         text.append(f"(marked {MARK} in the steps' lists):")
-    broken = [h for h in rehearsal.happy_paths if not (isinstance(h["status"], int) and 200 <= h["status"] < 300)]
+    from auditor.rehearse.compare import answered
+
+    broken = [h for h in rehearsal.happy_paths if not answered(h["status"])]
     if rehearsal.users:
         text.append(f"\nUsers: {rehearsal.users}", style="yellow")
     elif broken:

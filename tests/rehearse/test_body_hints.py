@@ -37,3 +37,28 @@ def test_fastapi_dict_payload_and_awaited_json():
 def test_no_hint_for_a_handler_without_a_body_or_with_other_dicts():
     assert hint("def items(q: str):\n    return {'q': q}['q']\n") is None
     assert hint("def items(config):\n    return config['name']\n") is None  # not the request body
+
+
+def test_html_form_fields_are_sent_as_a_form():
+    schema = hint(
+        """
+        def register():
+            username = request.form["username"]
+            form = request.form
+            return save(username, form["email"], request.form.get("password"))
+        """
+    )
+    assert schema["x-form"] is True and schema["required"] == ["username", "email"]
+    assert set(schema["properties"]) == {"username", "email", "password"}
+    assert "x-form" not in hint("def create():\n    data = request.get_json()\n    return data['name']\n")  # JSON stays JSON
+
+
+def test_a_handler_reading_the_form_or_json_gets_json():
+    schema = hint(
+        """
+        def login():
+            email = request.form.get("email") or request.get_json().get("email")
+            return email
+        """
+    )
+    assert "x-form" not in schema and set(schema["properties"]) == {"email"}

@@ -167,3 +167,21 @@ def test_flask_app_under_gunicorn_with_session_cookies(tmp_path, private_tmp, se
     # Routes behind its login_required decorator refuse a caller without the session cookie.
     assert outcome(probes, "unauthenticated", "POST", "/items") == "passed"
     assert_stopped(servers)
+
+
+def test_flask_html_forms_and_login_redirects(tmp_path, private_tmp, servers):
+    """Sign-up and login are HTML forms answering with a redirect and a session cookie; pages
+    behind Flask-Login send a caller with no session to the login page."""
+    app = copy_app("apps/flask_blueprints_httpauth", tmp_path / "notes")
+    rehearsal = rehearse(app, list_rows=20, concurrent=10)
+    assert rehearsal.users is None  # A and B made through POST /register and POST /login (forms)
+    steps = {h["step"]: h["status"] for h in rehearsal.happy_paths}
+    assert steps["signup A"] == 302 and steps["login B"] == 302
+    probes = rehearsal.probes
+    assert outcome(probes, "unauthenticated", "GET", "/notes/<int:id>") == "passed"  # 302 to /login?next=...
+    assert outcome(probes, "unauthenticated", "GET", "/api/users/<int:id>") == "failed"
+    assert outcome(probes, "brute_force", "POST", "/login") == "failed"  # 30 form posts, never a 429
+    # The crowd goes to a route user A can read (the JSON API wants a token A does not have).
+    crowd = next(p for p in probes if p["kind"] == "concurrency")
+    assert crowd["outcome"] == "passed" and crowd["evidence"]["errors"] == 0
+    assert_stopped(servers)

@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 from . import samples
 from .client import Answer, Client, Identity
@@ -51,6 +52,13 @@ def result(kind, route, outcome, evidence=None, reason="", rule=None, method=Non
         "evidence": evidence or {},
         "reason": reason,
     }
+
+
+def to_login(answer: Answer) -> bool:
+    """A redirect to the login page (Flask-Login's answer to a caller with no session)."""
+    if answer.status not in (301, 302, 303, 307, 308):
+        return False
+    return bool(LOGIN.search(urlsplit(answer.headers.get("location", "")).path))
 
 
 def _status(answer: Answer):
@@ -177,6 +185,9 @@ class Rehearsal:
             evidence = {"status": _status(answer), "sent": f"{route.method} {path} with no token or cookie"}
             if answer.status in DENIED:
                 self.results.append(result("unauthenticated", route, "passed", evidence, f"refused without a login ({answer.status})"))
+            elif to_login(answer):
+                self.results.append(result("unauthenticated", route, "passed", evidence | {"location": answer.headers.get("location")},
+                                           f"sent to the login page ({answer.status}) instead of served"))  # fmt: skip
             elif answer.ok:
                 self.results.append(result("unauthenticated", route, "failed", evidence | {"body": answer.short()},
                                             f"answered {answer.status} to a caller with no login"))  # fmt: skip
@@ -443,12 +454,23 @@ class Rehearsal:
 
     def concurrency(self, count: int = CONCURRENT) -> None:
         """`count` simultaneous reads of a route that queries the database: errors and latency."""
-        route = next((r for r in self.routes if r.method == "GET" and "PR230" in r.rules and fill(r, self.refs)), None)
-        route = route or self._list_to_fill() or next(
-            (r for r in self.routes if r.method == "GET" and r.auth == bool(self.a.headers()) and not r.params and not r.admin), None
-        )
+        candidates = [r for r in self.routes if r.method == "GET" and "PR230" in r.rules and fill(r, self.refs)]
+        candidates += [self._list_to_fill()]
+        candidates += [r for r in self.routes if r.method == "GET" and r.auth == bool(self.a.headers()) and not r.params and not r.admin]
+        route = refused = None
+        tried: list[Route] = []
+        for candidate in candidates:  # the first one user A can read
+            if candidate is None or candidate in tried:
+                continue
+            tried.append(candidate)
+            first = self.client.request("GET", fill(candidate, self.refs), who=self.a)
+            if first.ok:
+                route = candidate
+                break
+            refused = refused or f"{candidate.label()} answered {_status(first)} to user A"
         if route is None:
-            self.results.append(result("concurrency", None, "skipped", reason="no route that reads the database to call"))
+            reason = f"no route that reads the database answered user A ({refused})" if refused else "no route that reads the database to call"
+            self.results.append(result("concurrency", None, "skipped", reason=reason))
             return
         path = fill(route, self.refs)
         sampler = ConnectionSampler(self.psql) if self.psql else None

@@ -85,7 +85,8 @@ def fill(route: Route, refs: dict, missing: str | None = None) -> str | None:
 
 def load(spec_routes: list[dict], openapi: dict | None) -> list[Route]:
     routes = [
-        Route(r["method"], r["path"], r["auth"], r.get("rules", []), r.get("admin", False), body=r.get("body_hint"))
+        Route(r["method"], r["path"], r["auth"], r.get("rules", []), r.get("admin", False), body=r.get("body_hint"),
+              form=bool((r.get("body_hint") or {}).get("x-form")))  # fmt: skip
         for r in spec_routes
     ]
     if not openapi:

@@ -12,6 +12,19 @@ from .client import Answer, Client, Identity
 from .routes import LOGIN, SIGNUP, Route
 
 TOKEN_KEYS = ("access_token", "token", "jwt", "id_token", "auth_token")
+SEE_OTHER = (301, 302, 303)  # an HTML form answered with a redirect (post/redirect/get)
+
+
+def accepted(route: Route, answer: Answer) -> bool:
+    """A 2xx, or for an HTML form a redirect to the next page (what browsers get on success)."""
+    return answer.ok or (route.form and answer.status in SEE_OTHER)
+
+
+def send_signup(client: Client, route: Route, components: dict, who: Identity) -> Answer:
+    body = signup_body(route, components, who.email, who.password)
+    if route.form:
+        return client.request("POST", route.path, form={k: str(v) for k, v in body.items()}, who=who)
+    return client.request("POST", route.path, json_body=body, who=who)
 
 
 class UsersMissing(Exception):
@@ -43,9 +56,10 @@ def signup_body(route: Route, components: dict, email: str, password: str) -> di
 
 def login_request(client: Client, route: Route, who: Identity, password: str | None = None) -> Answer:
     password = who.password if password is None else password
-    if route.form:
-        return client.request("POST", route.path, form={"username": who.email, "password": password}, who=who)
     fields = (route.body or {}).get("properties") or {}
+    if route.form:  # OAuth2's password form says username; an HTML form may say email
+        name = "email" if "email" in fields and "username" not in fields else "username"
+        return client.request("POST", route.path, form={name: who.email, "password": password}, who=who)
     name = "username" if "username" in fields and "email" not in fields else "email"
     return client.request("POST", route.path, json_body={name: who.email, "password": password}, who=who)
 
@@ -86,9 +100,9 @@ def make_users(client: Client, routes: list[Route], components: dict, happy: lis
     users = []
     for name in ("A", "B"):
         who = Identity(name, f"rehearsal-{name.lower()}-{secrets.token_hex(4)}@example.com", f"Rh-{secrets.token_urlsafe(12)}1a")
-        answer = client.request("POST", signup.path, json_body=signup_body(signup, components, who.email, who.password), who=who)
+        answer = send_signup(client, signup, components, who)
         happy.append({"step": f"signup {name}", "method": "POST", "path": signup.path, "status": answer.status})
-        if not answer.ok:
+        if not accepted(signup, answer):
             raise UsersMissing(
                 f"signing up user {name} through POST {signup.path} answered {answer.status or answer.error}: {answer.short()}"
             )
@@ -97,7 +111,7 @@ def make_users(client: Client, routes: list[Route], components: dict, happy: lis
             who.id = data.get("id", (data.get("user") or {}).get("id") if isinstance(data.get("user"), dict) else None)
         answer = login_request(client, login, who)
         happy.append({"step": f"login {name}", "method": "POST", "path": login.path, "status": answer.status})
-        if not answer.ok:
+        if not accepted(login, answer):
             raise UsersMissing(f"logging in user {name} through POST {login.path} answered {answer.status or answer.error}: {answer.short()}")
         who.token = token_of(answer)
         if not who.token and not who.cookies:
@@ -118,9 +132,9 @@ def make_admin(client: Client, routes: list[Route], components: dict, happy: lis
     if signup is None or login is None:
         return None, "no signup or login route to make the admin with"
     who = Identity("admin", f"rehearsal-admin-{secrets.token_hex(4)}@example.com", f"Rh-{secrets.token_urlsafe(12)}1a")
-    answer = client.request("POST", signup.path, json_body=signup_body(signup, components, who.email, who.password), who=who)
+    answer = send_signup(client, signup, components, who)
     happy.append({"step": "signup admin", "method": "POST", "path": signup.path, "status": answer.status})
-    if not answer.ok:
+    if not accepted(signup, answer):
         return None, f"signing up the admin through POST {signup.path} answered {answer.status or answer.error}"
     error = promote(plan, who.email)
     if error:
@@ -128,7 +142,7 @@ def make_admin(client: Client, routes: list[Route], components: dict, happy: lis
     answer = login_request(client, login, who)
     happy.append({"step": "login admin", "method": "POST", "path": login.path, "status": answer.status})
     who.token = token_of(answer)
-    if not answer.ok or (not who.token and not who.cookies):
+    if not accepted(login, answer) or (not who.token and not who.cookies):
         return None, f"logging in the admin through POST {login.path} answered {answer.status or answer.error}"
     return who, None
 
