@@ -41,6 +41,12 @@ def test_a_happy_path_no_longer_reached_is_broken():
     assert compare(before, after).broken_happy_paths == ["login A: POST /x 200 -> not reached"]
 
 
+def test_an_html_forms_redirect_is_a_working_happy_path():
+    before = rehearsal([], [happy("signup A", 302), happy("login A", 303), happy("create note", 302)])
+    after = rehearsal([], [happy("signup A", 302), happy("login A", 401), happy("create note", 304)])
+    assert compare(before, after).broken_happy_paths == ["login A: POST /x 303 -> 401", "create note: POST /x 302 -> 304"]
+
+
 def test_confirmed_findings_are_those_of_the_failed_probes_routes():
     from dataclasses import dataclass
 
