@@ -120,8 +120,12 @@ class UnauthenticatedRoute(ProjectRule):
 In an app that has authentication, finds routes with none — no auth dependency (on the
 route, its router or the app), no login decorator, no `before_request` hook — that change
 data or return rows belonging to users. Routes that are public by design are left alone:
-health and version checks, login, signup, token and password-reset endpoints, docs, and
-webhooks that verify a signature. Routes listed in `public-routes` are never reported.
+health and version checks, docs, and login, signup, token, password-reset endpoints and
+webhooks recognised by what their code does (hashes a new password and inserts a user,
+verifies a password, issues a token, compares an HMAC signature), whatever they are called.
+Routers mounted only in development, routers nothing mounts, and routes whose login check
+lives in a file that could not be parsed are not reported either. Routes listed in
+`public-routes` are never reported.
 
 ## Why is this bad in production
 One forgotten `Depends(get_current_user)` is enough to expose a whole table: IDs are easy to
@@ -221,6 +225,31 @@ app.register_blueprint(bp, url_prefix="/orders")
 @login_required
 def create_item():
     return {}
+""",
+        },
+        {
+            "models.py": _MODELS,
+            "auth.py": EXAMPLE_AUTH,
+            "app.py": """
+import os
+from fastapi import APIRouter, Depends, FastAPI
+from passlib.context import CryptContext
+from auth import get_current_user
+from models import Task, User
+pwd_context = CryptContext(schemes=["bcrypt"])
+app = FastAPI()
+@app.get("/tasks")
+def tasks(user=Depends(get_current_user), db=None):
+    return db.query(Task).filter(Task.owner_id == user.id).all()
+@app.post("/members")                  # signup, by what it does
+def join(body: dict, db=None):
+    db.add(User(email=body["email"], password_hash=pwd_context.hash(body["password"])))
+debug = APIRouter(prefix="/debug")
+@debug.delete("/tasks/{task_id}")
+def drop(task_id: int, db=None):
+    db.delete(db.get(Task, task_id))
+if os.getenv("ENV") == "development":   # never served in production
+    app.include_router(debug)
 """,
         },
     ]
@@ -751,7 +780,10 @@ class AuthRouteWithoutRateLimit(ProjectRule):
 ## What it does
 Finds login, signup, token, password-reset and verification routes that have no rate limit:
 no slowapi / Flask-Limiter / fastapi-limiter decorator or dependency, no app-wide default
-limit, and no throttling call in the handler.
+limit, and no throttling call in the handler. Such routes are recognised by what they do
+(verify a password, create an account, mail a reset token) as well as by their address. Routes
+where nothing can be guessed are left alone: ones that need a valid login or an admin, and
+ones reached with a long random or signed token (an invitation link, a signed reset token).
 
 ## Why is this bad in production
 These endpoints are what credential-stuffing bots and spammers call. Without a limit, a
@@ -796,6 +828,17 @@ def logout():
 def tokens():
     return []
 """,
+        {
+            "auth.py": EXAMPLE_AUTH,
+            "app.py": """
+from fastapi import Depends, FastAPI
+from auth import get_current_user
+app = FastAPI()
+@app.post("/account/password")     # needs a valid login: nothing to guess
+def change_password(body: dict, user=Depends(get_current_user)):
+    return {}
+""",
+        },
         """
 from flask import Flask
 from flask_limiter import Limiter
@@ -822,6 +865,18 @@ app = FastAPI()
 @app.post("/auth/login")
 def login(body: dict):
     return {}
+""",
+        """
+from fastapi import FastAPI, HTTPException
+from passlib.context import CryptContext
+app = FastAPI()
+pwd_context = CryptContext(schemes=["bcrypt"])
+@app.post("/api/v1/sessions")          # a login, by what it does
+def open_session(body: dict, db=None):
+    user = db.find_user(body["email"])
+    if user is None or not pwd_context.verify(body["password"], user.password_hash):
+        raise HTTPException(status_code=401)
+    return {"token": "..."}
 """,
         """
 from flask import Blueprint
