@@ -385,11 +385,12 @@ class _Reader:
 
     def read(self) -> None:
         node = self.summary.node
-        self.bounded_sql = self.summary.bounded_sql = any(
-            isinstance(c, ast.Constant) and isinstance(c.value, str) and BOUNDED_SQL.search(c.value) for c in ast.walk(node)
-        ) or bool(PAGE_PARAMS & set(self.summary.params))
+        self.bounded_sql = bool(PAGE_PARAMS & set(self.summary.params))
         for stmt in node.body:
             self._visit(stmt, awaited=False, guard=None, in_except=False)
+        if self.bounded_sql:  # a LIMIT/COUNT anywhere in the function (seen during the walk) bounds its fetches
+            self.summary.local.pop("fetches_all", None)
+        self.summary.bounded_sql = self.bounded_sql
         self._finish_threads()
 
     # -- the walk (nested functions and classes are not part of this function's run) -----------------
@@ -424,6 +425,8 @@ class _Reader:
             self._generic(node, False, guard, in_except)
             return
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if not self.bounded_sql and BOUNDED_SQL.search(node.value):
+                self.bounded_sql = True
             match = INSERT_SQL.search(node.value)
             if match:
                 self._add(f"inserts:{match.group(1)}", node, f"INSERT INTO {match.group(1)}", guard)
@@ -481,7 +484,7 @@ class _Reader:
         # queries and rows
         if self._is_query(call):
             self._add("queries", call, f"`{_short(call)}`", guard)
-        if attr in {"all", "fetchall"} and not call.args and not self.bounded_sql and self._unbounded(call):
+        if attr in {"all", "fetchall"} and not call.args and self._unbounded(call):
             self._add("fetches_all", call, f"`{_short(call)}`", guard)
         if attr in ONE_ROW or (attr == "get" and receiver in {"db", "session", "sess"} and len(call.args) >= 2):
             self._add("reads_one", call, f"`{_short(call)}`", guard)
@@ -560,6 +563,8 @@ class _Reader:
         """Names bound to a synchronous SQLAlchemy Session in an async function."""
         node = self.summary.node
         names: set[str] = set()
+        if not isinstance(node, ast.AsyncFunctionDef):
+            return names  # sync code: any session-like receiver blocks (see _call)
         args = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
         for a in args:
             if a.annotation is not None and re.search(r"(?<!Async)\bSession\b", ast.unparse(a.annotation)):

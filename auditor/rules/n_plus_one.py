@@ -502,29 +502,20 @@ def _rows_names(function: ast.AST, extra) -> set[str]:
 
 def _loops(function: ast.AST) -> Iterable[tuple[ast.AST, list[ast.AST], list[ast.AST]]]:
     """(loop, its iterables, the parts run once per item) for loops of this function, not on an error path."""
-    parents: dict[int, ast.AST] = {}
-    for node in ast.walk(function):
-        for child in ast.iter_child_nodes(node):
-            parents[id(child)] = node
-    for node in ast.walk(function):
-        if not isinstance(node, LOOPS) or node is function:
-            continue
-        up, error_path = parents.get(id(node)), False
-        while up is not None and up is not function:
-            if isinstance(up, ast.ExceptHandler):
-                error_path = True
-                break
-            if isinstance(up, FUNCTIONS):
-                break
-            up = parents.get(id(up))
-        if error_path or (up is not function):
-            continue
-        if isinstance(node, (ast.For, ast.AsyncFor)):
-            body = node.body
-        else:
-            body = [p for p in (getattr(node, "elt", None), getattr(node, "key", None), getattr(node, "value", None)) if p is not None]
-            body += [cond for g in node.generators for cond in g.ifs] + [g.iter for g in node.generators[1:]]
-        yield node, loop_iters(node), body
+    todo: list[tuple[ast.AST, bool]] = [(stmt, False) for stmt in function.body]
+    while todo:
+        node, error_path = todo.pop()
+        if isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)):
+            continue  # nested functions are walked as functions of their own
+        if isinstance(node, LOOPS) and not error_path:
+            if isinstance(node, (ast.For, ast.AsyncFor)):
+                body = node.body
+            else:
+                body = [p for p in (getattr(node, "elt", None), getattr(node, "key", None), getattr(node, "value", None)) if p is not None]
+                body += [cond for g in node.generators for cond in g.ifs] + [g.iter for g in node.generators[1:]]
+            yield node, loop_iters(node), body
+        inside_except = error_path or isinstance(node, ast.ExceptHandler)
+        todo.extend((child, inside_except) for child in ast.iter_child_nodes(node))
 
 
 @register
