@@ -69,6 +69,10 @@ class ValueResolver:
                                 self._fields.setdefault(stmt.target.id.lower(), []).append((relpath, stmt.annotation, stmt.value))
                             elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                                 self._fields.setdefault(stmt.targets[0].id.lower(), []).append((relpath, None, stmt.value))
+                            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                                # @computed_field / @property: `def DATABASE_URL(self) -> PostgresDsn: return ...build(scheme="postgresql")`
+                                returned = next((r.value for r in ast.walk(stmt) if isinstance(r, ast.Return) and r.value is not None), None)
+                                self._fields.setdefault(stmt.name.lower(), []).append((relpath, stmt.returns, returned))
         return self._fields
 
     # -- following an expression ------------------------------------------------------------------------
@@ -125,6 +129,9 @@ class ValueResolver:
         if name.rpartition(".")[2] in {"str", "unicode_string", "get_secret_value", "replace", "format", "URL", "make_url", "render_as_string"} or name == "str":
             inner = node.args[0] if node.args else node.func.value if isinstance(node.func, ast.Attribute) else None
             return self._kind(inner, relpath, function, depth + 1)
+        if name.rpartition(".")[2] in {"build", "create", "URL.create"} and node.keywords:  # MultiHostUrl.build(scheme="postgresql+psycopg", ...)
+            scheme = next((k.value for k in node.keywords if k.arg in {"scheme", "drivername"}), None)
+            return self._kind(scheme, relpath, function, depth + 1)
         if name.rpartition(".")[2] == "Field":  # pydantic Field(default=...)
             default = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "default"), None)
             return self._kind(default, relpath, function, depth + 1)

@@ -160,3 +160,31 @@ def handed_back():
         "PR233",
     )
     assert [(f.line, "find_user" in f.message) for f in found] == [(8, True)]
+
+
+def test_computed_settings_property_building_a_postgres_url(tmp_path):
+    settings = """
+from pydantic import PostgresDsn, computed_field
+from pydantic_core import MultiHostUrl
+from pydantic_settings import BaseSettings
+class Settings(BaseSettings):
+    POSTGRES_SERVER: str = "localhost"
+    @computed_field
+    @property
+    def SQLALCHEMY_DATABASE_URI(self) -> PostgresDsn:
+        return MultiHostUrl.build(scheme="postgresql+psycopg", host=self.POSTGRES_SERVER)
+    @property
+    def cache_url(self) -> str:
+        return "sqlite:///cache.db"
+settings = Settings()
+"""
+    found = fired(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/config.py": settings,
+            "app/db.py": "from sqlalchemy import create_engine\nfrom app.config import settings\nengine = create_engine(str(settings.SQLALCHEMY_DATABASE_URI))\ncache = create_engine(settings.cache_url)\n",
+        },
+        "PR231",
+    )
+    assert [(f.path, f.line) for f in found] == [("app/db.py", 3)]
