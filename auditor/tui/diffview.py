@@ -69,9 +69,10 @@ def _starts(tokens: list[str]) -> list[int]:
 
 
 def diff_lines(diff: str, palette: Palette) -> list[Text]:
-    """Each diff line as styled Text (sign column included), changed words marked."""
+    """Each diff line as styled Text (sign column included), changed words marked; the file
+    header (`diff --git`, `---`, `+++`) becomes one line naming the file."""
     lines = diff.expandtabs(4).splitlines()
-    out: list[Text] = [Text() for _ in lines]
+    out: list[Text | None] = [Text() for _ in lines]
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -97,8 +98,12 @@ def diff_lines(diff: str, palette: Palette) -> list[Text]:
                     out[a].stylize(palette.added_word, start + 1, end + 1)
             i = k
             continue
-        if line.startswith(("diff --git", "--- ", "+++ ", "index ", "new file", "deleted file")):
-            out[i] = Text(line, style=palette.header)
+        if line.startswith(("diff --git", "--- ", "index ", "new file", "deleted file")):
+            out[i] = None  # the `+++` line says it once, in words
+        elif line.startswith("+++ "):
+            new = i > 0 and lines[i - 1].startswith("--- /dev/null")
+            name = line[4:].removeprefix("b/")
+            out[i] = Text(f"{name}{' (new file)' if new else ''}", style=palette.header)
         elif line.startswith("@@"):
             out[i] = Text(line, style=palette.hunk)
         elif line.startswith("+"):
@@ -106,7 +111,7 @@ def diff_lines(diff: str, palette: Palette) -> list[Text]:
         else:
             out[i] = Text(line, style=palette.context)
         i += 1
-    return out
+    return [line for line in out if line is not None]
 
 
 def wrap_line(line: Text, width: int, console: Console, marker_style: str) -> list[Text]:

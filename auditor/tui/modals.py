@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -102,8 +103,9 @@ class ChoiceScreen(ModalScreen[str | None]):
                 yield Static(self.body, classes="dialog-body")
             with Vertical(classes="dialog-choices"):
                 for answer, key, label in self.choices:
-                    yield Button(f"{label} ({key})", id=f"choice-{answer}", classes="choice")
-                yield Button("Cancel (Esc)", id="choice-", classes="choice")
+                    # Content, not markup: labels hold `[PR104]`.
+                    yield Button(Content(f"{key}  {label}"), id=f"choice-{answer}", classes="choice", compact=True)
+                yield Button(Content("Esc  Cancel"), id="choice-", classes="choice", compact=True)
 
     def on_mount(self) -> None:
         self.query(Button).first().focus()

@@ -65,6 +65,27 @@ async def drive_not_a_problem(pilot: Pilot) -> None:
     await press(pilot, "x")
 
 
+async def drive_long_diff(pilot: Pilot) -> None:
+    """Step 2 on the outbound call whose fix (a timeout) lands past column 80: the diff wraps."""
+    await drive_step(2)(pilot)
+    screen = pilot.app.screen
+    index = next(i for i, f in enumerate(screen.findings) if f.rule == "PR250" and f.path.endswith("orders.py"))
+    screen.query_one("#findings").highlighted = index
+    await settle(pilot)
+    # Scroll the detail to the changed lines (what `space` pages to).
+    detail, fix = screen.query_one("#detail"), screen.query_one("#detail-fix")
+    rows = fix.content.plain_rows(fix.content_region.width)
+    first = next(i for i, row in enumerate(rows) if row.startswith(("-", "+")))
+    detail.scroll_to(y=fix.virtual_region.y + max(first - 2, 0), animate=False)
+    await settle(pilot)
+
+
+async def drive_quit(pilot: Pilot) -> None:
+    """Accept a fix, then press q: the wizard asks before losing the decision."""
+    await drive_step(5)(pilot)
+    await press(pilot, "a", "q")
+
+
 async def drive_review(pilot: Pilot) -> None:
     """Accept the safe fixes of validation and logging, skip one finding, then review."""
     await drive_step(2)(pilot)
@@ -102,7 +123,9 @@ SHOTS: dict[str, Drive] = {
         "step-3-validation": drive_step(3),
         "step-4-staging": drive_step(4),
         "step-5-logging": drive_step(5),
+        "step-2-long-diff": drive_long_diff,
         "review": drive_review,
+        "quit": drive_quit,
         "summary": drive_summary,
     }.items()
 }

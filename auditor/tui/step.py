@@ -167,13 +167,12 @@ class StepScreen(Screen):
         everywhere = len(session.silenced(finding, Scope.EVERYWHERE))
         choices = []
         if finding.path.endswith(".py"):
-            choices.append((Scope.LINE.value, "l", f"This line only: a `# prodready: ignore[{finding.rule}]` comment"))
-        choices.append((Scope.FILE.value, "f", f"{finding.rule} in {finding.path} ({count(in_file, 'finding')})"))
-        choices.append((Scope.EVERYWHERE.value, "e", f"{finding.rule} everywhere ({count(everywhere, 'finding')})"))
+            choices.append((Scope.LINE.value, "l", f"This line: a # prodready: ignore[{finding.rule}] comment"))
+        choices.append((Scope.FILE.value, "f", f"This file: {finding.rule} in {finding.path}, {count(in_file, 'finding')}"))
+        choices.append((Scope.EVERYWHERE.value, "e", f"Everywhere: {finding.rule} in every file, {count(everywhere, 'finding')}"))
         body = (
-            f"prodready will stop reporting {finding.rule} ({finding.name}) where you choose. "
-            "Nothing is written until you apply at the review; the file and everywhere answers go "
-            "to [tool.prodready] (per-file-ignores, ignore)."
+            f"prodready stops reporting {finding.rule} ({finding.name}) there. Nothing is written "
+            "before the review; file and everywhere go to [tool.prodready]."
         )
 
         def answered(choice: str | None) -> None:

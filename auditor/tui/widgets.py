@@ -106,13 +106,13 @@ def finding_prompt(finding: Finding, decision: Decision, confirmed: bool = False
     row.add_column(width=1, no_wrap=True)
     row.add_column(width=4, no_wrap=True)
     row.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-    row.add_column(no_wrap=True, overflow="ellipsis", max_width=28)
+    row.add_column(no_wrap=True, overflow="ellipsis", max_width=24)
     row.add_column(no_wrap=True, width=10)
     row.add_row(
         Text(decision.mark, style="bold green" if decision == Decision.ACCEPT else "bold"),
         Text(SEVERITY_LABEL[finding.severity], style=SEVERITY_STYLE[finding.severity]),
         Text.assemble(("◆ ", "bold magenta") if confirmed else "", finding.message),  # ◆: a rehearsal saw it happen
-        Text(finding.location, style="dim"),
+        Text(f"{finding.path.rsplit('/', 1)[-1]}:{finding.line}", style="dim"),  # the full path is in the detail
         fix_tag(finding),
     )
     return row
@@ -226,7 +226,7 @@ class FindingDetail(VerticalScroll):
             line_numbers=True,
             start_line=first,
             highlight_lines={finding.line},
-            word_wrap=False,
+            word_wrap=True,  # long lines wrap under their line number instead of being cut
         )
 
     def _set(self, selector: str, content) -> None:

@@ -25,7 +25,9 @@ def test_long_lines_wrap_with_a_continuation_marker_and_lose_nothing():
 
 
 def test_a_short_line_is_not_wrapped():
-    assert DiffView(DIFF).plain_rows(200)[4] == f"-{LONG_OLD}"
+    rows = DiffView(DIFF).plain_rows(200)
+    assert rows[0] == "app.py", "the file header is one line naming the file"
+    assert rows[3] == f"-{LONG_OLD}"
 
 
 def test_only_the_changed_word_is_marked_on_a_one_line_change():
@@ -33,7 +35,7 @@ def test_only_the_changed_word_is_marked_on_a_one_line_change():
     assert [LONG_OLD[a:b] for a, b in old_spans] == ["done"]
     assert [LONG_NEW[a:b] for a, b in new_spans] == ["completed"]
     lines = diff_lines(DIFF, DARK)
-    removed, added = lines[4], lines[5]
+    removed, added = lines[3], lines[4]
     marked = [removed.plain[s.start : s.end] for s in removed.spans if s.style == DARK.removed_word]
     assert marked == ["done"]
     assert [added.plain[s.start : s.end] for s in added.spans if s.style == DARK.added_word] == ["completed"]

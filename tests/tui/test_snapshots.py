@@ -25,7 +25,10 @@ def make_app(tmp_path: Path, dry_run: bool = False) -> WizardApp:
     return WizardApp(root, dry_run=dry_run, path_label="taskflow", overrides={"select": RULES})
 
 
-@pytest.mark.parametrize("name", [name for name in SHOTS if name != "summary"])
+BOTH_SIZES = ["step-2-long-diff", "review", "quit"]
+
+
+@pytest.mark.parametrize("name", [name for name in SHOTS if name != "summary" and name not in BOTH_SIZES])
 def test_screen(snap_compare, tmp_path: Path, name: str):
     assert snap_compare(make_app(tmp_path), run_before=SHOTS[name], terminal_size=(80, 24))
 
@@ -37,3 +40,11 @@ def test_summary_after_a_dry_run(snap_compare, tmp_path: Path):
 
 def test_wide_step_screen_puts_list_and_detail_side_by_side(snap_compare, tmp_path: Path):
     assert snap_compare(make_app(tmp_path), run_before=SHOTS["step-5-logging"], terminal_size=(130, 36))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("name", BOTH_SIZES)
+def test_screen_at_both_sizes(snap_compare, tmp_path: Path, name: str, size: tuple[int, int]):
+    """The step with a diff line longer than the panel (wrapped, the changed words marked), the
+    review with its list of files and fixes, and the question before quitting."""
+    assert snap_compare(make_app(tmp_path), run_before=SHOTS[name], terminal_size=size)
