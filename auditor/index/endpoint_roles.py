@@ -160,6 +160,8 @@ class Roles:
                     found.ignored_verifications.append((relpath, sub.lineno, name.rpartition(".")[2]))
             elif isinstance(sub, ast.Compare) and _compares_passwords(sub):
                 found.verifies_password = True
+            elif isinstance(sub, ast.Compare) and _compares_secret(sub):
+                found.other_check = True  # a one-time code, a PIN, an API key compared by hand
             elif isinstance(sub, ast.Assign):
                 for target in sub.targets:
                     if isinstance(target, ast.Subscript) and dotted(target.value) == "session":
@@ -308,6 +310,17 @@ def _rejects(stmt: ast.stmt) -> bool:
     if isinstance(stmt, ast.Return):
         return stmt.value is None or (isinstance(stmt.value, ast.Constant) and stmt.value.value in (None, False))
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and (dotted(stmt.value.func) or "").rpartition(".")[2] == "abort"
+
+
+SECRET_WORDS = re.compile(r"(otp|totp|code|pin|token|secret|api_?key|passcode|nonce)", re.I)
+
+
+def _compares_secret(node: ast.Compare) -> bool:
+    """`body["otp"] != user.otp_code`: a credential other than a password, checked by hand."""
+    if len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
+        return False
+    sides = [node.left, *node.comparators]
+    return not any(isinstance(side, ast.Constant) for side in sides) and any(SECRET_WORDS.search(ast.unparse(side)) for side in sides)
 
 
 def _compares_passwords(node: ast.Compare) -> bool:

@@ -532,3 +532,25 @@ def reindex():
 """
     assert found(tmp_path / "b", flask.format(role='role="admin"'), "PR202") == []
     assert [rule for rule, _, _ in found(tmp_path / "c", flask.format(role=""), "PR202")] == ["PR202"]
+
+
+def test_a_token_issued_after_a_one_time_code_compared_by_hand_is_a_login(tmp_path):
+    route = """
+import jwt
+from fastapi import APIRouter, Depends, HTTPException
+from app.db import User, get_db
+
+router = APIRouter()
+
+
+@router.post("/sessions/otp")
+def with_code(body: dict, db=Depends(get_db)):
+    user = db.query(User).filter(User.username == body["username"]).first()
+    {check}
+    return {{"access_token": jwt.encode({{"sub": str(user.id)}}, "k", algorithm="HS256")}}
+"""
+    main = "from fastapi import FastAPI\nfrom app.notes import router\nfrom app.otp import router as otp\napp = FastAPI()\napp.include_router(router)\napp.include_router(otp)\n"
+    checked = route.format(check='if user is None or body["code"] != user.otp_code:\n        raise HTTPException(status_code=401)')
+    assert found(tmp_path, fastapi_app(app__otp=checked, app__main=main), "PR205") == []
+    unchecked = route.format(check="if user is None:\n        raise HTTPException(status_code=401)")
+    assert [rule for rule, _, _ in found(tmp_path / "b", fastapi_app(app__otp=unchecked, app__main=main), "PR205")] == ["PR205"]
