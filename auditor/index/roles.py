@@ -42,8 +42,10 @@ REQUEST_ROLES = frozenset({APP, UNKNOWN})
 # also say so themselves with `scope = "request"` (auditor/rules/base.py).
 REQUEST_SCOPED = frozenset(
     {
-        "PR120", "PR121",  # N+1 queries: a seeding script's loop is not a request
+        "PR120", "PR121", "PR122", "PR123",  # N+1 queries: a seeding script's loop is not a request
         "PR201", "PR202", "PR203", "PR240",  # routes in a dead module or a development-only router
+        "PR204", "PR205", "PR206", "PR207",
+        "PR233", "PR321", "PR322", "PR333", "PR334", "PR345", "PR346",
         "PR210", "PR211", "PR212", "PR213",  # token handling: a CLI decoding a JWT to show it
         "PR230", "PR250",  # per-request connections, outbound calls without timeouts
         "PR301", "PR302", "PR303", "PR310", "PR311", "PR320",
