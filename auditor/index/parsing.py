@@ -13,8 +13,10 @@ and the index then see an ordinary `ast` tree whose line numbers are those of th
 tree-sitter-python and parso would be new dependencies, each with a tree of its own that
 would need a converter to `ast` for every node type.
 
-Cost: only files that `ast` rejects pay for it. libcst parses roughly 10x slower than `ast`
-(about 5 ms for a 300-line module), and libcst is imported on the first such file only.
+Cost: only files that `ast` rejects for a reason newer grammar may explain pay for it (a
+Python 2 file or a typo does not even import libcst). Reading and rewriting with libcst takes
+about 25 times as long as `ast.parse` (0.4 s for a 1,600-line module on a busy 2-core machine);
+the result is cached with the rest of the file's analysis.
 """
 
 from __future__ import annotations
