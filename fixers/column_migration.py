@@ -207,12 +207,17 @@ def downgrade() -> None:
 def write_revision(ws: Workspace, slug: str, summary: str, upgrade: list[str], downgrade: list[str]) -> str | None:
     """For fixes that change the schema (a new column, an index...) in a project whose schema
     lives in Alembic migrations: write the revision that makes the same change, chained on the
-    single head, and return its path; None when the project has no Alembic migrations. Raises
+    single head, and return its path; None when the project has no Alembic revision. Raises
     Skip when the migrations have several heads."""
     versions = versions_folder(ws)
     if versions is None:
         return None
-    revision, text = render_revision(current_head(ws, versions), summary, upgrade, downgrade)
+    head = current_head(ws, versions)
+    if head is None:
+        # No revision yet (Alembic set up by this plan, say): the tables themselves are not in
+        # migrations, so the first `alembic revision --autogenerate` will include these changes.
+        return None
+    revision, text = render_revision(head, summary, upgrade, downgrade)
     path = f"{versions}/{revision}_{slug}.py"
     ws.write(path, text)
     return path

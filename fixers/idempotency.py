@@ -22,6 +22,7 @@ from auditor.rules.idempotency import RANDOM_CALLS, SENSITIVE
 from auditor.rules.querying import data_shape
 from fixers.auth import AuthRouteFixer, handler_edit, paramstyle, variables_in
 from fixers.base import Fixer, Outcomes
+from fixers.column_migration import write_revision
 from fixers.cst import dotted_name
 from fixers.rewrite import add_param, code_of, param_names, statements, tail
 from fixers.pipeline.workspace import Skip, Workspace
@@ -360,8 +361,9 @@ class IdempotencyFixer(Fixer):
 
         outcomes = handler_edit(ws, findings, rewrite)
         self._add_imports(ws, findings[0].path, needed)
-        for model in sorted(models):
-            add_key_column(ws, shape, model)
+        added = [model for model in sorted(models) if add_key_column(ws, shape, model)]
+        if added:
+            _key_column_migration(ws, shape, added, [f for f, reason in outcomes.items() if reason is None])
         return outcomes
 
     def _raw_sql_key(self, ws: Workspace, route, function: cst.FunctionDef, needed: list) -> cst.FunctionDef:
@@ -469,12 +471,36 @@ def _is_random_somewhere(function: cst.FunctionDef) -> bool:
     return "idempotency" in code_of(function).lower() and _is_random(function)
 
 
-def add_key_column(ws: Workspace, shape, model: str) -> None:
-    """`idempotency_key` on the model: a unique, nullable column (a migration adds it)."""
+def _key_column_migration(ws: Workspace, shape, models: list[str], fixed: list[Finding]) -> None:
+    """The new key columns in an Alembic revision where the project keeps its schema in
+    migrations: without it `alembic upgrade head` builds tables the models no longer match."""
+    upgrade: list[str] = []
+    downgrade: list[str] = []
+    for model in models:
+        table = shape.by_model[model].name
+        constraint = f"uq_{table}_idempotency_key"
+        upgrade += [
+            f'with op.batch_alter_table("{table}") as batch_op:',
+            '    batch_op.add_column(sa.Column("idempotency_key", sa.String(length=255), nullable=True))',
+            f'    batch_op.create_unique_constraint("{constraint}", ["idempotency_key"])',
+        ]
+        downgrade = [
+            f'with op.batch_alter_table("{table}") as batch_op:',
+            f'    batch_op.drop_constraint("{constraint}", type_="unique")',
+            '    batch_op.drop_column("idempotency_key")',
+        ] + downgrade
+    summary = f"Idempotency keys on {', '.join(models)}: a repeated request with the same key is rejected."
+    path = write_revision(ws, "idempotency_keys", summary, upgrade, downgrade)
+    if path is not None:
+        ws.note(f"the idempotency_key column comes with the migration {path}: run `alembic upgrade head` on each database", fixed)
+
+
+def add_key_column(ws: Workspace, shape, model: str) -> bool:
+    """`idempotency_key` on the model: a unique, nullable column. False when it is there already."""
     table = shape.by_model[model]
     text = ws.read(table.path) or ""
     if re.search(rf"class {model}\b[\s\S]*?idempotency_key\s*[:=]", text):
-        return
+        return False
     module = cst.parse_module(text)
     mapped = "mapped_column" in text and re.search(rf"class {model}\b[\s\S]*?mapped_column", text)
 
@@ -500,3 +526,4 @@ def add_key_column(ws: Workspace, shape, model: str) -> None:
     elif "Column(String(255)" in new.code:
         imports.append(("sqlalchemy", "Column"))
     ws.write(table.path, add_imports(new, table.path, imports).code)
+    return True

@@ -8,11 +8,12 @@ import re
 
 import libcst as cst
 import libcst.matchers as m
+from libcst.codemod.visitors import AddImportsVisitor
 
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, dotted_name, locate
-from fixers.rewrite import set_keyword, tail, transform
+from fixers.rewrite import code_of, set_keyword, tail, transform
 from fixers.settings import (
     ReadsSettings,
     SettingField,
@@ -31,6 +32,25 @@ from fixers.pipeline.workspace import Skip, Workspace
 ENV_CALLS = {"os.getenv", "os.environ.get", "getenv", "environ.get"}
 DSN = re.compile(r"^[a-z][\w+.-]*://[^:/@\s]+:[^@/\s]+@", re.I)
 STRINGS = (cst.SimpleString, cst.ConcatenatedString)
+DEVELOPMENT_VALUES = ("development", "dev", "local", "test", "testing")
+ENVIRONMENT_FIELD = re.compile(r"^(app_|flask_)?(env|environment|stage)$")
+DEV_ONLY_MARK = "required_outside_development"  # the marker our generated settings use too
+VALIDATOR = "_required_outside_development"
+VALIDATOR_SOURCE = '''
+@model_validator(mode="after")
+def {name}(self) -> "{cls}":
+    """Fields with a development-only default must be set in every other environment."""
+    if self.{env}.lower() in ({development}):
+        return self
+    missing = [
+        name.upper()
+        for name, field in type(self).model_fields.items()
+        if (field.json_schema_extra or {{}}).get("{mark}") and name not in self.model_fields_set
+    ]
+    if missing:
+        raise ValueError(f"{ENV}={{self.{env}}} needs {{', '.join(missing)}} set: development defaults are not used there")
+    return self
+'''.lstrip("\n")
 
 
 def variable_for(name: str) -> str:
@@ -65,6 +85,7 @@ class SecretToSetting(FixCommand):
         self.foreign = foreign  # the project has its own settings class: only its defaults are fixed
         self.fields: list[SettingField] = []
         self.class_stack: list[cst.ClassDef] = []
+        self.dev_only: list[list[str]] = []  # per enclosing class: fields given a development-only default
 
     def _at(self, node: cst.CSTNode, rule: str) -> list:
         line = self.span(node).start.line
@@ -110,10 +131,68 @@ class SecretToSetting(FixCommand):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.class_stack.append(node)
+        self.dev_only.append([])
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
         self.class_stack.pop()
+        if self.dev_only.pop():
+            updated_node = self._required_outside_development(original_node, updated_node)
         return updated_node
+
+    # -- PR221 in the project's own settings class -----------------------------------------------
+
+    def _dev_only_default(self, node: cst.AnnAssign, targets) -> cst.AnnAssign:
+        """`secret_key: str = "change-me"` -> a random default used in development only. The app
+        and its tests keep starting on a fresh checkout; outside development the class's
+        validator refuses to start until the variable is set. (Removing the default outright
+        stops every test run and `alembic upgrade head` that has no secret in its environment.)"""
+        annotation = code_of(node.annotation.annotation)
+        if annotation == "str":
+            value = "secrets.token_urlsafe(32)"
+        elif annotation == "SecretStr":
+            value = "SecretStr(secrets.token_urlsafe(32))"
+        else:
+            self.skipped(targets, f"the field is a {annotation}, not a str: give it a development-only default by hand")
+            return node
+        if self.environment_field(self.class_stack[-1]) is False:
+            self.skipped(targets, "the settings' environment field defaults to something other than development: make the secret required there by hand")
+            return node
+        # Evaluated once, when the class is defined: one value for the whole process, so every
+        # Settings() agrees on it.
+        AddImportsVisitor.add_needed_import(self.context, "secrets")
+        AddImportsVisitor.add_needed_import(self.context, "pydantic", "Field")
+        self.dev_only[-1].append(node.target.value)
+        self.fixed(targets)
+        return node.with_changes(value=cst.parse_expression(f'Field({value}, json_schema_extra={{"{DEV_ONLY_MARK}": True}})'))
+
+    @staticmethod
+    def environment_field(node: cst.ClassDef) -> str | None | bool:
+        """The class's field naming the environment: its name, None when there is none, False when
+        its default is not a development value (its tests would then need every secret)."""
+        for statement in node.body.body:
+            for small in getattr(statement, "body", ()):
+                if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and ENVIRONMENT_FIELD.match(small.target.value):
+                    default = _string(small.value)
+                    return small.target.value if default is not None and default.lower() in DEVELOPMENT_VALUES else False
+        return None
+
+    def _required_outside_development(self, original: cst.ClassDef, node: cst.ClassDef) -> cst.ClassDef:
+        body = list(node.body.body)
+        if VALIDATOR not in code_of(node):
+            environment = self.environment_field(original)
+            if environment is None:
+                environment = "app_env"
+                first = next((i for i, s in enumerate(body) if isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], cst.AnnAssign)), 0)
+                field = cst.parse_statement('app_env: str = "development"  # APP_ENV: development, test, staging, production\n')
+                if first < len(body):  # first among the fields, in their block
+                    field = field.with_changes(leading_lines=body[first].leading_lines)
+                    body[first] = body[first].with_changes(leading_lines=[])
+                body.insert(first, field)
+            AddImportsVisitor.add_needed_import(self.context, "pydantic", "model_validator")
+            method = cst.parse_statement(VALIDATOR_SOURCE.format(name=VALIDATOR, cls=original.name.value, env=environment, mark=DEV_ONLY_MARK, ENV=environment.upper(),
+                development=", ".join(f'"{v}"' for v in DEVELOPMENT_VALUES)))
+            body.append(method.with_changes(leading_lines=[cst.EmptyLine(indent=False)]))
+        return node.with_changes(body=node.body.with_changes(body=body))
 
     def leave_AnnAssign(self, original_node: cst.AnnAssign, updated_node: cst.AnnAssign) -> cst.AnnAssign:
         settings_class = bool(self.class_stack) and any(
@@ -121,9 +200,8 @@ class SecretToSetting(FixCommand):
         )
         if settings_class:
             targets = self._at(original_node, "PR221")
-            if targets:  # `jwt_secret: str = "change-me"` -> required: no start without it
-                self.fixed(targets)
-                return updated_node.with_changes(value=None, equal=cst.MaybeSentinel.DEFAULT)
+            if targets and isinstance(original_node.target, cst.Name):
+                return self._dev_only_default(updated_node, targets)
             return updated_node
         targets = self._at(original_node, "PR220")
         value = _string(original_node.value)

@@ -558,10 +558,7 @@ def _workspace_modules(ws: Workspace) -> list[str]:
 
 
 def _parse(ws: Workspace, relpath: str) -> ast.Module | None:
-    try:
-        return ast.parse(ws.read(relpath) or "")
-    except SyntaxError:
-        return None
+    return ws.tree(relpath) if ws.exists(relpath) else ast.Module(body=[], type_ignores=[])
 
 
 def _base_name(node: ast.expr) -> str:

@@ -11,6 +11,8 @@ what is on disk, so the plan's edits always go from the disk to the last round's
 
 from __future__ import annotations
 
+import ast
+
 import difflib
 import io
 from dataclasses import dataclass, field
@@ -77,6 +79,7 @@ class Workspace:
     requirements: dict[str, str] = field(default_factory=dict)  # requirement -> fixer that needs it
     notes: list[tuple[str, tuple]] = field(default_factory=list)  # (to do by hand, the findings it follows)
     _opcode_cache: dict[str, tuple[str, list]] = field(default_factory=dict)  # relpath -> (text, opcodes)
+    _tree_cache: dict[str, tuple[str, Any]] = field(default_factory=dict)  # relpath -> (text, ast.Module | None)
 
     # -- reading and writing ------------------------------------------------------------------
 
@@ -105,6 +108,21 @@ class Workspace:
 
     def read(self, relpath: str) -> str | None:
         return self.state(relpath).text
+
+    def tree(self, relpath: str) -> ast.Module | None:
+        """The module's `ast` as its text is now; None when it is missing or does not parse.
+        Shared between callers (fixers ask for the same modules hundreds of times in a plan):
+        read it, never change it."""
+        text = self.read(relpath)
+        cached = self._tree_cache.get(relpath)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        try:
+            tree = ast.parse(text) if text is not None else None
+        except (SyntaxError, ValueError):
+            tree = None
+        self._tree_cache[relpath] = (text, tree)
+        return tree
 
     def exists(self, relpath: str) -> bool:
         return self.read(relpath) is not None

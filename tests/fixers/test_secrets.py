@@ -3,10 +3,11 @@ development, debug/reload switches read from the environment."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
-from tests.fixers.roundtrip import fix_project, read, run_python
+from tests.fixers.roundtrip import fix_project, plan_fixes, read, run_python, scan_project, write_project
 
 FASTAPI_FILES = {
     "app/__init__.py": "",
@@ -92,10 +93,45 @@ def test_flask_secret_key_and_debug(tmp_path):
     run_python(root, "from app import create_app; assert create_app().debug", env={"FLASK_DEBUG": "1"})
 
 
-def test_project_settings_class_keeps_the_secret_required(tmp_path):
+def test_project_settings_class_gets_a_development_only_secret(tmp_path):
+    """Removing the default outright stopped the app's tests and `alembic upgrade head` on every
+    machine without the secret set: the class now keeps a random default for development and
+    refuses to start without the real secret anywhere else."""
     files = {
-        "app/settings.py": "from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n    jwt_secret: str = 'change-me'\n    algorithm: str = 'HS256'\n",
+        "app/settings.py": (
+            "from pydantic import SecretStr\nfrom pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n"
+            "    jwt_secret: str = 'change-me'\n    api_key: SecretStr = SecretStr('sk-live-abc')\n    algorithm: str = 'HS256'\n\n\nsettings = Settings()\n"
+        ),
+        "app/main.py": "from fastapi import FastAPI\n\nfrom app.settings import settings\n\napp = FastAPI()\n",
+    }
+    root, plan, _ = fix_project(tmp_path, files, {"PR221"})
+    text = read(root, "app/settings.py")
+    assert "'change-me'" not in text and "sk-live-abc" not in text
+    assert '    app_env: str = "development"' in text
+    # development (and tests): starts, one value per process, the SecretStr still a SecretStr
+    run_python(root, (
+        "from app.settings import Settings, settings\n"
+        "assert len(settings.jwt_secret) >= 32 and settings.jwt_secret == Settings().jwt_secret\n"
+        "assert len(settings.api_key.get_secret_value()) >= 32\n"
+        "assert settings.algorithm == 'HS256'\n"
+    ))
+    refused = subprocess.run(
+        [sys.executable, "-c", "import app.main"], cwd=root, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root), "APP_ENV": "production"},
+    )
+    assert refused.returncode != 0 and "APP_ENV=production needs JWT_SECRET, API_KEY set" in refused.stderr
+    run_python(root, "from app.settings import settings; assert settings.jwt_secret == 'real'", env={"APP_ENV": "production", "JWT_SECRET": "real", "API_KEY": "k"})
+
+
+def test_settings_class_whose_environment_defaults_to_production_is_left_by_hand(tmp_path):
+    files = {
+        "app/settings.py": (
+            "from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n"
+            "    environment: str = 'production'\n    jwt_secret: str = 'change-me'\n"
+        ),
         "app/main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
     }
-    root, _, _ = fix_project(tmp_path, files, {"PR221"})
-    assert "    jwt_secret: str\n    algorithm: str = 'HS256'\n" in read(root, "app/settings.py")
+    scan = scan_project(write_project(tmp_path, files))
+    plan = plan_fixes(scan, [f for f in scan.findings if f.rule == "PR221"], include_review=True)
+    assert not plan.fixes and plan.is_empty
+    assert any("environment field defaults to something other than development" in str(skip) for skip in plan.skipped)
