@@ -155,6 +155,7 @@ class CallGraph:
         self.index = index
         self.summaries: dict[tuple[str, str], Summary | None] = {}
         self._module_instances: dict[str, dict[str, str]] = {}  # relpath -> var -> qualified class
+        self._attributes: dict[tuple[str, str], dict[str, str]] = {}  # (relpath, class) -> attribute -> class
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -296,6 +297,11 @@ class CallGraph:
             if candidate in facts.functions:
                 return relpath, candidate
             return self._method(facts.classes.get(owner, []), rest, facts)
+        if head == "self" and owner and rest.count(".") == 1:  # self._repo.get(...), with self._repo = Repo(...) in __init__
+            attribute, _, method = rest.partition(".")
+            cls = self._attribute_classes(relpath, owner).get(attribute)
+            if cls:
+                return self._class_method(self._qualify_class(cls, facts), method, facts)
         if not rest:
             if name in facts.functions:
                 return relpath, name
@@ -336,6 +342,21 @@ class CallGraph:
                 if found:
                     return found
         return None
+
+    def _attribute_classes(self, relpath: str, owner: str) -> dict[str, str]:
+        """`self.attr = Cls(...)` in the class's __init__: attr -> class name as written."""
+        key = (relpath, owner)
+        if key not in self._attributes:
+            found: dict[str, str] = {}
+            init = self.index.function_node(relpath, f"{owner}.__init__")
+            for sub in ast.walk(init) if init is not None else ():
+                if isinstance(sub, ast.Assign) and len(sub.targets) == 1 and isinstance(sub.value, ast.Call):
+                    target, callee = sub.targets[0], dotted(sub.value.func)
+                    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self" and callee:
+                        if callee.rpartition(".")[2][:1].isupper():
+                            found[target.attr] = callee
+            self._attributes[key] = found
+        return self._attributes[key]
 
     def _module_instances_of(self, relpath: str) -> dict[str, str]:
         """Module-level `posts = PostRepository()`: var -> qualified class (project classes only)."""

@@ -204,3 +204,23 @@ def test_a_tree_without_routes_builds_nothing(tmp_path):
     index, graph = graph_of(tmp_path, {"lib.py": "import sqlite3\ndef f():\n    return sqlite3.connect('x').execute('SELECT 1').fetchall()\n"})
     assert request_code(index) == {}
     assert graph.summaries == {}
+
+
+def test_methods_on_an_attribute_set_in_init(tmp_path):
+    files = {
+        "repos.py": """
+class ProfilesRepository:
+    def __init__(self, conn):
+        self.conn = conn
+    def profile(self, username):
+        return self.conn.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
+class ArticlesRepository:
+    def __init__(self, conn):
+        self._profiles = ProfilesRepository(conn)
+    def with_author(self, article):
+        return {"article": article, "author": self._profiles.profile(article["author"])}
+""",
+    }
+    _, graph = graph_of(tmp_path, files)
+    summary = graph.summary("repos.py", "ArticlesRepository.with_author")
+    assert summary.effects["queries"].via == ("ProfilesRepository.profile",)
