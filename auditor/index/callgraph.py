@@ -70,6 +70,7 @@ ONE_ROW = frozenset({"first", "one_or_none", "scalar_one_or_none", "fetchone", "
 ADDERS = frozenset({"add", "add_all", "insert_one", "save"})
 THREADS = frozenset({"threading.Thread", "threading.Timer"})
 FALSY = (False, None, 0)
+CACHED = re.compile(r"(^|\.)(lru_cache|cache|cached|memoize|cached_property)$")
 PAGE_PARAMS = frozenset({"limit", "offset", "page", "per_page", "page_size", "size", "cursor", "skip", "after", "before", "first", "top", "take", "n", "count"})
 
 
@@ -283,6 +284,10 @@ class CallGraph:
         params.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults)})
         summary = Summary(relpath, qualname, node, params)
         _Reader(self, summary, facts).read()
+        if any(CACHED.search(dotted(d) or "") for d in node.decorator_list):
+            # @lru_cache / @cache: the connection is opened, the file read, once for the process
+            for effect in ("blocks", "connects"):
+                summary.local.pop(effect, None)
         return summary
 
     def _target(self, relpath: str, facts, qualname: str, call: ast.Call, instances: dict[str, str]) -> tuple[str, str] | None:

@@ -138,3 +138,13 @@ async def report_async():
         "PR343",
     )
     assert [f.line for f in found] == [9, 12, 15]
+
+
+def test_a_cached_helper_blocks_once_not_per_request(tmp_path):
+    files = {
+        "app/__init__.py": "",
+        "app/config.py": "import functools\n@functools.lru_cache\ndef load_config():\n    with open('config.json') as f:\n        return f.read()\ndef fresh_config():\n    with open('config.json') as f:\n        return f.read()\n",
+        "app/main.py": "from fastapi import FastAPI\nfrom app.config import fresh_config, load_config\napp = FastAPI()\n@app.get('/a')\nasync def a():\n    return load_config()\n@app.get('/b')\nasync def b():\n    return fresh_config()\n",
+    }
+    found = fired(tmp_path, files, "PR345")
+    assert [(f.path, f.line) for f in found] == [("app/main.py", 9)]
