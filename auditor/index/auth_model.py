@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from auditor.index.endpoint_roles import BOOLEAN_VERIFIER, HASHER, PUBLIC_ROLES, WEBHOOK, Roles, endpoint_roles
@@ -115,8 +116,7 @@ class AuthModel:
         self.roles: Roles = endpoint_roles(index)
         self._judged: dict[str, Judgement] = {}
         self._unparsed: dict[str, bool] = {}
-        self.dev_mounts = self._dev_mounts()
-        self.middleware_auth = self._middleware_auth()
+        self._mount_files = {id(m): relpath for relpath, facts in index.modules.items() for m in facts.mounts}
         self.routes: list[RouteAuth] = [self._route(route) for route in index.routes]
         self._by_route = {id(ra.route): ra for ra in self.routes}
 
@@ -354,13 +354,13 @@ class AuthModel:
 
     # -- where routes are served ---------------------------------------------------------------
 
-    def _dev_mounts(self) -> set[tuple[str, int]]:
+    @cached_property
+    def dev_mounts(self) -> set[tuple[str, int]]:
         """(relpath, line) of include_router/register_blueprint calls made only in development."""
         found = set()
-        self._mount_files = {id(m): relpath for relpath, facts in self.index.modules.items() for m in facts.mounts}
         for relpath, facts in self.index.modules.items():
-            if not facts.mounts:
-                continue
+            if not any(self.index._canonical_router(m.child, facts) in self.index.routers for m in facts.mounts):
+                continue  # (session.mount(...) of an HTTP client is no router)
             lines = {m.span.line for m in facts.mounts}
             for node in ast.walk(self.index.tree(relpath)):
                 if isinstance(node, ast.If) and _dev_condition(node.test):
@@ -405,9 +405,12 @@ class AuthModel:
             self.__dict__["_mounts_known"] = cached
         return cached
 
-    def _middleware_auth(self) -> bool:
+    @cached_property
+    def middleware_auth(self) -> bool:
         """An app-wide middleware that checks credentials (then every route is guarded by it)."""
         for facts in self.index.modules.values():
+            if not facts.middleware:
+                continue  # (functions are unpickled only where middleware is registered)
             for function in facts.functions.values():
                 if function.checks_auth and any(d.endswith(".middleware") for d in function.decorators):
                     return True

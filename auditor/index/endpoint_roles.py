@@ -282,6 +282,8 @@ class Roles:
         if cached is None:
             cached = False
             for facts in self.index.modules.values():
+                if not facts.top_imports & {"secrets", "uuid"}:
+                    continue  # (functions are unpickled only where they could make such a token)
                 if any(STRONG_TOKEN.search(call) for function in facts.functions.values() for call in function.calls):
                     cached = True
                     break
