@@ -157,6 +157,7 @@ class CallGraph:
         self.summaries: dict[tuple[str, str], Summary | None] = {}
         self._module_instances: dict[str, dict[str, str]] = {}  # relpath -> var -> qualified class
         self._attributes: dict[tuple[str, str], dict[str, str]] = {}  # (relpath, class) -> attribute -> class
+        self._query_objects: dict[str, set[str]] = {}  # relpath -> module variables holding aiosql queries
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -348,6 +349,31 @@ class CallGraph:
                     return found
         return None
 
+    def query_object_call(self, relpath: str, facts, call: ast.Call) -> bool:
+        """`queries.get_articles(conn, ...)` on an aiosql query object (`queries = aiosql.from_path(...)`)."""
+        name = dotted(call.func) if isinstance(call.func, ast.Attribute) else None
+        if not name or name.count(".") != 1 or isinstance(call.func.value, ast.Call):
+            return False
+        head = name.partition(".")[0]
+        if head in self._query_objects_of(relpath):
+            return True
+        target = facts.imports.get(head)
+        located = self.index.module_of(target) if target else None
+        return bool(located and located[1] in self._query_objects_of(located[0]))
+
+    def _query_objects_of(self, relpath: str) -> set[str]:
+        if relpath not in self._query_objects:
+            found: set[str] = set()
+            facts = self.index.modules.get(relpath)
+            if facts is not None and "aiosql" in facts.top_imports:
+                for stmt in self.index.tree(relpath).body:
+                    if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                        callee = dotted(stmt.value.func) or ""
+                        if callee.rpartition(".")[2] in {"from_path", "from_str"} and "aiosql" in (facts.imports.get(callee.partition(".")[0], callee)):
+                            found.add(stmt.targets[0].id)
+            self._query_objects[relpath] = found
+        return self._query_objects[relpath]
+
     def _attribute_classes(self, relpath: str, owner: str) -> dict[str, str]:
         """`self.attr = Cls(...)` in the class's __init__: attr -> class name as written."""
         key = (relpath, owner)
@@ -508,7 +534,7 @@ class _Reader:
             if label:
                 self._add("blocks", call, label, guard)
         # queries and rows
-        if self._is_query(call):
+        if self._is_query(call) or self.graph.query_object_call(summary.relpath, self.facts, call):
             self._add("queries", call, f"`{_short(call)}`", guard)
         if attr in {"all", "fetchall"} and not call.args and self._unbounded(call):
             self._add("fetches_all", call, f"`{_short(call)}`", guard)

@@ -600,6 +600,8 @@ Review: no automatic fix; the batched query is written by hand.
                     return graph.summary(*key) if key else None
 
                 def fetches(value: ast.AST) -> bool:
+                    if isinstance(value, ast.Call) and graph.query_object_call(relpath, facts, value):
+                        return True  # rows from an aiosql query
                     summary = target(value)
                     return summary is not None and "fetches_all" in summary.effects
 

@@ -223,3 +223,29 @@ def test_lazy_relationship_read_by_a_serialiser_in_another_module(tmp_path):
     }
     found = fired(tmp_path, files, "PR121")
     assert [(f.path, f.line) for f in found] == [("app/views.py", 4)]
+
+
+def test_repository_methods_over_aiosql_queries(tmp_path):
+    files = {
+        "app/__init__.py": "",
+        "app/queries.py": "import aiosql\nqueries = aiosql.from_path('sql', 'asyncpg')\n",
+        "app/articles.py": """
+from app.queries import queries
+class ArticlesRepository:
+    def __init__(self, conn):
+        self.connection = conn
+    async def list_articles(self, limit, offset):
+        rows = await queries.filter_articles(self.connection, limit=limit, offset=offset)
+        return [await self._article(row) for row in rows]
+    async def _article(self, row):
+        return {"slug": row["slug"], "tags": await self.tags_of(row["slug"])}
+    async def tags_of(self, slug):
+        return [r["tag"] for r in await queries.get_tags_for_article_by_slug(self.connection, slug=slug)]
+    async def list_tags(self):
+        return [r["tag"] for r in await queries.get_all_tags(self.connection)]
+""",
+        "app/main.py": "from fastapi import FastAPI\nfrom app.articles import ArticlesRepository\napp = FastAPI()\n@app.get('/articles')\nasync def articles(limit: int = 20, offset: int = 0):\n    return await ArticlesRepository(None).list_articles(limit, offset)\n",
+    }
+    found = fired(tmp_path, files, "PR123")
+    assert [(f.path, f.line) for f in found] == [("app/articles.py", 7)]
+    assert "_article() → ArticlesRepository.tags_of()" in found[0].message
