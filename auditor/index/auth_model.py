@@ -38,6 +38,7 @@ STRONG_CALL = re.compile(
     r"get_current_user|current_user|get_user_by_token|get_by_token)$",
     re.I,
 )
+LIBRARY_AUTH_DECORATORS = frozenset({"authenticate", "auth_required", "requires_auth", "token_required"})
 PLAIN_DECODERS = frozenset({"json", "pickle", "base64", "marshal", "yaml", "msgpack"})  # decode, sign nothing
 DEV_TEST = re.compile(r"\b(DEBUG|debug|development|develop|dev|local|testing|TESTING)\b|ENV|environment", re.I)
 DEV_VALUE = re.compile(r"^(dev|development|local|test|testing|debug)$", re.I)
@@ -148,6 +149,9 @@ class AuthModel:
             resolved = index.resolve_function(hook) if hook not in route.auth else None
             if resolved is not None and any(index.is_auth_callable(d, decorator=True) for d in resolved[1].decorators if d):
                 found.mechanisms.append(Mechanism(hook, "hook", "auth"))
+        for name in route.decorators:  # @authenticate(token_auth) (APIFairy): a library's login decorator
+            if name not in route.auth and name.rpartition(".")[2] in LIBRARY_AUTH_DECORATORS and index.resolve_function(name) is None:
+                found.mechanisms.append(Mechanism(name, "decorator", "auth"))
         for name in [*route.dependencies, *route.decorators]:
             if name not in route.auth:
                 qualified = name if "." in name else index.qualify(name, facts)
@@ -178,7 +182,7 @@ class AuthModel:
         """A role asked for in the arguments of the login check itself."""
         if any(p.default and "Security(" in p.default and "scopes=" in p.default for p in route.handler.params):
             return True
-        if not any(d.endswith("login_required") for d in route.decorators):
+        if not any(d.endswith("login_required") or d.rpartition(".")[2] in LIBRARY_AUTH_DECORATORS for d in route.decorators):
             return False
         node = self.index.function_node(route.relpath, route.handler.qualname)
         for decorator in node.decorator_list if node is not None else []:

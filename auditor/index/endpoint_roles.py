@@ -135,6 +135,7 @@ class Roles:
         shape = data_shape(index)
         self.user_models = {shape.tables[t].model for t in shape.users if shape.tables[t].model}
         self.user_tables = set(shape.users)
+        self.user_passwords = any(re.search(r"passw|pwd", c, re.I) for t in shape.users for c in shape.tables[t].columns)
 
     # -- functions --------------------------------------------------------------------------------
 
@@ -147,7 +148,7 @@ class Roles:
 
         facts = self.index.modules.get(relpath)
         deliberate = _before_rejection(node)
-        for sub in ast.walk(node):
+        for sub in _walk_body(node):  # not the decorators: @authenticate(auth) is not what the body does
             if isinstance(sub, ast.Call):
                 self._call(sub, relpath, facts, found)
                 if depth < MAX_DEPTH and facts is not None:
@@ -164,6 +165,8 @@ class Roles:
                 found.other_check = True  # a one-time code, a PIN, an API key compared by hand
             elif isinstance(sub, ast.Assign):
                 for target in sub.targets:
+                    if isinstance(target, ast.Attribute) and re.fullmatch(r"(hashed_)?password(_hash)?|pwd", target.attr):
+                        found.hashes_password = True  # user.password = ... through a hashing setter
                     if isinstance(target, ast.Subscript) and dotted(target.value) == "session":
                         if re.search(r"user|account|uid|logged", ast.unparse(target.slice), re.I):
                             found.issues_token = True
@@ -226,7 +229,9 @@ class Roles:
 
     @staticmethod
     def _reads(node: ast.AST, found: Behaviour) -> None:
-        if isinstance(node, ast.Subscript):
+        if isinstance(node, ast.Constant) and node.value in {"authorization_code", "client_secret"}:
+            found.oauth = True  # exchanges an OAuth code with the provider by hand
+        elif isinstance(node, ast.Subscript):
             key = const_str(node.slice) or ""
             if key and SIGNATURE_HEADER.search(key) and "header" in (dotted(node.value) or "").lower():
                 found.reads_signature_header = True
@@ -254,14 +259,14 @@ class Roles:
             return None
         if found.hmac or found.reads_signature_header:
             return WEBHOOK
-        if found.creates_user and (found.hashes_password or found.issues_token):
-            return SIGNUP
+        if found.oauth:
+            return OAUTH  # (a first sign-in with another service may create the account too)
+        if found.creates_user and (found.hashes_password or found.issues_token or self.user_passwords):
+            return SIGNUP  # (a user model with a password column hashes in its own setter)
         if found.verifies_password:
             return LOGIN
         if (found.sends_mail and (found.makes_reset_token or found.issues_token)) or (found.decodes_token and found.hashes_password):
             return PASSWORD_RESET
-        if found.oauth:
-            return OAUTH
         if found.issues_token:
             if found.decodes_token or found.other_check:
                 return TOKEN_REFRESH  # a token for another credential: a refresh token, an OTP, an API key
@@ -289,6 +294,14 @@ class Roles:
                     break
             self.__dict__["_strong"] = cached
         return cached
+
+
+def _walk_body(node: ast.AST):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        for stmt in node.body:
+            yield from ast.walk(stmt)
+    else:
+        yield from ast.walk(node)
 
 
 def _before_rejection(node: ast.AST) -> set[int]:

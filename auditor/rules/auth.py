@@ -487,10 +487,39 @@ def reindex():
 
     @staticmethod
     def _changes_other_user(index, route, node: ast.AST, shape) -> bool:
-        lookups = lookups_by(node, set(id_params(route.path)))
-        if not any(t in shape.users for call in lookups for t in tables_touched(call, shape)):
-            return False
+        lookups = [call for call in lookups_by(node, set(id_params(route.path))) if any(t in shape.users for t in tables_touched(call, shape))]
+        if not lookups or not any(_writes_to(node, call) for call in lookups):
+            return False  # following or messaging another user reads their row, it does not change it
         return not checks_owner(index, route, node, user_params(index, route) | auth_model(index).of(route).user_params)
+
+
+CHANGING_METHOD = re.compile(r"^(set_\w+|update\w*|delete|remove|ban|block|promote|demote|activate|deactivate|disable|enable|reset\w*)$")
+
+
+def _writes_to(node: ast.AST, lookup: ast.Call) -> bool:
+    """The row a lookup loads is changed: its attributes assigned, itself deleted, a changing method
+    called on it, or the query chained into .update()/.delete()."""
+    parents = {id(child): parent for parent in ast.walk(node) for child in ast.iter_child_nodes(parent)}
+    holder = parents.get(id(lookup))
+    while isinstance(holder, (ast.Attribute, ast.Call, ast.BoolOp)) and not isinstance(holder, ast.Assign):
+        if isinstance(holder, ast.Attribute) and holder.attr in {"update", "delete"}:
+            return True
+        holder = parents.get(id(holder))
+    if not isinstance(holder, ast.Assign):
+        return True  # cannot follow the row: keep the finding
+    names = {t.id for t in holder.targets if isinstance(t, ast.Name)}
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.Assign, ast.AugAssign)):
+            targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+            if any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id in names for t in targets):
+                return True
+        elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
+            receiver = sub.func.value
+            if isinstance(receiver, ast.Name) and receiver.id in names and CHANGING_METHOD.match(sub.func.attr):
+                return True
+            if sub.func.attr == "delete" and any(isinstance(a, ast.Name) and a.id in names for a in sub.args):
+                return True
+    return False
 
 
 REQUEST_DATA = re.compile(r"^request\.(json|form|args|values|get_json|data)\b")

@@ -303,3 +303,102 @@ def test_a_new_password_set_with_a_signed_token_needs_no_rate_limit_but_a_short_
     code = RESET_CONFIRM.format(imports="", lookup='user = db.query(User).filter(User.reset_code == body["code"]).first()')
     hits = found(tmp_path / "b", {"app.py": code}, "PR240", "PR201")
     assert [r for r, _ in hits] == ["PR240"], hits
+
+
+API_MODELS = """
+from flask_sqlalchemy import SQLAlchemy
+from werkzeug.security import generate_password_hash
+
+db = SQLAlchemy()
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String, unique=True)
+    password_hash = db.Column(db.String)
+    is_admin = db.Column(db.Boolean, default=False)
+
+    @property
+    def password(self):
+        raise AttributeError("write only")
+
+    @password.setter
+    def password(self, value):
+        self.password_hash = generate_password_hash(value)
+"""
+
+API = """
+import requests
+from apifairy import authenticate, body
+from flask import Blueprint, abort, session
+from flask_httpauth import HTTPTokenAuth
+from app.models import User, db
+
+api = Blueprint("api", __name__)
+token_auth = HTTPTokenAuth()
+
+
+@api.route("/users", methods=["POST"])
+@body(object)
+def register(args):
+    user = User(**args)
+    db.session.add(user)
+    db.session.commit()
+    return {{"id": user.id}}
+
+
+@api.route("/tokens/reset", methods=["PUT"])
+def password_reset(args):
+    user = User.verify_reset_token(args["token"])
+    if user is None:
+        abort(400)
+    user.password = args["new_password"]
+    db.session.commit()
+    return {{}}
+
+
+@api.route("/tokens/oauth2/<provider>", methods=["POST"])
+def oauth2_new(args, provider):
+    if args["state"] != session.get("oauth2_state"):
+        abort(401)
+    reply = requests.post("https://provider/token", data={{"code": args["code"], "grant_type": "authorization_code"}}, timeout=5)
+    user = User(email=reply.json()["email"])
+    db.session.add(user)
+    return {{"access_token": user.generate_auth_token()}}
+
+
+@api.route("/me/following/<int:id>", methods=["POST"])
+@authenticate(token_auth)
+def follow(id):
+    me = token_auth.current_user()
+    followed = db.session.get(User, id) or abort(404)
+    me.follow(followed)
+    db.session.commit()
+    return {{}}
+
+
+@api.route("/users/<int:id>", methods=["PATCH"])
+@authenticate(token_auth)
+def update_user(id):
+    user = db.session.get(User, id) or abort(404)
+    {change}
+    db.session.commit()
+    return {{}}
+"""
+
+
+def _api(change: str) -> dict[str, str]:
+    return {"app/__init__.py": "", "app/models.py": API_MODELS, "app/api.py": API.format(change=change)}
+
+
+def test_an_apifairy_api_registration_reset_and_oauth_sign_in_are_public_by_what_they_do(tmp_path):
+    hits = found(tmp_path, _api("pass"), "PR201", "PR202", "PR240")
+    # signing up is public but can be abused by bots; the reset takes a signed token; OAuth has a code
+    assert hits == [("PR240", "POST /users has no rate limit: passwords and signups can be tried at full speed")], hits
+
+
+def test_following_another_user_is_no_change_to_their_account_but_editing_it_is(tmp_path):
+    assert [m for _, m in found(tmp_path, _api("pass"), "PR202")] == []
+    hits = found(tmp_path / "b", _api('user.email = "x@y.z"'), "PR202")
+    assert [m.split(" changes")[0] for _, m in hits] == ["PATCH /users/<int:id>"], hits
