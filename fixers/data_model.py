@@ -562,7 +562,7 @@ class EagerLoad(FixCommand):
     def _eager(self, original: cst.FunctionDef, function: cst.FunctionDef, target: Target) -> cst.FunctionDef:
         access = self._access(original, target)
         if access is None:
-            raise Skip("the relationship read was not found at this place")
+            raise Skip("by hand: the relationship is read in another function (a serialiser or helper), not in this loop: load it eagerly in the query that fetches the rows (selectinload)")
         row, relation = access.value.value, access.attr.value
         iterable = self._loop_iterable(original, row, target.line)
         if iterable is None:

@@ -342,12 +342,12 @@ class IdempotencyFixer(Fixer):
             if created_model(function, shape) is None and re.search(r"\bINSERT\s+INTO\b", code_of(function), re.I):
                 return self._raw_sql_key(ws, route, function, needed)
             if route.framework != "fastapi":
-                raise Skip("the created record is not an ORM model this fix can add a key column to")
+                raise Skip("by hand: this fix adds idempotency keys to FastAPI handlers that create an ORM record themselves")
             if "idempotency_key" in param_names(function):
                 raise Skip("the handler already has an idempotency_key parameter")
             created = created_model(function, shape)
             if created is None:
-                raise Skip("the created record is not an ORM model this fix can add a key column to")
+                raise Skip("by hand: the record is created in a helper (or without an ORM model), not in this handler: accept an Idempotency-Key where it is created")
             db = next((p.name for p in route.handler.params if p.depends_on and re.search(r"db|session", tail(p.depends_on), re.I)), None)
             if db is None:
                 raise Skip("no database session parameter in the handler")

@@ -204,6 +204,12 @@ def unpoolable(call: cst.Call) -> str | None:
     return None
 
 
+NOT_OPENED_HERE = (
+    "by hand: no connection is opened on this line itself (a helper opens it, or it is returned to callers): "
+    "take it from a shared pool where it is opened"
+)
+
+
 class EnginePooling:
     """Mixin for codemods that give an engine call its pool settings (PoolSettings, and the
     engine ShareConnections moves to module level)."""
@@ -768,4 +774,4 @@ class SharedConnectionFixer(Fixer):
                 imports=[(module_name_for(relpath), command.teardown)] if app.relpath != relpath else [],
             )
             run_codemod(ws, app.relpath, WireApp, [Target(findings[0], app.line, None)], var=app.var, wiring=wiring)
-        return {f: command.outcomes.get(f, "no connection opened here any more") for f in findings}
+        return {f: command.outcomes.get(f, NOT_OPENED_HERE) for f in findings}

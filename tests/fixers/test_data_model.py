@@ -33,6 +33,7 @@ class User(Base):
     id = Column(Integer, primary_key=True)
     email = Column(String, index=True)
     created_at = Column(DateTime, default=datetime.utcnow)
+    teams = relationship("Team", secondary=members)
 
 
 class Team(Base):
@@ -41,6 +42,7 @@ class Team(Base):
     name = Column(String)
     owner_id = Column(Integer, ForeignKey("users.id"))
     projects = relationship("Project")
+    people = relationship("User", secondary=members, viewonly=True)
 
 
 class Project(Base):
@@ -55,7 +57,7 @@ ROUTES = """
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
-from models import Project, Team
+from models import Project, Team, User
 
 app = FastAPI()
 
@@ -71,6 +73,18 @@ def get_db():
 @app.get("/projects/by-code")
 def by_code(code: str, db=Depends(get_db)):
     return db.query(Project).filter(Project.code == code).first()
+
+
+# The foreign keys are queried (an index on one nobody filters or joins on helps nobody).
+@app.get("/teams/{team_id}/projects")
+def team_projects(team_id: int, db=Depends(get_db)):
+    return db.query(Project).filter(Project.team_id == team_id).all(), db.get(Team, team_id).people
+
+
+@app.get("/users/{user_id}/teams")
+def user_teams(user_id: int, db=Depends(get_db)):
+    owned = db.query(Team).filter(Team.owner_id == user_id).all()
+    return owned, db.get(User, user_id).teams
 """
 
 
@@ -151,6 +165,11 @@ def get_db():
 @app.route("/items/<int:item_id>")
 def item(item_id):
     return dict(get_db().execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone())
+
+
+@app.route("/users/<int:user_id>/items")
+def user_items(user_id):
+    return [dict(r) for r in get_db().execute("SELECT * FROM items WHERE owner_id = ? LIMIT 50", (user_id,)).fetchall()]
 """
 
 
