@@ -126,7 +126,7 @@ td, th { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
 <table><tr><th>outcome</th><th>probe</th><th>route</th><th>rule</th><th>what happened</th></tr>
 {% for p in rehearsal.rows %}<tr><td><span class="pill {{ p.outcome }}">{{ p.outcome }}</span></td><td>{{ p.kind }}</td><td><code>{{ p.method or "" }} {{ p.path or "-" }}</code></td><td>{% if p.rule %}<code>{{ p.rule }}</code>{% else %}-{% endif %}</td><td>{{ p.reason }}</td></tr>
 {% endfor %}</table>
-{% if rehearsal.broken %}<p>Happy paths that did not answer 2xx:</p><ul>{% for h in rehearsal.broken %}<li><code>{{ h.method }} {{ h.path }}</code> ({{ h.step }}) answered {{ h.status }}</li>{% endfor %}</ul>{% endif %}
+{% if rehearsal.broken %}<p>Happy paths that did not answer 2xx (or an HTML form's redirect):</p><ul>{% for h in rehearsal.broken %}<li><code>{{ h.method }} {{ h.path }}</code> ({{ h.step }}) answered {{ h.status }}</li>{% endfor %}</ul>{% endif %}
 {% if rehearsal.users %}<p class="meta">users: {{ rehearsal.users }}</p>{% endif %}
 {% endif %}
 
@@ -190,7 +190,8 @@ def rehearsal_view(data: dict | None) -> dict | None:
         return None
     order = {"failed": 0, "passed": 1, "skipped": 2}
     rows = sorted(data.get("probes", []), key=lambda p: order.get(p.get("outcome"), 3))
-    broken = [h for h in data.get("happy_paths", []) if not (isinstance(h.get("status"), int) and 200 <= h["status"] < 300)]
+    # A 2xx, or the redirect an HTML form answers with, is a working happy path (auditor.rehearse.compare.answered).
+    broken = [h for h in data.get("happy_paths", []) if not (isinstance(h.get("status"), int) and (200 <= h["status"] < 300 or h["status"] in (301, 302, 303)))]
     counts = {"failed": 0, "passed": 0, "skipped": 0, "requests": 0, "seconds": 0, **data.get("summary", {})}
     return {"app": data.get("app", ""), "rows": rows, "broken": broken, "summary": counts, "users": data.get("users")}
 

@@ -53,7 +53,10 @@ def test_the_rehearsal_table_and_the_confirmed_findings(tmp_path):
             probe("expired_token", "skipped", None, None, "no login route"),
             probe("unauthenticated", "failed", "/items/1", chosen.rule, "answered 200 <without> a token"),
         ],
-        "happy_paths": [{"step": "create item", "method": "POST", "path": "/items", "status": 500}],
+        "happy_paths": [
+            {"step": "create item", "method": "POST", "path": "/items", "status": 500},
+            {"step": "signup A", "method": "POST", "path": "/register", "status": 302},  # an HTML form's redirect: it worked
+        ],
         "confirmed_findings": [{"rule": chosen.rule, "path": chosen.path, "line": chosen.line, "message": chosen.message}],
         "users": None,
     }  # fmt: skip
@@ -61,7 +64,7 @@ def test_the_rehearsal_table_and_the_confirmed_findings(tmp_path):
     assert rows(html) == ["failed", "passed", "skipped"]
     assert "answered 200 &lt;without&gt; a token" in html  # escaped
     assert "1 failed (the problem is real), 1 passed, 1 skipped; 42 requests in 3.2 s" in html
-    assert "<code>POST /items</code> (create item) answered 500" in html
+    assert "<code>POST /items</code> (create item) answered 500" in html and "/register" not in html
     assert html.count("confirmed by the rehearsal") == 1
     marked = html.split("confirmed by the rehearsal", 1)[1].split("</header>", 1)[0]
     assert f"{chosen.rule} {chosen.name}" in marked and f"{chosen.path}:{chosen.line}" in marked
