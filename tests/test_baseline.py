@@ -58,10 +58,11 @@ def test_changed_code_or_another_file_is_new(tmp_path):
     write_project(tmp_path, APP)
     baseline = tmp_path / "baseline.json"
     write_baseline(scan_project(tmp_path, select=["PR250"]), baseline)
-    (tmp_path / "app.py").write_text(APP.replace("json={\"refresh\": True}", "json={\"refresh\": False}"))
-    (tmp_path / "other.py").write_text("import requests\nrequests.get('https://example.com')\n")
+    # app.py: one call changed, and a new module the app imports (a module nothing imports is not app code)
+    (tmp_path / "app.py").write_text(APP.replace("json={\"refresh\": True}", "json={\"refresh\": False}") + "\n\nimport other  # noqa: E402\n")
+    (tmp_path / "other.py").write_text("import requests\n\n\ndef pull(url):\n    return requests.get(url)\n")
     new = filter_new(scan_project(tmp_path, select=["PR250"]), baseline)
-    assert sorted((f.path, f.line) for f in new) == [("app.py", 15), ("other.py", 2)]
+    assert sorted((f.path, f.line) for f in new) == [("app.py", 15), ("other.py", 5)]
 
 
 def test_bad_baseline_files(tmp_path):

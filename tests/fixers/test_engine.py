@@ -302,7 +302,7 @@ def test_symlink_leaving_the_project_is_refused(tmp_path):
 def test_a_failed_write_puts_back_every_file(tmp_path, monkeypatch):
     from fixers.pipeline import apply as apply_module
 
-    files = {"app.py": APP, "other.py": "from fastapi import FastAPI\ndef f():\n    print('x')\n"}
+    files = {"app.py": APP + "\nimport other  # noqa: E402\n", "other.py": "from fastapi import FastAPI\ndef f():\n    print('x')\n"}
     root, result = project(tmp_path, files)
     plan = plan_fixes(result, only(result, "PR502"))
     assert plan.files_changed == ["app.py", "other.py"]
