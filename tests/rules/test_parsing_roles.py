@@ -712,3 +712,24 @@ def test_except_star_is_read_as_except_where_the_running_python_lacks_it(monkeyp
     [handler_a, handler_b] = tree.body[0].handlers
     assert (handler_a.lineno, handler_b.lineno, tree.body[1].lineno) == (3, 5, 7)
     assert handler_b.name == "group"
+
+
+def test_findings_inside_a_newer_grammar_file_keep_their_lines(tmp_path):
+    """True positives still come out of a file only the fallback reads, on the lines of the file."""
+    routes = """
+from fastapi import FastAPI
+from sqlalchemy import text
+
+app = FastAPI()
+LABELS = {"open": "Open"}
+
+
+@app.get("/search")
+def search(q: str, db=None):
+    title = f"{LABELS["open"]}: {q}"
+    rows = db.execute(text(f"SELECT * FROM notes WHERE title LIKE '%{q}%' AND label = '{LABELS["open"]}'")).all()
+    return {"title": title, "rows": rows}
+"""
+    result = scan_example(tmp_path, {"app.py": routes}, select=["PR310"])
+    assert not result.diagnostics
+    assert [(f.rule, f.line) for f in result.findings] == [("PR310", 11)]
