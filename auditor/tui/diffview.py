@@ -15,6 +15,8 @@ from difflib import SequenceMatcher
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
+from auditor.masking import mask_secrets
+
 CONTINUATION = "↪"
 TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 SIMILAR = 0.5  # below this share of common words two lines are a rewrite, not an edit: no word marks
@@ -133,7 +135,7 @@ class DiffView:
 
     def __init__(self, diff: str, dark: bool = True) -> None:
         self.palette = DARK if dark else LIGHT
-        self.lines = diff_lines(diff, self.palette)
+        self.lines = diff_lines(mask_secrets(diff), self.palette)  # shown only: the patch written keeps the real text
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width

@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
+from auditor.masking import mask_secrets
 from auditor.models import Finding, Severity, Step
 from auditor.tui.diffview import DiffView
 from auditor.tui.session import Decision, Session
@@ -122,7 +123,7 @@ class FindingList(OptionList):
     """The step's findings, one row each: decision, severity, what is wrong, file:line, fix or by hand."""
 
     def on_mount(self) -> None:
-        self.border_subtitle = LEGEND
+        self.border_subtitle = LEGEND + (" · ◆ seen in the rehearsal" if self.session.confirmed else "")
 
     def __init__(self, findings: list[Finding], session: Session, **kwargs) -> None:
         self.findings = findings
@@ -220,7 +221,7 @@ class FindingDetail(VerticalScroll):
         last = min(len(lines), max(finding.end_line, finding.line) + CODE_CONTEXT, first + CODE_MAX_LINES - 1)
         lexer = "sql" if finding.path.endswith(".sql") else "python" if finding.path.endswith(".py") else "text"
         return Syntax(
-            "\n".join(lines[first - 1 : last]),
+            mask_secrets("\n".join(lines[first - 1 : last])),  # as masked as the message above it
             lexer,
             theme=syntax_theme(dark),
             line_numbers=True,

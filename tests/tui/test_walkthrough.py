@@ -391,3 +391,18 @@ async def test_steps_left_out_by_select_say_not_checked(tmp_path: Path):
         await settle(pilot)
         scores = text_of(app, "#summary-scores")
         assert scores.count("not checked") == 4
+
+
+async def test_a_url_password_is_masked_in_the_code_panel_as_in_the_message(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await drive_start(pilot)
+        finding = next(f for f in app.session.result.findings if "postgres:***@" in f.message)
+        app.goto(finding.step)
+        await settle(pilot)
+        app.screen.query_one("#findings").highlighted = app.screen.findings.index(finding)
+        await settle(pilot)
+        code = text_of(app, "#detail-code")
+        source = app.session.result.index.source(finding.path).splitlines()[finding.line - 1]
+        assert "postgres:***@" in code and "postgres:***@" not in source, "the excerpt hides what the file holds"
