@@ -406,3 +406,38 @@ async def test_a_url_password_is_masked_in_the_code_panel_as_in_the_message(tmp_
         code = text_of(app, "#detail-code")
         source = app.session.result.index.source(finding.path).splitlines()[finding.line - 1]
         assert "postgres:***@" in code and "postgres:***@" not in source, "the excerpt hides what the file holds"
+
+
+async def test_not_a_problem_on_this_line_writes_a_suppression_comment_next_to_the_fixes(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        app.goto(Step.LOGGING)
+        await settle(pilot)
+        screen = app.screen
+        prints = [f for f in screen.findings if f.rule == "PR502"]
+        target = next(f for f in prints if sum(g.path == f.path for g in prints) > 1)  # its file gets a fix too
+        screen.query_one("#findings").highlighted = screen.findings.index(target)
+        await settle(pilot)
+        await press(pilot, "x")
+        assert "This line" in str(app.screen.query_one("#choice-line").label)
+        await press(pilot, "l")
+        assert app.session.decision(target) == Decision.NOT_A_PROBLEM
+        others = [f for f in prints if f != target]
+        for other in others:  # the other print() calls are fixed, some in the same file as the comment
+            app.session.decide(other, Decision.ACCEPT)
+        await press(pilot, "n")
+        assert isinstance(app.screen, ReviewScreen)
+        patch = app.screen.patch_text()
+        assert f"# prodready: ignore[PR502]" in patch and "per-file-ignores" not in patch
+        await press(pilot, "a", "y")
+        assert isinstance(app.screen, SummaryScreen)
+        assert target.path in text_of(app, "#summary-written")
+        left = [f for f in app.session.result.findings if f.rule == "PR502"]
+    assert not any(f.path == target.path and f.line == target.line for f in left)
+    text = (root / target.path).read_text()
+    line = next(l for l in text.splitlines() if "# prodready: ignore[PR502]" in l)
+    assert text.count("# prodready: ignore") == 1 and "logger" in text, "the comment and the other fix, in one file"
+    assert line.rstrip().endswith("# prodready: ignore[PR502]  not a problem here (answered in the wizard)")
+    assert "print(" in line, "the line itself is left as it was"
