@@ -147,6 +147,13 @@ def _on_request_code(findings: list[Finding], index: ProjectIndex) -> list[Findi
     return [f for f in findings if f.rule not in scoped or roles.is_request_code(f.path, f.line)]
 
 
+def _not_claimed_absent(findings: list[Finding], index: ProjectIndex) -> list[Finding]:
+    """Without "no health route", "no logging setup"... while a file that may hold it is unread."""
+    if not index.unparsed:
+        return findings
+    return [f for f in findings if index.roles.absence_unknown(f.rule) is None]
+
+
 def _per_file_ignores(config: Config, config_path: Path | None, root: Path) -> Callable[[str, str], bool]:
     """(code, relpath) -> ignored? Globs match paths relative to the scanned folder or, as in Ruff,
     to the config file's folder (scanning `services/api` with a config above it)."""
@@ -301,7 +308,7 @@ def scan(
 
     ignored = _per_file_ignores(config, config_path, root)
     kept, suppressed, fixme = [], [], {}
-    for finding in sorted(set(_on_request_code(raw, index)), key=Finding.sort_key):
+    for finding in sorted(set(_not_claimed_absent(_on_request_code(raw, index), index)), key=Finding.sort_key):
         if ignored(finding.rule, finding.path):
             continue
         file_result = results.get(finding.path)

@@ -733,3 +733,20 @@ def search(q: str, db=None):
     result = scan_example(tmp_path, {"app.py": routes}, select=["PR310"])
     assert not result.diagnostics
     assert [(f.rule, f.line) for f in result.findings] == [("PR310", 11)]
+
+
+def test_nothing_is_called_missing_while_the_file_that_may_hold_it_is_unread(tmp_path):
+    """The health route and the logging setup live in a module nothing could parse."""
+    main = (
+        "from fastapi import FastAPI\n\nfrom app.ops import router as ops_router\n\napp = FastAPI()\n"
+        "app.include_router(ops_router)\n\n\n@app.get('/notes')\ndef notes():\n    return []\n"
+    )
+    ops = 'import logging\nfrom fastapi import APIRouter\n\n<<<<<<< HEAD\nlogging.basicConfig(level="INFO")\n=======\nlogging.basicConfig(level="DEBUG")\n>>>>>>> main\nrouter = APIRouter()\n\n\n@router.get("/health")\ndef health():\n    return {"status": "ok"}\n'
+    files = {"app/__init__.py": "", "app/main.py": main, "app/ops.py": ops}
+    result = scan_example(tmp_path, files, select=["PR430", "PR501"])
+    assert [d.path for d in result.diagnostics] == ["app/ops.py"]
+    assert result.findings == []
+    # Readable, the same project without the health route is told so.
+    (tmp_path / "app/ops.py").write_text("from fastapi import APIRouter\n\nrouter = APIRouter()\n")
+    result = scan_example(tmp_path, {}, select=["PR430", "PR501"])
+    assert sorted(f.rule for f in result.findings) == ["PR430", "PR501"]
