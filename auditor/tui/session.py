@@ -251,7 +251,9 @@ class Session:
 
     @property
     def has_unwritten_work(self) -> bool:
-        if self.outcome is not None and self.outcome.applied:
+        # An apply clears the decisions (the rescan starts afresh), so any decision here was made
+        # since: it is lost on quit. A dry run's exported patch is where its decisions went.
+        if self.outcome is not None and self.outcome.patch_path is not None:
             return False
         return any(d in (Decision.ACCEPT, Decision.NOT_A_PROBLEM, Decision.PUBLIC) for d in self.decisions.values())
 

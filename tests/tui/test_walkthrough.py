@@ -441,3 +441,23 @@ async def test_not_a_problem_on_this_line_writes_a_suppression_comment_next_to_t
     assert text.count("# prodready: ignore") == 1 and "logger" in text, "the comment and the other fix, in one file"
     assert line.rstrip().endswith("# prodready: ignore[PR502]  not a problem here (answered in the wizard)")
     assert "print(" in line, "the line itself is left as it was"
+
+
+async def test_decisions_made_after_an_apply_still_ask_before_quitting(tmp_path: Path):
+    root = copy_fixture(tmp_path, "sloppy_fastapi")
+    app = WizardApp(root, path_label="sloppy_fastapi")
+    async with app.run_test(size=SIZE) as pilot:
+        await drive_start(pilot)
+        app.goto(Step.LOGGING)
+        await settle(pilot)
+        await press(pilot, "A", "n", "a", "y")
+        assert isinstance(app.screen, SummaryScreen) and app.session.outcome.applied
+        assert not app.session.has_unwritten_work
+        app.goto(Step.VALIDATION)
+        await settle(pilot)
+        await press(pilot, "s")  # a skip loses nothing
+        assert not app.session.has_unwritten_work
+        next_fixable = next(i for i, f in enumerate(app.screen.findings) if f.fixable)
+        app.screen.query_one("#findings").highlighted = next_fixable
+        await press(pilot, "a", "ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen), "an accepted fix not yet applied is a decision to lose"
