@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from auditor.index.endpoint_roles import BOOLEAN_VERIFIER, HASHER, PUBLIC_ROLES, WEBHOOK, Roles, endpoint_roles
+from auditor.index.endpoint_roles import BOOLEAN_VERIFIER, HASHER, PUBLIC_ROLES, Roles, endpoint_roles
 from auditor.walk import const_str, dotted
 
 ROLE_DECORATOR = re.compile(
@@ -40,7 +40,6 @@ STRONG_CALL = re.compile(
 )
 LIBRARY_AUTH_DECORATORS = frozenset({"authenticate", "auth_required", "requires_auth", "token_required"})
 PLAIN_DECODERS = frozenset({"json", "pickle", "base64", "marshal", "yaml", "msgpack"})  # decode, sign nothing
-DEV_TEST = re.compile(r"\b(DEBUG|debug|development|develop|dev|local|testing|TESTING)\b|ENV|environment", re.I)
 DEV_VALUE = re.compile(r"^(dev|development|local|test|testing|debug)$", re.I)
 OWNER_COLUMN = re.compile(r"^(user_id|owner_id|author_id|creator_id|created_by(_id)?|account_id|customer_id|member_id|userid|uid)$", re.I)
 GROUP_COLUMN = re.compile(r"^(team_id|org_id|organization_id|organisation_id|workspace_id|group_id|tenant_id|company_id|project_id)$", re.I)
@@ -52,7 +51,7 @@ SECRET_NAME = re.compile(r"(secret|signing|webhook_?key|hmac_?key|signature_?key
 @dataclass
 class Mechanism:
     name: str  # as the route carries it (a dependency, decorator, hook or the handler's qualname)
-    kind: str  # dependency | decorator | hook | handler | middleware
+    kind: str  # dependency | decorator | hook | handler (an auth middleware covers the app: `middleware_auth`)
     verdict: str  # auth | role | weak | unknown
     weakness: str | None = None  # plain words: why it verifies nothing
     where: tuple[str, str, int] | None = None  # (relpath, qualname, line) of the function that is weak
@@ -166,8 +165,6 @@ class AuthModel:
                     verdict = "weak" if judgement.verdict == "weak" else "auth"
                     found.mechanisms.append(Mechanism(name, "dependency", verdict, judgement.weakness, judgement.where, target))
                     found.user_params |= {p.name for p in params}
-        if self.middleware_auth and not found.mechanisms:
-            found.mechanisms.append(Mechanism("middleware", "middleware", "auth"))
         found.scoped = self._scoped(route, facts)
         found.mounted = self._mounted(route)
         if not any(m.verdict in {"auth", "role"} and m.kind != "handler" for m in found.mechanisms):

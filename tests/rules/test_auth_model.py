@@ -554,3 +554,41 @@ def with_code(body: dict, db=Depends(get_db)):
     assert found(tmp_path, fastapi_app(app__otp=checked, app__main=main), "PR205") == []
     unchecked = route.format(check="if user is None:\n        raise HTTPException(status_code=401)")
     assert [rule for rule, _, _ in found(tmp_path / "b", fastapi_app(app__otp=unchecked, app__main=main), "PR205")] == ["PR205"]
+
+
+def test_an_auth_middleware_guards_the_routes_but_the_login_it_lets_through_still_needs_a_rate_limit(tmp_path):
+    app = """
+import jwt
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from passlib.context import CryptContext
+
+app = FastAPI()
+pwd_context = CryptContext(schemes=["bcrypt"])
+USERS = {}
+
+
+@app.middleware("http")
+async def require_token(request: Request, call_next):
+    if request.url.path != "/login":
+        try:
+            request.state.user = jwt.decode(request.headers.get("Authorization", ""), "k", algorithms=["HS256"])
+        except jwt.PyJWTError:
+            return JSONResponse({"detail": "login required"}, status_code=401)
+    return await call_next(request)
+
+
+@app.post("/login")
+def login(body: dict):
+    user = USERS.get(body["email"])
+    if user is None or not pwd_context.verify(body["password"], user["hash"]):
+        raise HTTPException(status_code=401)
+    return {"token": jwt.encode({"sub": body["email"]}, "k", algorithm="HS256")}
+
+
+@app.delete("/notes/{note_id}")
+def delete_note(note_id: int):
+    return {}
+"""
+    hits = found(tmp_path, {"app.py": app}, "PR201", "PR240")
+    assert [(rule, m.split(" has")[0]) for rule, _, m in hits] == [("PR240", "POST /login")], hits
