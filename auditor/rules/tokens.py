@@ -56,8 +56,8 @@ class JwtVerificationDisabled(ModuleRule):
 ## What it does
 Finds `jwt.decode(...)` (PyJWT, python-jose) called with signature or expiry verification
 switched off: `options={"verify_signature": False}`, `options={"verify_exp": False}` or
-`verify=False`. Reading the unverified header to choose a key, followed by a verified decode
-in the same function, is fine.
+`verify=False`. Reading the unverified claims to choose a key, followed by a verified decode
+in the same function or in the function that called the peeking helper, is fine.
 
 ## Why is this bad in production
 A JWT is just base64: without the signature check its claims are whatever the sender typed.
@@ -87,6 +87,10 @@ def pick_key(token, keys):
     return jwt.decode(token, key, algorithms=["RS256"], audience="api")
 def header(token):
     return jwt.get_unverified_header(token)["kid"]
+def issuer_of(token):
+    return jwt.decode(token, options={"verify_signature": False})["iss"]
+def verify(token, keys):
+    return jwt.decode(token, keys[issuer_of(token)], algorithms=["RS256"], audience="api")
 """,
         {"tests/test_tokens.py": "import jwt\ndef test_claims(token):\n    assert jwt.decode(token, options={'verify_signature': False})['sub']\n"},
     ]
@@ -99,11 +103,21 @@ def header(token):
         self.active = _jwt_ok(ctx)
         self.pending: dict[int, list[tuple[ast.Call, str]]] = {}
         self.verified: set[int] = set()
+        self.names: dict[int, str] = {}  # function scope -> its name
+        self.calls: dict[int, set[str]] = {}  # function scope -> names it calls
 
     def visit_Call(self, node: ast.Call, ctx: ModuleContext) -> None:
-        if not self.active or ctx.resolve(node.func) not in JWT_DECODE:
+        if not self.active:
             return
-        scope = id(ctx.enclosing_function())
+        function = ctx.enclosing_function()
+        scope = id(function)
+        if function is not None and isinstance(node.func, ast.Name):
+            self.names[scope] = function.name
+            self.calls.setdefault(scope, set()).add(node.func.id)
+        if ctx.resolve(node.func) not in JWT_DECODE:
+            return
+        if function is not None:
+            self.names[scope] = function.name
         disabled = _options_disable(node)
         if disabled:
             self.pending.setdefault(scope, []).append((node, disabled))
@@ -114,6 +128,9 @@ def header(token):
         for scope, calls in getattr(self, "pending", {}).items():
             if scope in self.verified:
                 continue  # unverified peek at the claims, then a verified decode
+            name = self.names.get(scope)
+            if name and any(name in self.calls.get(v, ()) for v in self.verified):
+                continue  # a helper that peeks (the issuer, the key id) for a function that then verifies
             for node, option in calls:
                 what = "expiry" if option == "verify_exp" else "signature"
                 self.report(ctx, node, f"jwt.decode() with {what} verification turned off: forged or expired tokens are accepted")
