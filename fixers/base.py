@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -12,6 +13,9 @@ from fixers.registry import FixerSpec
 from fixers.pipeline.workspace import Skip, Workspace
 
 Outcomes = dict[Finding, str | None]  # finding -> None when fixed, else why it was skipped
+
+
+PYTHON = f"Python {sys.version_info.major}.{sys.version_info.minor}"
 
 
 def check_compiles(relpath: str, text: str) -> str | None:
@@ -95,6 +99,10 @@ def check_output(ws: Workspace, checkpoint) -> str | None:
         text = ws.read(relpath)
         if relpath.endswith(".py") and text is not None:
             problem = check_compiles(relpath, text)
+            before = ws.text_at(checkpoint, relpath)
+            if problem and before is not None and check_compiles(relpath, before):
+                # The file was written for a newer Python than this one: its fix cannot be checked.
+                return f"by hand: {relpath} is written for a newer Python than {PYTHON}, which prodready runs on, so a fix there cannot be checked"
             if problem:
                 return f"the fixed {relpath} would not compile ({problem})"
     if not any(relpath.endswith(".py") for relpath in touched):

@@ -498,3 +498,22 @@ def test_no_plan_adds_an_undefined_name(name, tmp_path):
             assert not undefined(edit.new) - undefined(edit.old), f"{edit.relpath}:\n{edit.new}"
     for _, reason in plan.skipped:
         assert reason and "Traceback" not in reason
+
+
+def test_a_file_in_newer_grammar_is_left_by_hand_with_the_reason(tmp_path):
+    """The scan reads a 3.14 `except A, B:` file, but a fix there cannot be compiled and checked
+    by the Python prodready runs on: the finding is handed over with that reason, not a
+    misleading "would not compile"."""
+    root = write_project(tmp_path, {
+        "main.py": (
+            "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get('/items')\ndef items():\n"
+            "    try:\n        return {'n': int('1')}\n    except ValueError, TypeError:\n        print('bad number')\n        return {}\n"
+        ),
+    })
+    result = scan_project(root)
+    prints = [f for f in result.findings if f.rule == "PR502"]
+    assert prints, [f.rule for f in result.findings]
+    plan = plan_fixes(result, prints)
+    assert not plan.fixes
+    reasons = " ".join(str(skip) for skip in plan.skipped)
+    assert "written for a newer Python than Python 3." in reasons and "would not compile" not in reasons
