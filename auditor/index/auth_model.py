@@ -167,6 +167,10 @@ class AuthModel:
                     found.user_params |= {p.name for p in params}
         found.scoped = self._scoped(route, facts)
         found.mounted = self._mounted(route)
+        if not found.mechanisms:  # token = request.headers["Authorization"]; decode(token): its own login check
+            behaviour = self.roles.route_behaviour(route)
+            if behaviour is not None and behaviour.reads_auth_header and behaviour.decodes_token:
+                found.mechanisms.append(Mechanism(route.handler.qualname, "handler", "auth"))
         if not any(m.verdict in {"auth", "role"} and m.kind != "handler" for m in found.mechanisms):
             found.role = self.roles.role(route)
             if found.role in PUBLIC_ROLES:  # a login answering 401 to a wrong password checks no token

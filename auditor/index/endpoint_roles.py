@@ -86,11 +86,13 @@ class Behaviour:
     oauth: bool = False
     reads_identity: bool = False  # reads a username/email from the request
     other_check: bool = False  # some verify_*/check_* call: an OTP, an API key...
+    reads_auth_header: bool = False  # reads the Authorization header: the caller's own login token
     ignored_verifications: list[tuple[str, int, str]] = field(default_factory=list)  # (relpath, line, call)
 
     FLAGS = (
         "hashes_password", "creates_user", "verifies_password", "issues_token", "decodes_token", "hmac",
         "reads_signature_header", "sends_mail", "makes_reset_token", "oauth", "reads_identity", "other_check",
+        "reads_auth_header",
     )
 
     def merge(self, other: Behaviour) -> None:
@@ -222,6 +224,8 @@ class Roles:
             text = const_str(arg) or ""
             if text and any(re.search(rf"\binsert\s+into\s+[\"`]?{t}\b", text, re.I) for t in self.user_tables):
                 found.creates_user = True
+            if text.lower() == "authorization" and tail in {"get", "getheader", "get_header"}:
+                found.reads_auth_header = True
             if text and SIGNATURE_HEADER.search(text) and tail in {"get", "getheader", "get_header"}:
                 found.reads_signature_header = True
             if text and IDENTITY_WORDS.fullmatch(text.lower()) and tail in {"get", "getlist"}:
@@ -229,6 +233,8 @@ class Roles:
 
     @staticmethod
     def _reads(node: ast.AST, found: Behaviour) -> None:
+        if isinstance(node, ast.Subscript) and (const_str(node.slice) or "").lower() == "authorization":
+            found.reads_auth_header = True
         if isinstance(node, ast.Constant) and node.value in {"authorization_code", "client_secret"}:
             found.oauth = True  # exchanges an OAuth code with the provider by hand
         elif isinstance(node, ast.Subscript):
@@ -259,6 +265,8 @@ class Roles:
             return None
         if found.hmac or found.reads_signature_header:
             return WEBHOOK
+        if found.reads_auth_header and found.decodes_token:
+            return None  # the handler checks the caller's login token itself: not a public endpoint
         if found.oauth:
             return OAUTH  # (a first sign-in with another service may create the account too)
         if found.creates_user and (found.hashes_password or found.issues_token or self.user_passwords):

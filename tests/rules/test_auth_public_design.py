@@ -402,3 +402,49 @@ def test_following_another_user_is_no_change_to_their_account_but_editing_it_is(
     assert [m for _, m in found(tmp_path, _api("pass"), "PR202")] == []
     hits = found(tmp_path / "b", _api('user.email = "x@y.z"'), "PR202")
     assert [m.split(" changes")[0] for _, m in hits] == ["PATCH /users/<int:id>"], hits
+
+
+SELF_CHECKED = """
+import jwt
+from flask import Flask, Response, request
+from werkzeug.security import generate_password_hash
+from flask_login import login_required
+
+app = Flask(__name__)
+USERS = {{}}
+
+
+@app.route("/notes", methods=["POST"])
+@login_required
+def create_note():
+    return {{}}
+
+
+@app.route("/users/<username>/password", methods=["PUT"])
+def update_password(username):
+    token = {token}
+    try:
+        claims = jwt.decode(token, "k", algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return Response("bad token", 401)
+    USERS[username] = generate_password_hash(request.json["password"])
+    return {{}}
+"""
+
+
+def test_a_handler_checking_the_callers_own_token_is_no_password_reset(tmp_path):
+    # the Authorization header: a logged-in route that checks its token itself (no rate limit, no PR201)
+    header = SELF_CHECKED.format(token='request.headers.get("Authorization")')
+    assert found(tmp_path, {"app.py": header}, "PR201", "PR240") == []
+    # a token from the body that sets a new password: a password reset, public by design
+    body = SELF_CHECKED.format(token='request.json["token"]')
+    assert found(tmp_path / "b", {"app.py": body}, "PR201", "PR240") == []
+    from auditor.index.auth_model import auth_model
+
+    roles = {}
+    for folder, text in (("c", header), ("d", body)):
+        result = scan_project(write_project(tmp_path / folder, {"app.py": text}), select=["PR201"])
+        model = auth_model(result.index)
+        route = next(r for r in result.index.routes if "password" in r.path)
+        roles[folder] = (model.of(route).role, model.of(route).guarded)
+    assert roles == {"c": (None, True), "d": ("password-reset", False)}
