@@ -68,6 +68,11 @@ def _resource(path: str) -> str:
     return ""
 
 
+def _account_params(route) -> list[str]:
+    """Path parameters that name an account: row ids, and user names (`/users/<username>/password`)."""
+    return [*id_params(route.path), *(p for p in path_params(route.path) if re.fullmatch(r"user_?name|email|login|handle", p, re.I))]
+
+
 def _by_public_handle(route) -> bool:
     """The path names its object by a public handle (user name, slug), not by a row id."""
     params = path_params(route.path)
@@ -471,7 +476,7 @@ def reindex():
                 reason = "is an admin route"
             elif self._writes_role(node):
                 reason = "changes a role or admin flag"
-            elif route.is_mutating and id_params(route.path) and self._changes_other_user(index, route, node, data_shape(index)):
+            elif route.is_mutating and _account_params(route) and self._changes_other_user(index, route, node, data_shape(index)):
                 reason = "changes another user's account"
             if reason:
                 yield self.at(route.relpath, route, f"{route.label()} {reason} but only checks that the caller is logged in, not their role")
@@ -487,7 +492,7 @@ def reindex():
 
     @staticmethod
     def _changes_other_user(index, route, node: ast.AST, shape) -> bool:
-        lookups = [call for call in lookups_by(node, set(id_params(route.path))) if any(t in shape.users for t in tables_touched(call, shape))]
+        lookups = [call for call in lookups_by(node, set(_account_params(route))) if any(t in shape.users for t in tables_touched(call, shape))]
         if not lookups or not any(_writes_to(node, call) for call in lookups):
             return False  # following or messaging another user reads their row, it does not change it
         return not checks_owner(index, route, node, user_params(index, route) | auth_model(index).of(route).user_params)

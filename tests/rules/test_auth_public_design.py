@@ -448,3 +448,28 @@ def test_a_handler_checking_the_callers_own_token_is_no_password_reset(tmp_path)
         route = next(r for r in result.index.routes if "password" in r.path)
         roles[folder] = (model.of(route).role, model.of(route).guarded)
     assert roles == {"c": (None, True), "d": ("password-reset", False)}
+
+
+def test_changing_another_users_password_by_user_name_needs_a_role(tmp_path):
+    app = """
+from flask import Flask, abort, request
+from flask_login import current_user, login_required
+from app.models import User, db
+
+app = Flask(__name__)
+
+
+@app.route("/users/<username>/password", methods=["PUT"])
+@login_required
+def set_password(username):
+    user = User.query.filter_by(email=username).first_or_404()
+    {check}
+    user.password = request.json["password"]
+    db.session.commit()
+    return {{}}
+"""
+    files = {"app/__init__.py": "", "app/models.py": API_MODELS}
+    hits = found(tmp_path, {**files, "app/main.py": app.format(check="")}, "PR202")
+    assert [m.split(" changes")[0] for _, m in hits] == ["PUT /users/<username>/password"], hits
+    own = app.format(check="if user.id != current_user.id:\n        abort(403)")
+    assert found(tmp_path / "b", {**files, "app/main.py": own}, "PR202") == []
