@@ -527,6 +527,38 @@ def _writes_to(node: ast.AST, lookup: ast.Call) -> bool:
     return False
 
 
+def _listed_whole(index, model, route) -> set[str]:
+    """Tables the collection route next to `route` (same router, same resource, no path parameters,
+    behind the login) returns whole: `Post.select()`, `db.query(Post).all()`, `select(Post)`."""
+    shape = data_shape(index)
+    resource = _resource(route.path)
+    found: set[str] = set()
+    for ra in model.routes:
+        other = ra.route
+        if other is route or not ra.guarded or "GET" not in other.methods or path_params(other.path):
+            continue
+        if other.router != route.router or _resource(other.path) != resource:
+            continue
+        node = handler_node(index, other)
+        if node is None:
+            continue
+        chained = {id(sub.value) for sub in ast.walk(node) if isinstance(sub, ast.Attribute)}  # Post.select() in Post.select().where(...)
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and id(sub) not in chained and _whole_table(sub, shape):
+                found |= set(tables_touched(sub, shape))
+    return found
+
+
+def _whole_table(call: ast.Call, shape) -> bool:
+    if MissingOwnershipCheck._unfiltered(call, shape):
+        return True
+    text = ast.unparse(call)
+    simple = isinstance(call.func, ast.Attribute) and call.func.attr == "select" and not call.args or (
+        (dotted(call.func) or "").rpartition(".")[2] == "select" and len(call.args) == 1
+    )
+    return simple and not re.search(r"\.(where|filter|filter_by|join)\(", text)
+
+
 REQUEST_DATA = re.compile(r"^request\.(json|form|args|values|get_json|data)\b")
 
 
@@ -755,6 +787,8 @@ def export_items():
             owned = [t for t in tables_touched(call, shape) if t in owned_tables]
             if owned and not route.is_mutating and model.public_table(owned[0]):
                 continue  # reading a row that pages without login show anyway (a blog post)
+            if owned and not route.is_mutating and owned[0] in _listed_whole(index, model, route):
+                continue  # the collection route shows every row of it to any user (a social feed)
             if owned:
                 return f"loads {owned[0]} by {', '.join(ids)} from the path without checking it belongs to the current user", None
         facts = index.modules[route.relpath]

@@ -200,3 +200,33 @@ def test_a_public_feed_is_not_an_ownership_gap(tmp_path):
     assert found(tmp_path / "b", _flask(FEED.format(path="/posts/export"), **{"app/models.py": published})) == []
     hits = found(tmp_path / "c", _flask(FEED.format(path="/posts/export")))
     assert hits == ["GET /posts/export returns every user's posts rows (no filter on the current user)"], hits
+
+
+SOCIAL = """
+from flask import Blueprint, abort
+from apifairy import authenticate
+from flask_httpauth import HTTPTokenAuth
+from app.models import Post, db
+
+bp = Blueprint("posts", __name__)
+token_auth = HTTPTokenAuth()
+
+
+@bp.route("/posts")
+@authenticate(token_auth)
+def all_posts():
+    return {listing}
+
+
+@bp.route("/posts/<int:id>")
+@authenticate(token_auth)
+def get_post(id):
+    return db.session.get(Post, id) or abort(404)
+"""
+
+
+def test_a_post_every_logged_in_user_sees_in_the_listing_is_no_ownership_gap_by_id(tmp_path):
+    assert found(tmp_path, _flask(SOCIAL.format(listing="Post.select()"))) == []
+    own = SOCIAL.format(listing="Post.select().where(Post.author_id == token_auth.current_user().id)")
+    hits = found(tmp_path / "b", _flask(own))
+    assert hits == ["GET /posts/<int:id> loads posts by id from the path without checking it belongs to the current user"], hits
