@@ -278,6 +278,13 @@ init_db()
 @app.route("/")
 def index():
     return "ok"
+
+
+@app.route("/links/<int:link_id>/clicks")
+def clicks(link_id):
+    db = sqlite3.connect(DATABASE)
+    count = db.execute("SELECT COUNT(*) FROM clicks WHERE link_id = ?", (link_id,)).fetchone()
+    return {"clicks": count[0]}
 ''',
     }
     root = write_project(tmp_path / "app", files)
