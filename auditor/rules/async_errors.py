@@ -194,6 +194,9 @@ def swallows(handler: ast.ExceptHandler) -> bool:
     return True
 
 
+CHECKING_FUNCTION = re.compile(r"^_*(verify|validate|check|parse|decode|is|has|can)(_|$)", re.I)
+
+
 class SwallowedExceptions(ModuleRule):
     """Collects swallowing `except` blocks during the walk; decides at the end of the module
     whether each is in request/task code (PR342) or elsewhere (PR510)."""
@@ -228,12 +231,28 @@ class SwallowedExceptions(ModuleRule):
             return True
         return any((dotted(d) or "").rpartition(".")[2] in TASK_DECORATORS for d in function.decorator_list)
 
+    @staticmethod
+    def answers_a_check(handler: ast.ExceptHandler, functions: list[ast.AST]) -> bool:
+        """`verify_auth_token()` returning None when `loads()` fails: for a function that checks or
+        parses its input, the failure is the answer ("invalid token"), not a lost error."""
+        return (
+            bool(functions)
+            and CHECKING_FUNCTION.match(functions[-1].name) is not None
+            and len(handler.body) == 1
+            and isinstance(handler.body[0], ast.Return)
+            and isinstance(handler.body[0].value, ast.Constant)
+            and handler.body[0].value.value in (None, False)
+        )
+
     def end(self, ctx: ModuleContext) -> None:
         for handler, functions in self.candidates:
+            if self.answers_a_check(handler, functions):
+                continue
             where = next((f for f in reversed(functions) if self.is_request_or_task(f, ctx)), None)
             if (where is not None) != self.in_request_or_task:
                 continue
-            what = "except: pass" if handler.type is None else f"except {ast.unparse(handler.type)}"
+            body = "pass" if all(isinstance(b, ast.Pass) for b in handler.body) else ast.unparse(handler.body[0]).splitlines()[0]
+            what = f"except: {body}" if handler.type is None else f"except {ast.unparse(handler.type)}"
             if where is not None:
                 kind = "request handler" if route_methods(where, ctx) else "background task"
                 self.report(ctx, handler, f"`{what}` in {kind} `{where.name}` hides the error: nothing is logged and the caller sees success")

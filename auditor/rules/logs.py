@@ -317,6 +317,8 @@ Safe: behaviour is unchanged apart from the new log line.
         "from fastapi import FastAPI\ndef parse(value):\n    try:\n        return int(value)\n    except ValueError:\n        return None\n",
         "from fastapi import FastAPI\ndef close(conn):\n    try:\n        conn.close()\n    except Exception:\n        raise\n",
         "def library():\n    try:\n        work()\n    except Exception:\n        pass\n",
+        # A check whose failure is its answer: an invalid token gives None.
+        "from flask import Flask\ndef verify_auth_token(token):\n    try:\n        data = serializer.loads(token)\n    except:\n        return None\n    return data['id']\n",
     ]
     INVALID = [
         "from fastapi import FastAPI\ndef load():\n    try:\n        return fetch()\n    except Exception:\n        return None\n",
