@@ -430,7 +430,7 @@ async def test_not_a_problem_on_this_line_writes_a_suppression_comment_next_to_t
         await press(pilot, "n")
         assert isinstance(app.screen, ReviewScreen)
         patch = app.screen.patch_text()
-        assert f"# prodready: ignore[PR502]" in patch and "per-file-ignores" not in patch
+        assert "# prodready: ignore[PR502]" in patch and "per-file-ignores" not in patch
         await press(pilot, "a", "y")
         assert isinstance(app.screen, SummaryScreen)
         assert target.path in text_of(app, "#summary-written")
