@@ -804,7 +804,7 @@ members = Table(
             if model.kind == "table" and not any(c.foreign_key for c in model.columns):
                 continue  # a core Table() describing someone else's table (a catalog, a view)
             kind = "table" if model.kind == "table" else "model"
-            yield self.at(relpath, model.span, f"{kind} {model.name} ({model.table}) has no primary key: duplicate rows go unnoticed")
+            yield self.at(relpath, model.span, f"{kind} {model.name}{'' if model.name == model.table else f' (table {model.table})'} has no primary key: duplicate rows go unnoticed")
         for table in app_sql_tables(index):
             if table.name.startswith("__index__") or table.primary_key or any(c.primary_key for c in table.columns):
                 continue

@@ -79,7 +79,7 @@ Safe: the query does the same for ordinary input; only injected SQL stops workin
                 yield self.at(
                     hit.relpath,
                     hit.node,
-                    f"SQL text built from {hit.source} (a number here, so not exploitable as written): use bound parameters",
+                    f"SQL text built from {hit.source}, a number here (so not exploitable as written): use bound parameters",
                     severity=Severity.LOW,
                     confidence=Confidence.MEDIUM,
                 )

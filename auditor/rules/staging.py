@@ -708,7 +708,7 @@ class NoHealthEndpoint(ProjectRule):
         "Without a health endpoint the load balancer or platform cannot tell a broken instance from a "
         "working one: it keeps sending users to an app whose database is down."
     )
-    fix_summary = "Adds a /health route that checks the database and answers 200 or 503."
+    fix_summary = "Adds a /health route that answers 200, or 503 when the database it can reach is down."
     doc = """
 ## What it does
 Reports a web app (FastAPI or Flask routes found) that has no health-check route such as
