@@ -782,7 +782,8 @@ def export_items():
     def _problem(index, route, node: ast.AST, model) -> tuple[str, Confidence | None] | None:
         shape = data_shape(index)
         owned_tables = model.owned
-        ids = id_params(route.path)
+        # Any path parameter that picks a row: an id, or a title, name or code unique to it.
+        ids = path_params(route.path)
         for call in lookups_by(node, set(ids)):
             owned = [t for t in tables_touched(call, shape) if t in owned_tables]
             if owned and not route.is_mutating and model.public_table(owned[0]):

@@ -230,3 +230,57 @@ def test_a_post_every_logged_in_user_sees_in_the_listing_is_no_ownership_gap_by_
     own = SOCIAL.format(listing="Post.select().where(Post.author_id == token_auth.current_user().id)")
     hits = found(tmp_path / "b", _flask(own))
     assert hits == ["GET /posts/<int:id> loads posts by id from the path without checking it belongs to the current user"], hits
+
+
+BOOKS = """
+from fastapi import Depends, FastAPI, HTTPException
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+app = FastAPI()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+
+
+class Book(Base):
+    __tablename__ = "books"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(500))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+def get_db():
+    yield None
+
+
+def get_current_user(db: Session = Depends(get_db)) -> User:
+    raise HTTPException(status_code=401)
+
+
+@app.get("/books/{{title}}")
+def book_by_title(title: str, user: User = Depends(get_current_user), db: Session = Depends(get_db)):
+    book = db.query(Book).filter(Book.title == title{owner}).first()
+    if book is None:
+        raise HTTPException(status_code=404)
+    return {{"title": book.title, "secret": book.secret}}
+"""
+
+
+def test_a_private_row_looked_up_by_its_title_is_found(tmp_path):
+    """VAmPI's broken object-level authorization: any logged-in user reads anyone's book secret by
+    naming its title. The path parameter is no id, but it picks a row all the same."""
+    hits = found(tmp_path, {"main.py": BOOKS.format(owner="")})
+    assert hits == ["GET /books/{title} loads books by title from the path without checking it belongs to the current user"]
+
+
+def test_a_title_lookup_filtered_on_the_owner_is_fine(tmp_path):
+    assert found(tmp_path, {"main.py": BOOKS.format(owner=", Book.user_id == user.id")}) == []
