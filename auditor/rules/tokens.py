@@ -8,6 +8,7 @@ import re
 from auditor.index.project import is_script_path
 from auditor.models import Category, Confidence, Severity
 from auditor.rules.base import ModuleRule, register
+from auditor.rules.webapp import is_test_or_script
 from auditor.walk import ModuleContext, const_str, kwarg
 
 JWT_DECODE = frozenset({"jwt.decode", "jwt.api_jwt.decode", "jose.jwt.decode", "jwt.PyJWT.decode"})
@@ -378,6 +379,11 @@ def make_session(user):
                 self.report(ctx, node, f"cookie '{name}' holds the user's identity unsigned: anyone can edit it and become another user")
 
 
+STORED_PASSWORD = re.compile(r"^(password|passwd|pwd)$", re.I)  # a column holding the password itself
+STORED_OWNER = re.compile(r"user|account|member|admin|customer|row|record|owner", re.I)
+TYPED_PASSWORD = re.compile(r"(request|data|body|payload|json|form|args|credentials|params)\b.*pass(word|wd)|\[[\'\"]pass(word|wd)[\'\"]\]|\.get\([\'\"]pass(word|wd)", re.I)
+
+
 @register
 class WeakPasswordHash(ModuleRule):
     code = "PR214"
@@ -391,8 +397,10 @@ class WeakPasswordHash(ModuleRule):
     fix_summary = "Hashes passwords with a slow, salted algorithm (argon2, bcrypt, scrypt or PBKDF2)."
     doc = """
 ## What it does
-Finds passwords hashed with a fast digest (`hashlib.md5/sha1/sha256/...`): a `hashlib` call
-on a password variable, or in a function whose name says it hashes or checks passwords.
+Finds passwords kept as typed (`user.password == data.get("password")`: the stored column
+is compared with what the client sent) and passwords hashed with a fast digest
+(`hashlib.md5/sha1/sha256/...`): a `hashlib` call on a password variable, or in a function
+whose name says it hashes or checks passwords.
 
 ## Why is this bad in production
 Fast hashes are built to be fast: a GPU tries billions of SHA-256 guesses per second, and an
@@ -425,14 +433,38 @@ def fingerprint(data: bytes) -> str:
 def reset_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 """,
+        # Two typed values compared (a confirmation field), and a stored hash checked properly.
+        """
+from flask import request
+from werkzeug.security import check_password_hash
+def register(form):
+    return form.password.data == form.confirm.data
+def login(user):
+    return check_password_hash(user.password_hash, request.form["password"])
+""",
     ]
     INVALID = [
+        "from flask import Flask, request\ndef login(user):\n    data = request.get_json()\n    return data.get('password') == user.password\n",
         "import hashlib\ndef hash_password(password: str) -> str:\n    return hashlib.sha256(password.encode()).hexdigest()\n",
         "import hashlib\ndef register(form):\n    pw = hashlib.md5(form['password'].encode()).hexdigest()\n    return pw\n",
     ]
 
     def begin(self, ctx: ModuleContext) -> None:
-        self.active = not is_script_path(ctx.relpath) and ctx.imports_module("hashlib")
+        self.app_code = not is_script_path(ctx.relpath) and not is_test_or_script(ctx.relpath)
+        self.active = self.app_code and ctx.imports_module("hashlib")
+        self.plain_reported: set[int] = set()
+
+    def visit_Compare(self, node: ast.Compare, ctx: ModuleContext) -> None:
+        """`user.password == data.get("password")`: the password is stored as it was typed."""
+        if not self.app_code or len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Eq, ast.NotEq)):
+            return
+        sides = (node.left, node.comparators[0])
+        stored = [s for s in sides if isinstance(s, ast.Attribute) and STORED_PASSWORD.match(s.attr) and STORED_OWNER.search(ast.unparse(s.value))]
+        typed = [s for s in sides if s not in stored and TYPED_PASSWORD.search(ast.unparse(s))]
+        function = ctx.enclosing_function()
+        if stored and typed and id(function) not in self.plain_reported:  # once per function
+            self.plain_reported.add(id(function))
+            self.report(ctx, node, "passwords are stored and compared as plain text: a leaked database gives every password away; store a slow salted hash (argon2, bcrypt)")
 
     def visit_Call(self, node: ast.Call, ctx: ModuleContext) -> None:
         func = ctx.resolve(node.func) if self.active else None

@@ -592,3 +592,15 @@ def delete_note(note_id: int):
 """
     hits = found(tmp_path, {"app.py": app}, "PR201", "PR240")
     assert [(rule, m.split(" has")[0]) for rule, _, m in hits] == [("PR240", "POST /login")], hits
+
+
+def test_passwords_kept_as_typed_are_found_once_per_function(tmp_path):
+    """VAmPI stores the password the client sent and compares it with `==` in its login."""
+    app = (
+        "from flask import Flask, jsonify, request\n\napp = Flask(__name__)\n\n\n"
+        "@app.route('/login', methods=['POST'])\ndef login():\n    data = request.get_json()\n    user = find(data.get('username'))\n"
+        "    if user and data.get('password') == user.password:\n        return jsonify(ok=True)\n"
+        "    if user and data.get('password') != user.password:\n        return jsonify(ok=False), 401\n    return jsonify(ok=False), 404\n"
+    )
+    result = scan_project(write_project(tmp_path, {"app.py": app}), select=["PR214"])
+    assert [(f.rule, f.line) for f in result.findings] == [("PR214", 10)]
