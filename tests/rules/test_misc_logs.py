@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import scan_example
+from tests.helpers import scan_example, scan_project, write_project
 
 
 def findings(tmp_path, example):
@@ -46,3 +46,17 @@ DEV_ONLY = {
 @pytest.mark.parametrize("example", DEV_ONLY.values(), ids=DEV_ONLY.keys())
 def test_echo_for_development_only_is_fine(tmp_path, example):
     assert findings(tmp_path, example) == []
+
+
+def test_plain_text_logs_point_at_the_handler_a_log_service_reads(tmp_path):
+    """flasky mails errors to its admins (text, read by people) and streams logs on Heroku: the
+    finding points at the stream handler, not at the mail one."""
+    app = (
+        "import logging\nfrom logging.handlers import SMTPHandler\nfrom flask import Flask\n\napp = Flask(__name__)\n"
+        "mail_handler = SMTPHandler(mailhost='smtp', fromaddr='a@x.io', toaddrs=['b@x.io'], subject='error')\n"
+        "app.logger.addHandler(mail_handler)\n"
+        "stream_handler = logging.StreamHandler()\napp.logger.addHandler(stream_handler)\n\n\n"
+        "@app.route('/')\ndef index():\n    return 'ok'\n"
+    )
+    result = scan_project(write_project(tmp_path, {"app.py": app}), select=["PR503"])
+    assert [(f.rule, f.line) for f in result.findings] == [("PR503", 9)]
