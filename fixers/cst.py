@@ -7,6 +7,7 @@ codemods do the same); `CodemodCommand.transform_module` runs it after the trans
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import TypeVar
 import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodCommand, CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from auditor.index.extract import module_name_for
@@ -78,6 +79,10 @@ class FixCommand(CodemodCommand, cst.CSTTransformer):
     def _instantiate_and_run(self, transform, tree: cst.Module) -> cst.Module:
         if transform is AddImportsVisitor:
             return add_imports_to_header(self.context, tree)
+        if transform is RemoveImportsVisitor:
+            tree = remove_imports_cheaply(self.context, tree)
+            if not self.context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
+                return tree  # nothing left for its scope analysis (most of the cost of a codemod)
         return super()._instantiate_and_run(transform, tree)
 
     def transform_module(self, tree: cst.Module) -> cst.Module:
@@ -525,6 +530,52 @@ def place_new_imports(before: cst.Module, after: cst.Module, relpath: str, local
             if at + 1 < len(body) and not _import_module(body[at + 1]):
                 body[at + 1] = spaced(body[at + 1], 1)
     return after.with_changes(body=body)
+
+
+def code_for(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def remove_imports_cheaply(context: CodemodContext, module: cst.Module) -> cst.Module:
+    """Settle the import removals RemoveImportsVisitor has scheduled without its scope analysis
+    where the text decides: a name the module still mentions outside its import lines keeps its
+    import (a mention in a string or a comment keeps it too: harmless), and an unused plain
+    `import x` line is dropped here. What is left stays scheduled for the visitor."""
+    scheduled = context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY, [])
+    if not scheduled:
+        return module
+    body = list(module.body)
+    code = module.code
+    imports = "\n".join(code_for(s) for s in body if is_import_line(s))
+
+    def mentions(text: str, entry) -> int:
+        return len(re.findall(rf"\b{re.escape(entry[2] or (entry[1] or entry[0]).partition('.')[0])}\b", text))
+
+    left = []
+    for entry in scheduled:
+        if mentions(code, entry) > mentions(imports, entry):
+            continue  # still used
+        module_name, obj, alias = entry
+        plain = next((i for i, s in enumerate(body) if obj is None and alias is None and _is_plain_import(s, module_name)), None)
+        if plain is None:
+            left.append(entry)
+            continue
+        removed = body.pop(plain)
+        if plain < len(body) and any(line.comment for line in removed.leading_lines):
+            body[plain] = body[plain].with_changes(leading_lines=[*removed.leading_lines, *body[plain].leading_lines])
+    context.scratch[RemoveImportsVisitor.CONTEXT_KEY] = left
+    return module.with_changes(body=body)
+
+
+def _is_plain_import(statement: cst.CSTNode, module: str) -> bool:
+    """`import module` alone on its line."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    node = statement.body[0]
+    return (
+        isinstance(node, cst.Import) and len(node.names) == 1 and node.names[0].asname is None
+        and code_for(node.names[0].name) == module
+    )
 
 
 def add_imports_to_header(context: CodemodContext, module: cst.Module) -> cst.Module:

@@ -138,3 +138,26 @@ def test_a_codemod_places_its_import_in_the_stdlib_block(tmp_path):
     apply_plan(plan)
     text = (root / "app/main.py").read_text()
     assert text.startswith("import json\nimport logging\n\nfrom fastapi import FastAPI\n\nfrom app.models import Order\n\nlogger = logging.getLogger(__name__)\n")
+
+
+def test_import_removals_settled_from_the_text_match_libcsts_visitor():
+    """remove_imports_cheaply drops an unused plain `import x` and keeps imports still mentioned,
+    without RemoveImportsVisitor's scope analysis; what it cannot decide stays scheduled."""
+    import libcst as cst
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import RemoveImportsVisitor
+
+    from fixers.cst import remove_imports_cheaply
+
+    source = "import os\nimport sys\nfrom typing import Any, Optional\n\n# uses sys\nprint(sys.argv, Optional)\n"
+    context = CodemodContext()
+    for entry in (("os", None, None), ("sys", None, None), ("typing", "Any", None), ("typing", "Optional", None)):
+        RemoveImportsVisitor.remove_unused_import(context, *entry)
+    cheap = remove_imports_cheaply(context, cst.parse_module(source))
+    assert context.scratch[RemoveImportsVisitor.CONTEXT_KEY] == [("typing", "Any", None)]  # left to the visitor
+    finished = RemoveImportsVisitor(context).transform_module(cheap).code
+    reference = CodemodContext()
+    for entry in (("os", None, None), ("sys", None, None), ("typing", "Any", None), ("typing", "Optional", None)):
+        RemoveImportsVisitor.remove_unused_import(reference, *entry)
+    assert finished == RemoveImportsVisitor(reference).transform_module(cst.parse_module(source)).code
+    assert finished.startswith("import sys\nfrom typing import Optional\n")
