@@ -198,6 +198,7 @@ class RehearsalScreen(Screen):
         Binding("enter", "run", "Rehearse now"),
         Binding("b", "back", "Back"),
         Binding("escape", "back", "Back", show=False),
+        Binding("q", "app.request_quit", "Quit"),
     ]
 
     running = False
