@@ -79,8 +79,9 @@ class SecretToSetting(FixCommand):
 
     DESCRIPTION = "Read secrets from the settings instead of the code."
 
-    def __init__(self, context, targets=(), module: str = "", foreign: bool = False) -> None:
+    def __init__(self, context, targets=(), module: str = "", foreign: bool = False, pydantic_settings: bool = True) -> None:
         super().__init__(context, targets)
+        self.pydantic_settings = pydantic_settings  # the project uses pydantic-settings already
         self.settings_module = module
         self.foreign = foreign  # the project has its own settings class: only its defaults are fixed
         self.fields: list[SettingField] = []
@@ -248,10 +249,30 @@ class SecretToSetting(FixCommand):
         if name in ENV_CALLS and original_node.args:
             targets = self._at(original_node, "PR221")
             variable = _string(original_node.args[0].value)
+            if targets and variable and self._in_config_class():
+                if len(original_node.args) < 2:
+                    return updated_node  # `os.environ.get("X") or "dev"`: leave_BooleanOperation's
+                self.fixed(targets)  # os.getenv("X", "dev") -> os.getenv("X") or <random>
+                return self._random_fallback(updated_node.with_changes(args=[updated_node.args[0].with_changes(comma=cst.MaybeSentinel.DEFAULT)]))
             if targets and variable:
                 new = self._replace(targets, variable, None)
                 return new if new is not None else updated_node
         return updated_node
+
+    def _in_config_class(self) -> bool:
+        """Inside a plain config class (Flask's `class Config:`), in a project without
+        pydantic-settings: the fallback becomes random instead of the class moving to settings."""
+        return (
+            bool(self.class_stack)
+            and not any((dotted_name(b.value) or "").endswith("BaseSettings") for b in self.class_stack[-1].bases)
+            and not self.pydantic_settings
+        )
+
+    def _random_fallback(self, read: cst.BaseExpression) -> cst.BaseExpression:
+        """`<read> or secrets.token_hex(32)`: never a value written in the code; with the variable
+        unset, sessions and tokens last as long as the process (a visible nuisance, not a forgeable key)."""
+        AddImportsVisitor.add_needed_import(self.context, "secrets")
+        return cst.BooleanOperation(read, cst.Or(), cst.parse_expression("secrets.token_hex(32)"))
 
     def leave_BooleanOperation(self, original_node: cst.BooleanOperation, updated_node: cst.BooleanOperation) -> cst.BaseExpression:
         left = original_node.left
@@ -263,6 +284,9 @@ class SecretToSetting(FixCommand):
         variable = _string(left.args[0].value)
         if not targets or not variable:
             return updated_node
+        if self._in_config_class():
+            self.fixed(targets)
+            return self._random_fallback(updated_node.left)
         new = self._replace(targets, variable, None)
         return new if new is not None else updated_node
 
@@ -271,7 +295,8 @@ class SecretsFixer(Fixer):
     def fix_file(self, relpath: str, findings: list[Finding], ws: Workspace) -> Outcomes:
         foreign = project_settings_class(ws) is not None
         module = "" if foreign else module_name_for(settings_path(ws))
-        command = transform(ws, relpath, SecretToSetting, locate(ws, findings), module=module, foreign=foreign)
+        uses = "pydantic_settings" in ws.index.imported_packages if ws.index is not None else True
+        command = transform(ws, relpath, SecretToSetting, locate(ws, findings), module=module, foreign=foreign, pydantic_settings=uses)
         if command.fields:
             ensure_settings(ws, command.fields, self.name)
         return {f: command.outcomes.get(f, "no secret literal found at this place any more") for f in findings}

@@ -222,8 +222,8 @@ class SecretWithLiteralFallback(ModuleRule):
         "the code — and tokens signed with it are accepted."
     )
     fix_summary = (
-        "Replaces the literal with a random value used in development only; anywhere else the app "
-        "refuses to start until the real secret is set."
+        "Replaces the literal with a random value: used in development only, the app refusing to start "
+        "elsewhere until the real secret is set; in a plain config class, one per process."
     )
     doc = """
 ## What it does

@@ -135,3 +135,23 @@ def test_settings_class_whose_environment_defaults_to_production_is_left_by_hand
     plan = plan_fixes(scan, [f for f in scan.findings if f.rule == "PR221"], include_review=True)
     assert not plan.fixes and plan.is_empty
     assert any("environment field defaults to something other than development" in str(skip) for skip in plan.skipped)
+
+
+def test_a_flask_config_class_gets_a_random_fallback_and_no_new_dependency(tmp_path):
+    """flasky's `SECRET_KEY = os.environ.get('SECRET_KEY') or 'hard to guess string'`: moving it to
+    a pydantic Settings module brought a dependency its pinned environment could not install. In
+    a plain config class the literal becomes a random value instead."""
+    files = {
+        "config.py": (
+            "import os\n\n\nclass Config:\n    SECRET_KEY = os.environ.get('SECRET_KEY') or 'hard to guess string'\n"
+            "    API_TOKEN = os.getenv('API_TOKEN', 'dev-token-123')\n"
+        ),
+        "app.py": "from flask import Flask\n\nfrom config import Config\n\napp = Flask(__name__)\napp.config.from_object(Config)\n",
+    }
+    root, plan, _ = fix_project(tmp_path, files, {"PR221"})
+    config = read(root, "config.py")
+    assert "SECRET_KEY = os.environ.get('SECRET_KEY') or secrets.token_hex(32)" in config
+    assert "API_TOKEN = os.getenv('API_TOKEN') or secrets.token_hex(32)" in config
+    assert "import secrets" in config and not plan.dependencies
+    run_python(root, "from app import app; assert len(app.config['SECRET_KEY']) == 64")
+    run_python(root, "from app import app; assert app.config['SECRET_KEY'] == 'real'", env={"SECRET_KEY": "real"})
