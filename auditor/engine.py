@@ -23,7 +23,6 @@ from auditor.config import Config, ConfigError, load_config
 from auditor.discovery import Discovery, discover
 from auditor.errors import ScanError
 from auditor.index.project import ProjectIndex
-from auditor.index.roles import scope_of
 from auditor.models import Diagnostic, Finding, Step
 from auditor.rules.base import ModuleRule, ProjectRule, all_rules
 from auditor.scoring import step_scores
@@ -140,7 +139,7 @@ def _stale_suppressions(
 def _on_request_code(findings: list[Finding], index: ProjectIndex) -> list[Finding]:
     """Drop findings of request-handling rules outside request-handling code (tests, CLI commands,
     scripts, clients in the repo, dead modules, development-only routers): auditor/index/roles.py."""
-    scoped = {code for code, cls in all_rules().items() if scope_of(cls) == "request"}
+    scoped = {code for code, cls in all_rules().items() if cls.scope == "request"}
     if not any(f.rule in scoped for f in findings):
         return findings
     roles = index.roles

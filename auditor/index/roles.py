@@ -4,7 +4,7 @@ Rules about handling requests (N+1 queries, outbound calls without a timeout, pr
 of logging, missing login...) only make sense on code that runs inside the deployed app: code a
 route or a background job can reach. A seeding script, a CLI command, an API client or an
 attack script kept in the repo, a test, or a module nothing imports is judged by other
-standards, so request rules stay quiet there (`scope = "request"`, see `scope_of`).
+standards: the engine drops the findings of rules that say `scope = "request"` there.
 
 Reachability follows imports. The seeds are the modules that create the app (FastAPI(),
 Flask()...) or run background jobs (Celery, RQ, Dramatiq, arq, Huey, APScheduler); without an
@@ -37,23 +37,6 @@ CLIENT = "client"  # outbound requests only: an API client or an attack script i
 DEAD = "dead"  # nothing imports it and nothing runs it
 SUPPORT = "support"  # imported only by tests, scripts or CLIs
 REQUEST_ROLES = frozenset({APP, UNKNOWN})
-
-# Rules about request handling: their findings count only on request code. Rule classes may
-# also say so themselves with `scope = "request"` (auditor/rules/base.py).
-REQUEST_SCOPED = frozenset(
-    {
-        "PR120", "PR121", "PR122", "PR123",  # N+1 queries: a seeding script's loop is not a request
-        "PR201", "PR202", "PR203", "PR240",  # routes in a dead module or a development-only router
-        "PR204", "PR205", "PR206", "PR207",
-        "PR233", "PR321", "PR322", "PR333", "PR334", "PR345", "PR346",
-        "PR210", "PR211", "PR212", "PR213",  # token handling: a CLI decoding a JWT to show it
-        "PR230", "PR250",  # per-request connections, outbound calls without timeouts
-        "PR301", "PR302", "PR303", "PR310", "PR311", "PR320",
-        "PR330", "PR331", "PR332",
-        "PR340", "PR341", "PR342", "PR343", "PR344",
-        "PR502", "PR510", "PR511",  # print() and bare excepts are a CLI's or a script's own business
-    }
-)  # fmt: skip
 
 # Claims that something is missing from the whole project: not made while part of it is unread
 # (the health route, the logging setup or the tests may be in the file that could not be parsed).
@@ -435,11 +418,3 @@ class CodeRoles:
             target = facts.imports[head] + (f".{rest}" if rest else "")
             return target != qualified and self.is_unknown(target, _depth + 1)
         return False
-
-
-def scope_of(rule_class) -> str | None:
-    """'request' when a rule's findings count only on request-handling code."""
-    scope = getattr(rule_class, "scope", None)
-    if scope is None and getattr(rule_class, "code", None) in REQUEST_SCOPED:
-        return "request"
-    return scope

@@ -40,6 +40,7 @@ GLOBAL_ERRORS = {"Exception", "BaseException", "500", "HTTPStatus.INTERNAL_SERVE
 @register
 class FireAndForgetTask(ModuleRule):
     code = "PR340"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "fire-and-forget-task"
     category = Category.ASYNC_ERRORS
     severity = Severity.MEDIUM
@@ -103,6 +104,7 @@ Safe: the task runs as before; failures are now logged.
 @register
 class UnguardedBackgroundLoop(ModuleRule):
     code = "PR341"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "unguarded-background-loop"
     category = Category.ASYNC_ERRORS
     severity = Severity.MEDIUM
@@ -263,6 +265,7 @@ class SwallowedExceptions(ModuleRule):
 @register
 class SwallowedExceptionInHandler(SwallowedExceptions):
     code = "PR342"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "swallowed-exception-in-handler"
     category = Category.ASYNC_ERRORS
     severity = Severity.MEDIUM
@@ -317,6 +320,7 @@ Safe: behaviour is unchanged apart from the new log line.
 @register
 class BlockingCallInAsync(ModuleRule):
     code = "PR343"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "blocking-call-in-async"
     category = Category.ASYNC_ERRORS
     severity = Severity.HIGH
@@ -431,6 +435,7 @@ Review: turning `async def` into `def` is safe only when the function awaits not
 @register
 class NoGlobalExceptionHandler(ProjectRule):
     code = "PR344"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "no-global-exception-handler"
     category = Category.ASYNC_ERRORS
     severity = Severity.LOW
@@ -499,6 +504,7 @@ Safe: only the body of 500 responses changes, and errors get logged.
 @register
 class BlockingHelperInAsync(ProjectRule):
     code = "PR345"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "blocking-helper-in-async"
     category = Category.ASYNC_ERRORS
     severity = Severity.HIGH
@@ -586,6 +592,7 @@ Review: no automatic fix; moving work to a thread changes where it runs.
 @register
 class FireAndForgetThread(ProjectRule):
     code = "PR346"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "fire-and-forget-thread"
     category = Category.ASYNC_ERRORS
     severity = Severity.MEDIUM

@@ -112,6 +112,7 @@ def checks_owner(index, route, node: ast.AST, users: set[str]) -> bool:
 @register
 class UnauthenticatedRoute(ProjectRule):
     code = "PR201"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "unauthenticated-route"
     category = Category.AUTH
     severity = Severity.HIGH
@@ -335,6 +336,7 @@ def shipping_webhook():
 @register
 class AdminRouteWithoutRoleCheck(ProjectRule):
     code = "PR202"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "admin-route-without-role-check"
     category = Category.AUTH
     severity = Severity.HIGH
@@ -601,6 +603,7 @@ def _insert_from_request(call: ast.Call, body_names: set[str]) -> str | None:
 @register
 class MissingOwnershipCheck(ProjectRule):
     code = "PR203"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "missing-ownership-check"
     category = Category.AUTH
     severity = Severity.HIGH
@@ -837,6 +840,7 @@ def export_items():
 @register
 class AuthRouteWithoutRateLimit(ProjectRule):
     code = "PR240"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "auth-route-without-rate-limit"
     category = Category.RATE_LIMIT
     severity = Severity.MEDIUM
@@ -1002,6 +1006,7 @@ def forgot_password():
 @register
 class AuthCheckVerifiesNothing(ProjectRule):
     code = "PR204"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "auth-check-verifies-nothing"
     category = Category.AUTH
     severity = Severity.HIGH
@@ -1113,6 +1118,7 @@ def create_note():
 @register
 class TokenWithoutPasswordCheck(ProjectRule):
     code = "PR205"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "token-without-password-check"
     category = Category.AUTH
     severity = Severity.HIGH
@@ -1196,6 +1202,7 @@ def enter():
 @register
 class WebhookSignatureFailsOpen(ProjectRule):
     code = "PR206"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "webhook-signature-fails-open"
     category = Category.AUTH
     severity = Severity.HIGH
@@ -1276,6 +1283,7 @@ async def billing(request: Request):
 @register
 class VerificationResultIgnored(ProjectRule):
     code = "PR207"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "verification-result-ignored"
     category = Category.AUTH
     severity = Severity.HIGH

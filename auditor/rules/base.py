@@ -44,8 +44,7 @@ class Rule:
     VALID: ClassVar[list[Example]] = []
     INVALID: ClassVar[list[Example]] = []
     # "request": findings count only on code a route or background job reaches, not on tests,
-    # CLI commands, scripts, clients in the repo or dead modules (auditor/index/roles.py, which
-    # also lists the request rules that do not say so here yet).
+    # CLI commands, scripts, clients in the repo or dead modules (auditor/index/roles.py).
     scope: ClassVar[str | None] = None
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:

@@ -85,6 +85,7 @@ def guards_duplicates(node: ast.AST) -> bool:
 @register
 class DuplicateWriteWithoutIdempotency(ProjectRule):
     code = "PR330"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "duplicate-write-without-idempotency"
     category = Category.IDEMPOTENCY
     severity = Severity.MEDIUM
@@ -207,6 +208,7 @@ Review: clients must send an Idempotency-Key header.
 @register
 class RandomIdempotencyKey(ModuleRule):
     code = "PR331"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "random-idempotency-key"
     category = Category.IDEMPOTENCY
     severity = Severity.HIGH
@@ -290,6 +292,7 @@ Review: the key must identify the operation (the order, the client's request), n
 @register
 class CheckThenInsertRace(ProjectRule):
     code = "PR332"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "check-then-insert-race"
     category = Category.IDEMPOTENCY
     severity = Severity.MEDIUM
@@ -503,6 +506,7 @@ def _python_update(stmt: ast.AST, rows: dict[str, int]) -> tuple[ast.AST, str] |
 @register
 class ReadModifyWriteRace(ProjectRule):
     code = "PR333"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "read-modify-write-race"
     category = Category.IDEMPOTENCY
     severity = Severity.MEDIUM
@@ -584,6 +588,7 @@ Review: no automatic fix; the order of charging and reserving is the app's decis
 @register
 class WebhookWithoutEventDedupe(ProjectRule):
     code = "PR334"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "webhook-without-event-dedupe"
     category = Category.IDEMPOTENCY
     severity = Severity.HIGH

@@ -27,6 +27,7 @@ POSITIONAL_TIMEOUT = {
 @register
 class OutboundCallWithoutTimeout(ModuleRule):
     code = "PR250"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "outbound-http-without-timeout"
     category = Category.RESILIENCE
     severity = Severity.MEDIUM

@@ -12,6 +12,7 @@ from auditor.rules.taint import HIGH, hits_for
 @register
 class SqlInjection(ProjectRule):
     code = "PR310"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "sql-injection"
     category = Category.VALIDATION
     severity = Severity.HIGH
@@ -88,6 +89,7 @@ Safe: the query does the same for ordinary input; only injected SQL stops workin
 @register
 class TemplateInjection(ProjectRule):
     code = "PR311"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "template-injection"
     category = Category.VALIDATION
     severity = Severity.HIGH

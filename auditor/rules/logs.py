@@ -130,6 +130,7 @@ def is_cli_command(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 @register
 class PrintInAppCode(ModuleRule):
     code = "PR502"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "print-diagnostics"
     category = Category.LOGGING
     severity = Severity.LOW
@@ -272,6 +273,7 @@ Safe: the same records, written as JSON.
 @register
 class SwallowedException(SwallowedExceptions):
     code = "PR510"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "swallowed-exception"
     category = Category.LOGGING
     severity = Severity.MEDIUM
@@ -330,6 +332,7 @@ Safe: behaviour is unchanged apart from the new log line.
 @register
 class ErrorWithoutTraceback(ModuleRule):
     code = "PR511"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "error-without-traceback"
     category = Category.LOGGING
     severity = Severity.LOW

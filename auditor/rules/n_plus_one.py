@@ -33,6 +33,7 @@ EAGER_HINT = "load them with one query (a join, WHERE id IN (...), or selectinlo
 @register
 class QueryInLoop(ModuleRule):
     code = "PR120"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "query-in-loop"
     category = Category.N_PLUS_ONE
     severity = Severity.MEDIUM
@@ -182,6 +183,7 @@ def report(db: Session):
 @register
 class LazyRelationshipInLoop(ProjectRule):
     code = "PR121"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "lazy-relationship-in-loop"
     category = Category.N_PLUS_ONE
     severity = Severity.MEDIUM
@@ -521,6 +523,7 @@ def _loops(function: ast.AST) -> Iterable[tuple[ast.AST, list[ast.AST], list[ast
 @register
 class QueryInLoopThroughHelper(ProjectRule):
     code = "PR123"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "query-in-loop-through-helper"
     category = Category.N_PLUS_ONE
     severity = Severity.MEDIUM
@@ -641,6 +644,7 @@ Review: no automatic fix; the batched query is written by hand.
 @register
 class LazyLoadInSerialisation(ProjectRule):
     code = "PR122"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "lazy-load-in-serialisation"
     category = Category.N_PLUS_ONE
     severity = Severity.MEDIUM

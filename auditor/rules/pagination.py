@@ -89,6 +89,7 @@ def _used(node: ast.AST, name: str) -> bool:
 @register
 class UnboundedPageSize(ProjectRule):
     code = "PR321"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "unbounded-page-size"
     category = Category.PAGINATION
     severity = Severity.MEDIUM
@@ -198,6 +199,7 @@ Review: no automatic fix yet; clients that asked for more than the maximum get a
 @register
 class UnpaginatedThroughHelper(ProjectRule):
     code = "PR322"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "unpaginated-list-through-helper"
     category = Category.PAGINATION
     severity = Severity.MEDIUM

@@ -43,6 +43,7 @@ def _reuses_connection(index, relpath: str, qualname: str, func: str) -> bool:
 @register
 class ConnectionPerRequest(ProjectRule):
     code = "PR230"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "connection-per-request"
     category = Category.CONNECTION_POOL
     severity = Severity.HIGH
@@ -340,6 +341,7 @@ def _closes(node: ast.AST, var: str) -> bool:
 @register
 class ConnectionLeakedOnEarlyReturn(ProjectRule):
     code = "PR233"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "connection-leaked-on-early-return"
     category = Category.CONNECTION_POOL
     severity = Severity.MEDIUM

@@ -45,6 +45,7 @@ def _jwt_ok(ctx: ModuleContext) -> bool:
 @register
 class JwtVerificationDisabled(ModuleRule):
     code = "PR210"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "jwt-verification-disabled"
     category = Category.AUTH
     severity = Severity.HIGH
@@ -140,6 +141,7 @@ def verify(token, keys):
 @register
 class JwtAlgorithmNotPinned(ModuleRule):
     code = "PR211"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "jwt-algorithm-not-pinned"
     category = Category.AUTH
     severity = Severity.HIGH
@@ -211,6 +213,7 @@ Review: tokens signed with any other algorithm are rejected.
 @register
 class JwtWithoutExpiry(ModuleRule):
     code = "PR212"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "jwt-without-expiry"
     category = Category.AUTH
     severity = Severity.MEDIUM
@@ -289,6 +292,7 @@ def create_refresh(data, key):
 @register
 class HandRolledSessionToken(ModuleRule):
     code = "PR213"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "hand-rolled-session-token"
     category = Category.AUTH
     severity = Severity.HIGH

@@ -131,6 +131,7 @@ def hand_validation(node: ast.AST, sources: list[ast.AST]) -> tuple[bool, bool]:
 @register
 class UnvalidatedRequestBody(ProjectRule):
     code = "PR301"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "unvalidated-request-body"
     category = Category.VALIDATION
     severity = Severity.MEDIUM
@@ -810,6 +811,7 @@ def const_str_of(node: ast.AST) -> str | None:
 @register
 class UnconstrainedStringField(ProjectRule):
     code = "PR302"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "unconstrained-string-field"
     category = Category.VALIDATION
     severity = Severity.LOW
@@ -940,6 +942,7 @@ Review: longer values that used to be accepted are rejected with 422.
 @register
 class UntypedRouteParameter(ProjectRule):
     code = "PR303"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "untyped-route-parameter"
     category = Category.VALIDATION
     severity = Severity.MEDIUM
@@ -1030,6 +1033,7 @@ BOUNDED_SQL = re.compile(r"\bLIMIT\b|\bFETCH\s+FIRST\b|\bGROUP\s+BY\b|\bCOUNT\s*
 @register
 class UnpaginatedListEndpoint(ProjectRule):
     code = "PR320"
+    scope = "request"  # judged only on code a route or a background job reaches
     name = "unpaginated-list-endpoint"
     category = Category.PAGINATION
     severity = Severity.MEDIUM
