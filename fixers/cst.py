@@ -401,7 +401,7 @@ def _import_module(statement: cst.CSTNode) -> tuple[str, int] | None:
         return None
     small = statement.body[0]
     if isinstance(small, cst.Import):
-        return cst.Module([]).code_for_node(small.names[0].name), 0
+        return code_of(small.names[0].name), 0
     return (dotted_name(small.module) or "" if small.module is not None else ""), len(small.relative)
 
 
@@ -425,7 +425,7 @@ def _sort_keys(statement: cst.CSTNode) -> tuple[tuple, str]:
 
 
 def _key(statement: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(statement.with_changes(leading_lines=[])).strip()
+    return code_of(statement.with_changes(leading_lines=[])).strip()
 
 
 def _blank_prefix(lines: Sequence[cst.EmptyLine]) -> tuple[list, list]:
@@ -532,7 +532,8 @@ def place_new_imports(before: cst.Module, after: cst.Module, relpath: str, local
     return after.with_changes(body=body)
 
 
-def code_for(node: cst.CSTNode) -> str:
+def code_of(node: cst.CSTNode) -> str:
+    """The source of one node."""
     return cst.Module([]).code_for_node(node)
 
 
@@ -546,7 +547,7 @@ def remove_imports_cheaply(context: CodemodContext, module: cst.Module) -> cst.M
         return module
     body = list(module.body)
     code = module.code
-    imports = "\n".join(code_for(s) for s in body if is_import_line(s))
+    imports = "\n".join(code_of(s) for s in body if is_import_line(s))
 
     def mentions(text: str, entry) -> int:
         return len(re.findall(rf"\b{re.escape(entry[2] or (entry[1] or entry[0]).partition('.')[0])}\b", text))
@@ -574,7 +575,7 @@ def _is_plain_import(statement: cst.CSTNode, module: str) -> bool:
     node = statement.body[0]
     return (
         isinstance(node, cst.Import) and len(node.names) == 1 and node.names[0].asname is None
-        and code_for(node.names[0].name) == module
+        and code_of(node.names[0].name) == module
     )
 
 

@@ -20,12 +20,10 @@ from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, dotted_name, locate, run_codemod
 from fixers.pipeline.workspace import Skip, Workspace
 from fixers.rewrite import code_of, tail
-from fixers.settings import read_setting
+from fixers.settings import DEVELOPMENT_VALUES, read_setting
 from fixers.templates import render
 
 
-# Environment values under which the app keeps creating its own tables (tests included).
-DEVELOPMENT_VALUES = ("development", "dev", "local", "test", "testing")
 ENVIRONMENT_VAR = re.compile(r"^(\w+_)?(ENV|ENVIRONMENT|STAGE)$|^FLASK_ENV$", re.I)
 
 

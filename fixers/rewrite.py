@@ -13,7 +13,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from auditor.models import Finding
-from fixers.cst import FixCommand, Target, dotted_name, run_codemod
+from fixers.cst import FixCommand, Target, code_of, dotted_name, run_codemod
 from fixers.pipeline.workspace import Skip, Workspace
 
 NO_SPACE = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
@@ -216,10 +216,6 @@ def find_calls(node: cst.CSTNode, predicate: Callable[[cst.Call], bool]) -> list
 
 def replace_node(tree: cst.CSTNode, old: cst.CSTNode, new: cst.CSTNode) -> cst.CSTNode:
     return tree.deep_replace(old, new)
-
-
-def code_of(node: cst.CSTNode) -> str:
-    return cst.Module([]).code_for_node(node)
 
 
 def transform(ws: Workspace, path: str, command_cls: type[FixCommand], targets: Sequence[Target] = (), **kwargs) -> FixCommand:

@@ -15,6 +15,7 @@ from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, dotted_name, locate
 from fixers.rewrite import code_of, set_keyword, tail, transform
 from fixers.settings import (
+    DEVELOPMENT_VALUES,
     ReadsSettings,
     SettingField,
     ensure_settings,
@@ -32,7 +33,6 @@ from fixers.pipeline.workspace import Skip, Workspace
 ENV_CALLS = {"os.getenv", "os.environ.get", "getenv", "environ.get"}
 DSN = re.compile(r"^[a-z][\w+.-]*://[^:/@\s]+:[^@/\s]+@", re.I)
 STRINGS = (cst.SimpleString, cst.ConcatenatedString)
-DEVELOPMENT_VALUES = ("development", "dev", "local", "test", "testing")
 ENVIRONMENT_FIELD = re.compile(r"^(app_|flask_)?(env|environment|stage)$")
 DEV_ONLY_MARK = "required_outside_development"  # the marker our generated settings use too
 VALIDATOR = "_required_outside_development"
@@ -40,7 +40,7 @@ VALIDATOR_SOURCE = '''
 @model_validator(mode="after")
 def {name}(self) -> "{cls}":
     """Fields with a development-only default must be set in every other environment."""
-    if self.{env}.lower() in ({development}):
+    if self.{env}.lower() in {development}:
         return self
     missing = [
         name.upper()
@@ -191,7 +191,7 @@ class SecretToSetting(FixCommand):
                 body.insert(first, field)
             AddImportsVisitor.add_needed_import(self.context, "pydantic", "model_validator")
             method = cst.parse_statement(VALIDATOR_SOURCE.format(name=VALIDATOR, cls=original.name.value, env=environment, mark=DEV_ONLY_MARK, ENV=environment.upper(),
-                development=", ".join(f'"{v}"' for v in DEVELOPMENT_VALUES)))
+                development=repr(DEVELOPMENT_VALUES).replace("'", '"')))
             body.append(method.with_changes(leading_lines=[cst.EmptyLine(indent=False)]))
         return node.with_changes(body=node.body.with_changes(body=body))
 

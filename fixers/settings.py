@@ -42,6 +42,8 @@ TYPED = {**CASTS, "bool": bool}  # what env_typed(...) reads (it parses "0"/"fal
 DB_NAME = re.compile(r"DATABASE|^DB_|_DB$|DSN|SQLALCHEMY", re.I)
 CREDENTIALS = re.compile(r"://[^/@\s]*:[^/@\s]*@")  # a URL with user:password@
 LOCAL = re.compile(r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0)\b")
+# APP_ENV values that mean "a developer's machine or a test run": development-only defaults apply.
+DEVELOPMENT_VALUES = ("development", "dev", "local", "test", "testing")
 RESERVED = {"app_env", "model_config", "model_fields", "is_development", "settings", "dict", "json", "copy"}
 
 

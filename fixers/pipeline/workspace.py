@@ -12,7 +12,6 @@ what is on disk, so the plan's edits always go from the disk to the last round's
 from __future__ import annotations
 
 import ast
-
 import difflib
 import io
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.models import Finding
+from fixers.pipeline.check import parsed
 from fixers.pipeline.errors import OutsideProjectError, StaleFileError
 
 BOM = "\ufeff"
@@ -79,7 +79,6 @@ class Workspace:
     requirements: dict[str, str] = field(default_factory=dict)  # requirement -> fixer that needs it
     notes: list[tuple[str, tuple]] = field(default_factory=list)  # (to do by hand, the findings it follows)
     _opcode_cache: dict[str, tuple[str, list]] = field(default_factory=dict)  # relpath -> (text, opcodes)
-    _tree_cache: dict[str, tuple[str, Any]] = field(default_factory=dict)  # relpath -> (text, ast.Module | None)
 
     # -- reading and writing ------------------------------------------------------------------
 
@@ -111,18 +110,10 @@ class Workspace:
 
     def tree(self, relpath: str) -> ast.Module | None:
         """The module's `ast` as its text is now; None when it is missing or does not parse.
-        Shared between callers (fixers ask for the same modules hundreds of times in a plan):
+        Parsed once per text (fixers ask for the same modules hundreds of times in a plan):
         read it, never change it."""
         text = self.read(relpath)
-        cached = self._tree_cache.get(relpath)
-        if cached is not None and cached[0] == text:
-            return cached[1]
-        try:
-            tree = ast.parse(text) if text is not None else None
-        except (SyntaxError, ValueError):
-            tree = None
-        self._tree_cache[relpath] = (text, tree)
-        return tree
+        return parsed(text) if text is not None else None
 
     def exists(self, relpath: str) -> bool:
         return self.read(relpath) is not None
