@@ -23,7 +23,10 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
+from fixers import matcher_speedup
 from fixers.pipeline.workspace import Skip, Workspace
+
+matcher_speedup.install()
 
 N = TypeVar("N", bound=cst.CSTNode)
 STRICT_FLAG = m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(target=m.Name("__strict__"))])])
@@ -590,10 +593,47 @@ def add_imports_to_header(context: CodemodContext, module: cst.Module) -> cst.Mo
     end = 1 if body and (is_docstring(body[0]) or m.matches(body[0], STRICT_FLAG)) else 0
     while end < len(body) and is_import_line(body[end]):
         end += 1
-    if end + 1 >= len(body):
+    if _all_imported(context.scratch.get(AddImportsVisitor.CONTEXT_KEY, ()), body[:end]):
+        return module  # what the visitor would find: nothing to add (most calls; it costs a parse's time)
+    if end >= len(body):
         return AddImportsVisitor(context).transform_module(module)
-    head = AddImportsVisitor(context).transform_module(module.with_changes(body=body[: end + 1]))
-    return module.with_changes(body=[*head.body, *body[end + 1 :]])
+    # The first statement after the imports only has its leading lines adjusted: a stand-in
+    # with the same leading lines takes its place (it can be a whole class).
+    stand_in = cst.SimpleStatementLine([cst.Pass()], leading_lines=body[end].leading_lines)
+    head = AddImportsVisitor(context).transform_module(module.with_changes(body=[*body[:end], stand_in]))
+    first = body[end].with_changes(leading_lines=head.body[-1].leading_lines)
+    return module.with_changes(body=[*head.body[:-1], first, *body[end + 1 :]])
+
+
+def _all_imported(scheduled: Sequence, header: Sequence[cst.CSTNode]) -> bool:
+    """Whether the module's top import lines (as AddImportsVisitor reads them: one import per
+    line) already have every scheduled import, under the same names. Relative imports are
+    left to the visitor, which resolves them."""
+    plain: set[tuple[str, str | None]] = set()  # import m [as a]
+    names: set[tuple[str, str, str | None]] = set()  # from m import n [as a]; n "*" for a star
+    for statement in header:
+        if not is_import_line(statement) or len(statement.body) != 1:
+            continue
+        node = statement.body[0]
+        if isinstance(node, cst.Import):
+            plain.update((code_of(a.name), a.evaluated_alias) for a in node.names)
+        elif not node.relative and node.module is not None:
+            module = code_of(node.module)
+            if isinstance(node.names, cst.ImportStar):
+                names.add((module, "*", None))
+            else:
+                names.update((module, a.evaluated_name, a.evaluated_alias) for a in node.names)
+    for item in scheduled:
+        if item.relative:
+            return False
+        if item.obj_name is None:
+            if (item.module, item.alias) not in plain:
+                return False
+        elif (item.module, item.obj_name, item.alias) not in names and (
+            item.alias is not None or (item.module, "*", None) not in names
+        ):
+            return False
+    return True
 
 
 def add_imports_in_order(module: cst.Module, relpath: str, imports: Sequence[tuple[str, str | None]], local: Sequence[str] = ()) -> cst.Module:
