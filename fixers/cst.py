@@ -207,6 +207,15 @@ def parse_module(source: str) -> cst.Module:
     return module
 
 
+def remember_parse(source: str, module: cst.Module) -> None:
+    """Keep a transformed tree as the parse of `source`, the code it generates, for the next
+    codemod: libcst trees round-trip, so parsing that code would give an equal tree."""
+    if source not in _PARSED:
+        _PARSED[source] = (module, None)
+        if len(_PARSED) > _PARSED_LIMIT:
+            _PARSED.popitem(last=False)
+
+
 def wrapper_for(module: cst.Module) -> MetadataWrapper:
     """The metadata wrapper of a tree parse_module returned (one per tree, so metadata computed
     once is reused); a fresh one for any other tree."""
@@ -240,12 +249,15 @@ def run_codemod(
     context = CodemodContext(filename=relpath, full_module_name=module_name_for(relpath))
     context.scratch[LOCAL_MODULES] = local_modules(ws)
     command = command_cls(context, targets, **kwargs)
-    code = command.transform_module(module).code
+    new_module = command.transform_module(module)
+    code = generated = new_module.code
     if not source.startswith("\n"):
         code = code.lstrip("\n")  # a removed first import leaves its blank line behind
     fixed = any(outcome is None for outcome in command.outcomes.values())
     if code != source and (fixed or keep_any_change):
         ws.write(relpath, code)
+        if code == generated:
+            remember_parse(code, new_module)
     return command
 
 
