@@ -30,6 +30,7 @@ from auditor.rules.route_code import handler_node, id_params, is_user_expr, user
 from auditor.walk import dotted
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, first_free, fix_with, header_end, insert_at, names_in
+from fixers.cst_dispatch import QuickTransformer, QuickVisitor
 from fixers.rewrite import (
     FunctionRewrite,
     add_param,
@@ -968,7 +969,7 @@ def own_rows_only(
     return new
 
 
-class OwnerFilter(cst.CSTTransformer):
+class OwnerFilter(QuickTransformer):
     """Inside one handler: adds the owner condition to the lookups by a path id (or to the
     unfiltered read), or checks the parent row a body field points at before the write. Models
     are named as the module names them (`models.Page`), imports it lacks collected in `imports`."""
@@ -1207,7 +1208,7 @@ def variables_in(node: cst.CSTNode) -> set[str]:
     """Names used as variables (not the attribute part of `x.attr`, not keyword names)."""
     found: set[str] = set()
 
-    class Collect(cst.CSTVisitor):
+    class Collect(QuickVisitor):
         def visit_Attribute(self, attribute: cst.Attribute) -> bool:
             attribute.value.visit(self)
             return False
@@ -1230,7 +1231,7 @@ def _methods_in(node: cst.CSTNode) -> set[str]:
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
     found: list[cst.Call] = []
 
-    class Collect(cst.CSTVisitor):
+    class Collect(QuickVisitor):
         def visit_Call(self, call: cst.Call) -> None:
             found.append(call)
 

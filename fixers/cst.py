@@ -24,6 +24,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
 from fixers import matcher_speedup
+from fixers.cst_dispatch import QuickTransformer, QuickVisitor
 from fixers.pipeline.workspace import Skip, Workspace
 
 matcher_speedup.install()
@@ -42,7 +43,7 @@ class Target:
     col: int | None
 
 
-class FixCommand(CodemodCommand, cst.CSTTransformer):
+class FixCommand(CodemodCommand, QuickTransformer):
     """One codemod. Subclasses mark each target fixed (`self.fixed(t)`) or skipped with a reason.
 
     A plain CSTTransformer run as a codemod (metadata, AddImportsVisitor afterwards), not libcst's
@@ -365,7 +366,7 @@ def module_logger(module: cst.Module) -> str | None:
 def names_in(node: cst.CSTNode) -> set[str]:
     names: set[str] = set()
 
-    class Collect(cst.CSTVisitor):
+    class Collect(QuickVisitor):
         def visit_Name(self, name: cst.Name) -> None:
             names.add(name.value)
 

@@ -20,6 +20,7 @@ from fixers.base import Fixer, Outcomes
 from fixers.column_migration import operations, plan_revision, versions_folder, write_revision
 from fixers.column_uses import MONEY, TIME, ColumnUses, apply_rewrites
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, run_codemod, string_text
+from fixers.cst_dispatch import QuickVisitor
 from fixers.rewrite import code_of, set_keyword, tail
 from fixers.pipeline.workspace import Skip, Workspace
 
@@ -591,7 +592,7 @@ class EagerLoad(FixCommand):
         found: list[cst.Attribute] = []
         outer = self
 
-        class Find(cst.CSTVisitor):
+        class Find(QuickVisitor):
             def visit_Attribute(self, node: cst.Attribute) -> None:
                 start = outer.span(node).start
                 if start.line == target.line and (target.col is None or start.column == target.col) and isinstance(node.value, cst.Name):
@@ -604,7 +605,7 @@ class EagerLoad(FixCommand):
         best: list[tuple[int, cst.BaseExpression]] = []
         outer = self
 
-        class Find(cst.CSTVisitor):
+        class Find(QuickVisitor):
             def visit_For(self, node: cst.For) -> None:
                 span = outer.span(node)
                 if span.start.line <= line <= span.end.line and m.matches(node.target, m.Name(row)):
@@ -622,7 +623,7 @@ class EagerLoad(FixCommand):
             assigned = None
             outer = self
 
-            class Find(cst.CSTVisitor):
+            class Find(QuickVisitor):
                 def visit_Assign(self, node: cst.Assign) -> None:
                     nonlocal assigned
                     if outer.span(node).start.line < line and any(m.matches(t.target, m.Name(iterable.value)) for t in node.targets):
@@ -659,7 +660,7 @@ def _entity_query(expr: cst.CSTNode) -> cst.Call | None:
 def _find_equal(tree: cst.CSTNode, wanted: cst.CSTNode) -> cst.CSTNode | None:
     found: list[cst.CSTNode] = []
 
-    class Find(cst.CSTVisitor):
+    class Find(QuickVisitor):
         def on_visit(self, node: cst.CSTNode) -> bool:
             if not found and type(node) is type(wanted) and node.deep_equals(wanted):
                 found.append(node)
@@ -673,7 +674,7 @@ def _find_equal(tree: cst.CSTNode, wanted: cst.CSTNode) -> cst.CSTNode | None:
 def _nested_functions(node: cst.FunctionDef) -> list[cst.FunctionDef]:
     found: list[cst.FunctionDef] = []
 
-    class Find(cst.CSTVisitor):
+    class Find(QuickVisitor):
         def visit_FunctionDef(self, inner: cst.FunctionDef) -> None:
             found.append(inner)
 

@@ -10,6 +10,7 @@ from auditor.models import Finding
 from fixers.apps import WireApp, Wiring, find_app
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, fix_with, insert_after_header, run_codemod
+from fixers.cst_dispatch import QuickVisitor
 from fixers.rewrite import statements
 from fixers.pipeline.workspace import Workspace
 
@@ -145,7 +146,7 @@ BROAD = (None, "Exception", "BaseException")
 def handler_logs_or_raises(handler: cst.ExceptHandler) -> bool:
     found = []
 
-    class Look(cst.CSTVisitor):
+    class Look(QuickVisitor):
         def visit_Raise(self, node: cst.Raise) -> None:
             found.append(node)
 

@@ -24,6 +24,7 @@ from fixers.auth import AuthRouteFixer, handler_edit, paramstyle, variables_in
 from fixers.base import Fixer, Outcomes
 from fixers.column_migration import write_revision
 from fixers.cst import dotted_name
+from fixers.cst_dispatch import QuickTransformer, QuickVisitor
 from fixers.rewrite import add_param, code_of, param_names, statements, tail
 from fixers.pipeline.workspace import Skip, Workspace
 
@@ -67,7 +68,7 @@ def wrap_in_try(statement: cst.BaseStatement, error: str, handler: list[cst.Base
 # -- PR332 ---------------------------------------------------------------------------------------
 
 
-class CheckThenInsert(cst.CSTTransformer):
+class CheckThenInsert(QuickTransformer):
     """In one handler: the existence check's write becomes conflict-safe, or the parent row of a
     count check is locked."""
 
@@ -165,7 +166,7 @@ def created_model(function: cst.FunctionDef, shape) -> tuple[str, cst.Call] | No
     """The sensitive model the handler constructs (`Order(...)`)."""
     found: list[tuple[str, cst.Call]] = []
 
-    class Find(cst.CSTVisitor):
+    class Find(QuickVisitor):
         def visit_Call(self, call: cst.Call) -> None:
             name = tail(dotted_name(call.func) or "")
             if name in shape.by_model and SENSITIVE.search(name) and not found:
@@ -175,7 +176,7 @@ def created_model(function: cst.FunctionDef, shape) -> tuple[str, cst.Call] | No
     return found[0] if found else None
 
 
-class IdempotencyKey(cst.CSTTransformer):
+class IdempotencyKey(QuickTransformer):
     """Stores the client's key on the created row and answers 409 when it comes back."""
 
     def __init__(self, model: str, constructor: cst.Call, db: str) -> None:
@@ -223,7 +224,7 @@ IDEMPOTENCY_TABLE = """CREATE TABLE IF NOT EXISTS idempotency_keys (
 """
 
 
-class RawKeyGuard(cst.CSTTransformer):
+class RawKeyGuard(QuickTransformer):
     """Before the INSERT: record the request's Idempotency-Key; a key seen before answers 409."""
 
     def __init__(self, framework: str, mark: str, error: str, label: str) -> None:
@@ -264,7 +265,7 @@ class RawKeyGuard(cst.CSTTransformer):
         return updated_node
 
 
-class DerivedProviderKey(cst.CSTTransformer):
+class DerivedProviderKey(QuickTransformer):
     """`idempotency_key=str(uuid.uuid4())` -> the client's key, else one derived from the record."""
 
     def __init__(self, record: str | None, client_key: bool) -> None:
@@ -302,7 +303,7 @@ def record_in_scope(function: cst.FunctionDef) -> str | None:
     (`order = Order(...)`), whose name says order/payment/invoice..."""
     candidates = set(param_names(function))
 
-    class Collect(cst.CSTVisitor):
+    class Collect(QuickVisitor):
         def visit_Assign(self, node: cst.Assign) -> None:
             value = node.value
             if isinstance(value, cst.Call) and tail(dotted_name(value.func) or "")[:1].isupper():
@@ -450,7 +451,7 @@ class IdempotencyFixer(Fixer):
         text = ws.read(findings[0].path)
         module = cst.parse_module(text)
 
-        class Functions(cst.CSTTransformer):
+        class Functions(QuickTransformer):
             def leave_FunctionDef(inner, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
                 if not _is_random_somewhere(updated_node):
                     return updated_node
@@ -504,7 +505,7 @@ def add_key_column(ws: Workspace, shape, model: str) -> bool:
     module = cst.parse_module(text)
     mapped = "mapped_column" in text and re.search(rf"class {model}\b[\s\S]*?mapped_column", text)
 
-    class AddColumn(cst.CSTTransformer):
+    class AddColumn(QuickTransformer):
         def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
             if original_node.name.value != model:
                 return updated_node

@@ -9,6 +9,7 @@ from auditor.models import Finding
 from auditor.rules.hardening import secret_name
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, dotted_name, fix_with
+from fixers.cst_dispatch import QuickTransformer
 from fixers.rewrite import set_keyword, tail
 
 LOG_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "print"}
@@ -49,7 +50,7 @@ class LogCalls(FixCommand):
         return set_keyword(call, "exc_info", "True")
 
 
-class Redact(cst.CSTTransformer):
+class Redact(QuickTransformer):
     """Secret values in a log call's arguments, f-strings and extra={...} become "[redacted]"."""
 
     def visit_args(self, call: cst.Call) -> cst.Call:

@@ -18,6 +18,7 @@ from auditor.index.extract import module_name_for
 from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, dotted_name, locate, run_codemod
+from fixers.cst_dispatch import QuickVisitor
 from fixers.pipeline.workspace import Skip, Workspace
 from fixers.rewrite import code_of, tail
 from fixers.settings import DEVELOPMENT_VALUES, read_setting
@@ -97,7 +98,7 @@ class KeepForDevelopment(FixCommand):
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
     found: list[cst.Call] = []
 
-    class Find(cst.CSTVisitor):
+    class Find(QuickVisitor):
         def visit_Call(self, call: cst.Call) -> None:
             found.append(call)
 

@@ -17,6 +17,7 @@ from auditor.rules.validation import BOUNDING_CALLS
 from fixers.auth import AuthRouteFixer, handler_edit, paramstyle
 from fixers.base import Fixer, Outcomes
 from fixers.cst import dotted_name
+from fixers.cst_dispatch import QuickTransformer
 from fixers.data_model import _entity_query
 from fixers.rewrite import add_param, code_of, first_statement_index, param_names, statements, tail
 from fixers.pipeline.workspace import Skip, Workspace
@@ -44,7 +45,7 @@ def chain_methods(node: cst.BaseExpression) -> list[str]:
     return names
 
 
-class Paginate(cst.CSTTransformer):
+class Paginate(QuickTransformer):
     """Inside one handler: every unbounded `.all()` / `.fetchall()` gets the page applied."""
 
     def __init__(self, shape, style: str) -> None:
@@ -166,7 +167,7 @@ def _find(tree: cst.CSTNode, wanted: cst.CSTNode) -> cst.CSTNode:
     return found
 
 
-class SqlHolders(cst.CSTTransformer):
+class SqlHolders(QuickTransformer):
     """Rewrites `sql = text("...")` assignments whose statement got a LIMIT."""
 
     def __init__(self, rewrites: dict[str, tuple[str, cst.SimpleString]]) -> None:

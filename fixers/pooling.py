@@ -23,6 +23,7 @@ from auditor.models import Finding
 from fixers.apps import AppSite, WireApp, Wiring, find_app
 from fixers.base import Fixer, Outcomes
 from fixers.cst import FixCommand, Target, dotted_name, first_free, locate, names_in, run_codemod, string_text
+from fixers.cst_dispatch import QuickVisitor
 from fixers.pipeline.workspace import Skip, Workspace
 from fixers.rewrite import statements
 from fixers.settings import read_setting, would_import_cycle
@@ -378,7 +379,7 @@ def local_names(function: cst.FunctionDef) -> set[str]:
         if isinstance(star, cst.Param):
             names.add(star.name.value)
 
-    class Assigned(cst.CSTVisitor):
+    class Assigned(QuickVisitor):
         def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
             names.update(names_in(node.target))
 

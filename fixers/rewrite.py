@@ -14,6 +14,7 @@ import libcst.matchers as m
 
 from auditor.models import Finding
 from fixers.cst import FixCommand, Target, code_of, dotted_name, run_codemod
+from fixers.cst_dispatch import QuickVisitor
 from fixers.pipeline.workspace import Skip, Workspace
 
 NO_SPACE = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
@@ -194,7 +195,7 @@ class FunctionRewrite(FixCommand):
 def names_used(node: cst.CSTNode) -> set[str]:
     found: set[str] = set()
 
-    class Collect(cst.CSTVisitor):
+    class Collect(QuickVisitor):
         def visit_Name(self, name: cst.Name) -> None:
             found.add(name.value)
 
@@ -205,7 +206,7 @@ def names_used(node: cst.CSTNode) -> set[str]:
 def find_calls(node: cst.CSTNode, predicate: Callable[[cst.Call], bool]) -> list[cst.Call]:
     found: list[cst.Call] = []
 
-    class Collect(cst.CSTVisitor):
+    class Collect(QuickVisitor):
         def visit_Call(self, call: cst.Call) -> None:
             if predicate(call):
                 found.append(call)

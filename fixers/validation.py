@@ -26,6 +26,7 @@ from auditor.models import Finding
 from fixers.base import Fixer, Outcomes
 from fixers.body_types import FieldType, TypeSource, infer_types, project_has_email_validator
 from fixers.cst import FixCommand, dotted_name, first_free, fix_with, names_in
+from fixers.cst_dispatch import QuickTransformer, QuickVisitor
 from fixers.request_limits import max_length
 from fixers.pipeline.workspace import Skip, Workspace
 
@@ -100,7 +101,7 @@ def literal_type(node: cst.BaseExpression) -> str | None:
     return {cst.Integer: "int", cst.Float: "float", cst.List: "list", cst.Dict: "dict"}.get(type(node), "unknown")
 
 
-class BodyUses(cst.CSTVisitor):
+class BodyUses(QuickVisitor):
     """Every use of the body variable inside a handler, and whether it can become an attribute."""
 
     def __init__(self, var: str) -> None:
@@ -233,7 +234,7 @@ def pascal(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_") if part) or "Request"
 
 
-class ToAttributes(cst.CSTTransformer):
+class ToAttributes(QuickTransformer):
     """`body["k"]` / `body.get("k", d)` -> `body.k` (the model holds the default)."""
 
     def __init__(self, var: str, fields: dict[str, BodyField]) -> None:
