@@ -19,13 +19,14 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.codemod import CodemodCommand, CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper
 
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
 from fixers import matcher_speedup
 from fixers.cst_dispatch import QuickTransformer, QuickVisitor
 from fixers.pipeline.workspace import Skip, Workspace
+from fixers.positions import Positions
 
 matcher_speedup.install()
 
@@ -50,7 +51,6 @@ class FixCommand(CodemodCommand, QuickTransformer):
     VisitorBasedCodemodCommand: none of these use matcher decorators, whose per-node bookkeeping
     was a third of the time it takes to plan every fix of a project."""
 
-    METADATA_DEPENDENCIES = (PositionProvider,)
     DESCRIPTION = ""
 
     def __init__(self, context: CodemodContext, targets: Sequence[Target] = ()) -> None:
@@ -62,6 +62,9 @@ class FixCommand(CodemodCommand, QuickTransformer):
         self._logger_exists = True
         self._logger_needed = False
         self.functions: list[str] = []  # names of the enclosing functions, innermost last
+        self.positions: Positions | None = None
+        self._statement: int | None = None  # index of the top-level statement being visited
+        self._in_statement: set[int] = set()  # ids of the nodes visited in it so far
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         return tree.visit(self)
@@ -72,7 +75,8 @@ class FixCommand(CodemodCommand, QuickTransformer):
         tree from mixing their metadata; every FixCommand runs on a tree parsed for it alone, and
         the copy cost as much as the parse (a tenth of the time to plan a project's fixes)."""
         previous = self.context.wrapper
-        wrapper = wrapper_for(module)
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self.positions = positions_for(module)
         with self.resolve(wrapper):
             self.context = replace(self.context, wrapper=wrapper)
             try:
@@ -97,11 +101,37 @@ class FixCommand(CodemodCommand, QuickTransformer):
 
     # -- targets --------------------------------------------------------------------------------
 
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        statement = self.positions.index.get(id(node)) if self.positions is not None else None
+        if statement is not None:
+            self._statement, self._in_statement = statement, set()
+        self._in_statement.add(id(node))
+        return super().on_visit(node)
+
+    def on_leave(self, original_node, updated_node):
+        updated = super().on_leave(original_node, updated_node)
+        if self._statement is not None and self.positions.index.get(id(original_node)) == self._statement:
+            self._statement, self._in_statement = None, set()
+        return updated
+
     def span(self, node: cst.CSTNode) -> CodeRange:
-        return self.get_metadata(PositionProvider, node)
+        """Where node is (PositionProvider's range; KeyError for a node not in the visited tree)."""
+        if self.positions is None:
+            raise KeyError("positions are known while the codemod runs")
+        return self.positions.of(node, self._statement)
+
+    def _no_target_near(self, node: cst.CSTNode) -> bool:
+        """Whether node is in the top-level statement being visited and no open target points
+        into that statement: then no target is at node, and its position need not be worked out."""
+        if self._statement is None or id(node) not in self._in_statement:
+            return False
+        first, last = self.positions.lines_of(self._statement)
+        return not any(first <= t.line <= last for t in self.targets if t.finding not in self.outcomes)
 
     def targets_at(self, node: cst.CSTNode) -> list[Target]:
         """Targets pointing at the start of node (or anywhere on its first line when the column is lost)."""
+        if self._no_target_near(node):
+            return []
         start = self.span(node).start
         return [
             t for t in self.targets
@@ -109,6 +139,8 @@ class FixCommand(CodemodCommand, QuickTransformer):
         ]
 
     def targets_within(self, node: cst.CSTNode, lines: tuple[int, int] | None = None) -> list[Target]:
+        if lines is None and self._no_target_near(node):
+            return []
         first, last = lines or (self.span(node).start.line, self.span(node).end.line)
         return [t for t in self.targets if t.finding not in self.outcomes and first <= t.line <= last]
 
@@ -189,9 +221,9 @@ class FixCommand(CodemodCommand, QuickTransformer):
 
 
 # Fixers run one after another over the same few modules, most of them leaving the text as it
-# was: the parsed tree and its metadata (positions: a full code generation) are kept per text.
-# libcst trees are immutable, so sharing one between codemods is safe.
-_PARSED: OrderedDict[str, tuple[cst.Module, MetadataWrapper | None]] = OrderedDict()
+# was: the parsed tree and the positions worked out in it are kept per text. libcst trees are
+# immutable, so sharing one between codemods is safe.
+_PARSED: OrderedDict[str, tuple[cst.Module, Positions | None]] = OrderedDict()
 _PARSED_LIMIT = 64
 
 
@@ -217,16 +249,16 @@ def remember_parse(source: str, module: cst.Module) -> None:
             _PARSED.popitem(last=False)
 
 
-def wrapper_for(module: cst.Module) -> MetadataWrapper:
-    """The metadata wrapper of a tree parse_module returned (one per tree, so metadata computed
-    once is reused); a fresh one for any other tree."""
-    for source, (cached, wrapper) in _PARSED.items():
+def positions_for(module: cst.Module) -> Positions:
+    """The positions of a tree parse_module returned (one per tree, so what was worked out is
+    reused); fresh ones for any other tree."""
+    for source, (cached, positions) in reversed(_PARSED.items()):
         if cached is module:
-            if wrapper is None:
-                wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-                _PARSED[source] = (module, wrapper)
-            return wrapper
-    return MetadataWrapper(module, unsafe_skip_copy=True)
+            if positions is None:
+                positions = Positions(module)
+                _PARSED[source] = (module, positions)
+            return positions
+    return Positions(module)
 
 
 def run_codemod(
