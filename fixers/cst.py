@@ -52,6 +52,9 @@ class FixCommand(CodemodCommand, QuickTransformer):
     was a third of the time it takes to plan every fix of a project."""
 
     DESCRIPTION = ""
+    # True for a codemod that changes code only where its targets point (and keeps no state from
+    # one top-level statement to the next): statements no open target points into are not walked.
+    ONLY_WHERE_TARGETED = False
 
     def __init__(self, context: CodemodContext, targets: Sequence[Target] = ()) -> None:
         CodemodCommand.__init__(self, context)
@@ -106,7 +109,13 @@ class FixCommand(CodemodCommand, QuickTransformer):
         if statement is not None:
             self._statement, self._in_statement = statement, set()
         self._in_statement.add(id(node))
-        return super().on_visit(node)
+        walk = super().on_visit(node)
+        # A statement not walked still has its own visit and leave methods called, in pairs.
+        return walk and (statement is None or self.walks(node))
+
+    def walks(self, statement: cst.CSTNode) -> bool:
+        """Whether to walk inside a top-level statement (see ONLY_WHERE_TARGETED)."""
+        return not self.ONLY_WHERE_TARGETED or not self.untargeted(statement)
 
     def on_leave(self, original_node, updated_node):
         updated = super().on_leave(original_node, updated_node)
@@ -120,7 +129,7 @@ class FixCommand(CodemodCommand, QuickTransformer):
             raise KeyError("positions are known while the codemod runs")
         return self.positions.of(node, self._statement)
 
-    def _no_target_near(self, node: cst.CSTNode) -> bool:
+    def untargeted(self, node: cst.CSTNode) -> bool:
         """Whether node is in the top-level statement being visited and no open target points
         into that statement: then no target is at node, and its position need not be worked out."""
         if self._statement is None or id(node) not in self._in_statement:
@@ -130,7 +139,7 @@ class FixCommand(CodemodCommand, QuickTransformer):
 
     def targets_at(self, node: cst.CSTNode) -> list[Target]:
         """Targets pointing at the start of node (or anywhere on its first line when the column is lost)."""
-        if self._no_target_near(node):
+        if self.untargeted(node):
             return []
         start = self.span(node).start
         return [
@@ -139,7 +148,7 @@ class FixCommand(CodemodCommand, QuickTransformer):
         ]
 
     def targets_within(self, node: cst.CSTNode, lines: tuple[int, int] | None = None) -> list[Target]:
-        if lines is None and self._no_target_near(node):
+        if lines is None and self.untargeted(node):
             return []
         first, last = lines or (self.span(node).start.line, self.span(node).end.line)
         return [t for t in self.targets if t.finding not in self.outcomes and first <= t.line <= last]

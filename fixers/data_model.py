@@ -71,6 +71,7 @@ class ColumnConstraints(FixCommand):
     """Edits the Column/mapped_column call a finding points at (or the Table for PR106)."""
 
     DESCRIPTION = "Add indexes, unique constraints, exact money types and time zones to columns."
+    ONLY_WHERE_TARGETED = True
 
     def __init__(self, context, targets=()) -> None:
         super().__init__(context, targets)
@@ -90,6 +91,8 @@ class ColumnConstraints(FixCommand):
                     self.datetime_class = self.datetime_class or "datetime.datetime"
 
     def _on_line(self, node: cst.CSTNode) -> list[Target]:
+        if self.untargeted(node):
+            return []
         start = self.span(node).start
         return [t for t in self.targets if t.finding not in self.outcomes and t.line == start.line]
 

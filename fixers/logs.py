@@ -58,6 +58,7 @@ class PrintToLogger(FixCommand):
     """print(...) -> logger.<level>(format, *args): lazy %-formatting, the same words."""
 
     DESCRIPTION = "Replace print() diagnostics with module logger calls."
+    ONLY_WHERE_TARGETED = True
 
     def __init__(self, context, targets=()) -> None:
         super().__init__(context, targets)

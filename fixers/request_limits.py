@@ -30,12 +30,14 @@ def max_length(field: str) -> int:
 class StringLimits(FixCommand):
     """`title: str` -> `title: str = Field(max_length=255)` in the request model a finding names."""
 
+    ONLY_WHERE_TARGETED = True
+
     def __init__(self, context, targets=()) -> None:
         super().__init__(context, targets)
         self.wanted: set[str] = set()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        targets = self.targets_at(node) or [t for t in self.targets if t.finding not in self.outcomes and t.line == self.span(node).start.line]
+        targets = [] if self.untargeted(node) else self.targets_at(node) or [t for t in self.targets if t.finding not in self.outcomes and t.line == self.span(node).start.line]
         self.current = targets
         self.wanted = set()
         for target in targets:
@@ -68,6 +70,8 @@ class StringLimits(FixCommand):
 class NewModelLimits(StringLimits):
     """The same limits on request models an earlier fix of this plan generated (they were not
     there to be reported at the scan)."""
+
+    ONLY_WHERE_TARGETED = False  # it has no targets: the classes are named
 
     def __init__(self, context, targets=(), classes: frozenset = frozenset()) -> None:
         super().__init__(context, targets)
@@ -113,7 +117,11 @@ class ThreadPoolHandler(FixCommand):
     """`async def` route handler with blocking calls and nothing to await -> `def`: FastAPI runs
     plain handlers in its thread pool, so the blocking calls no longer stop the event loop."""
 
+    ONLY_WHERE_TARGETED = True
+
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        if self.untargeted(original_node):
+            return updated_node
         span = self.span(original_node)
         targets = [t for t in self.targets if t.finding not in self.outcomes and span.start.line <= t.line <= span.end.line]
         if not targets or original_node.asynchronous is None:

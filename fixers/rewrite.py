@@ -168,6 +168,13 @@ class FunctionRewrite(FixCommand):
         self.edits: dict[str, tuple[list[Target], Callable[[cst.FunctionDef], cst.FunctionDef]]] = edits or {}
         self.stack: list[str] = []
 
+    def walks(self, statement: cst.CSTNode) -> bool:
+        """Not into other classes and functions than those an edit's qualified name starts
+        with, nor into simple statements (a function defined under `if` or `try` is walked to)."""
+        if isinstance(statement, (cst.ClassDef, cst.FunctionDef)):
+            return any(q.partition(".")[0] == statement.name.value for q in self.edits)
+        return not isinstance(statement, cst.SimpleStatementLine)
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.stack.append(node.name.value)
 

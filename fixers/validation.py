@@ -258,6 +258,7 @@ class ToAttributes(QuickTransformer):
 
 class RequestModel(FixCommand):
     DESCRIPTION = "Validate request bodies with a generated Pydantic model."
+    ONLY_WHERE_TARGETED = True
 
     def __init__(self, context, targets=(), types: TypeSource | None = None) -> None:
         super().__init__(context, targets)
@@ -266,6 +267,8 @@ class RequestModel(FixCommand):
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
         updated_node = super().leave_FunctionDef(original_node, updated_node)
+        if self.untargeted(original_node):
+            return updated_node
         first = self.span(original_node.decorators[0]).start.line if original_node.decorators else None
         lines = (first or self.span(original_node).start.line, self.span(original_node).end.line)
         targets = self.targets_within(original_node, lines)
