@@ -24,6 +24,7 @@ from libcst.metadata import CodeRange, MetadataWrapper
 from auditor.index.extract import module_name_for
 from auditor.models import Finding
 from fixers import matcher_speedup
+from fixers.codegen import code_for, module_code
 from fixers.cst_dispatch import QuickTransformer, QuickVisitor
 from fixers.pipeline.workspace import Skip, Workspace
 from fixers.positions import Positions
@@ -292,7 +293,7 @@ def run_codemod(
     context.scratch[LOCAL_MODULES] = local_modules(ws)
     command = command_cls(context, targets, **kwargs)
     new_module = command.transform_module(module)
-    code = generated = new_module.code
+    code = generated = module_code(new_module)
     if not source.startswith("\n"):
         code = code.lstrip("\n")  # a removed first import leaves its blank line behind
     fixed = any(outcome is None for outcome in command.outcomes.values())
@@ -591,7 +592,7 @@ def place_new_imports(before: cst.Module, after: cst.Module, relpath: str, local
 
 def code_of(node: cst.CSTNode) -> str:
     """The source of one node."""
-    return cst.Module([]).code_for_node(node)
+    return code_for(node)
 
 
 def remove_imports_cheaply(context: CodemodContext, module: cst.Module) -> cst.Module:

@@ -14,6 +14,8 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from libcst.metadata.position_provider import NEWLINE_RE, PositionProvidingCodegenState
 
+from fixers.codegen import code_for
+
 
 class Positions:
     """PositionProvider's ranges for one module, computed by top-level statement on demand."""
@@ -30,12 +32,12 @@ class Positions:
         """The line each top-level statement starts on (its leading comments and blank lines
         included), and after them the line after the last one."""
         if self._first_lines is None:
-            code_for = self.module.code_for_node
-            line = 1 + sum(len(NEWLINE_RE.findall(code_for(empty))) for empty in self.module.header)
+            module = self.module
+            line = 1 + sum(len(NEWLINE_RE.findall(code_for(empty, module))) for empty in module.header)
             lines = []
-            for statement in self.module.body:
+            for statement in module.body:
                 lines.append(line)
-                line += len(NEWLINE_RE.findall(code_for(statement)))
+                line += len(NEWLINE_RE.findall(code_for(statement, module)))
             lines.append(line)
             self._first_lines = lines
         return self._first_lines
