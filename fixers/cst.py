@@ -244,9 +244,7 @@ def parse_module(source: str) -> cst.Module:
         _PARSED.move_to_end(source)
         return cached[0]
     module = cst.parse_module(source)
-    _PARSED[source] = (module, None)
-    if len(_PARSED) > _PARSED_LIMIT:
-        _PARSED.popitem(last=False)
+    remember_parse(source, module)
     return module
 
 
