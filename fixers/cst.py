@@ -598,7 +598,7 @@ def remove_imports_cheaply(context: CodemodContext, module: cst.Module) -> cst.M
     where the text decides: a name the module still mentions outside its import lines keeps its
     import (a mention in a string or a comment keeps it too: harmless), and an unused plain
     `import x` line is dropped here. What is left stays scheduled for the visitor."""
-    scheduled = context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY, [])
+    scheduled = list(dict.fromkeys(context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY, [])))  # one removal each
     if not scheduled:
         return module
     body = list(module.body)
