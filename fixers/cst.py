@@ -92,9 +92,7 @@ class FixCommand(CodemodCommand, QuickTransformer):
         if transform is AddImportsVisitor:
             return add_imports_to_header(self.context, tree)
         if transform is RemoveImportsVisitor:
-            tree = remove_imports_cheaply(self.context, tree)
-            if not self.context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
-                return tree  # nothing left for its scope analysis (most of the cost of a codemod)
+            return remove_imports_cheaply(self.context, tree)  # its scope analysis was most of a codemod's cost
         return super()._instantiate_and_run(transform, tree)
 
     def transform_module(self, tree: cst.Module) -> cst.Module:
@@ -595,44 +593,43 @@ def code_of(node: cst.CSTNode) -> str:
 
 def remove_imports_cheaply(context: CodemodContext, module: cst.Module) -> cst.Module:
     """Settle the import removals RemoveImportsVisitor has scheduled without its scope analysis
-    where the text decides: a name the module still mentions outside its import lines keeps its
-    import (a mention in a string or a comment keeps it too: harmless), and an unused plain
-    `import x` line is dropped here. What is left stays scheduled for the visitor."""
+    of the whole module, where the text decides. A name the module still mentions outside its
+    top-level import lines keeps its import (a mention in a string or a comment keeps it too:
+    harmless). An unused one is removed from its import lines by the visitor run on each line
+    alone (all it needs to see, once the text has shown the name unused), and a line it empties
+    leaves its comments to the next statement. Nothing is left for the visitor afterwards."""
     scheduled = list(dict.fromkeys(context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY, [])))  # one removal each
     if not scheduled:
         return module
     body = list(module.body)
-    code = module.code
+    code = module_code(module)
     imports = "\n".join(code_of(s) for s in body if is_import_line(s))
 
     def mentions(text: str, entry) -> int:
         return len(re.findall(rf"\b{re.escape(entry[2] or (entry[1] or entry[0]).partition('.')[0])}\b", text))
 
-    left = []
-    for entry in scheduled:
-        if mentions(code, entry) > mentions(imports, entry):
-            continue  # still used
-        module_name, obj, alias = entry
-        plain = next((i for i, s in enumerate(body) if obj is None and alias is None and _is_plain_import(s, module_name)), None)
-        if plain is None:
-            left.append(entry)
+    unused = [entry for entry in scheduled if mentions(code, entry) == mentions(imports, entry)]
+    context.scratch[RemoveImportsVisitor.CONTEXT_KEY] = []
+    if not unused:
+        return module
+    names = {entry[0].partition(".")[0] for entry in unused}
+    line_context = replace(context, scratch={})
+    index = 0
+    while index < len(body):
+        statement = body[index]
+        if not is_import_line(statement) or not any(re.search(rf"\b{re.escape(n)}\b", code_of(statement)) for n in names):
+            index += 1
             continue
-        removed = body.pop(plain)
-        if plain < len(body) and any(line.comment for line in removed.leading_lines):
-            body[plain] = body[plain].with_changes(leading_lines=[*removed.leading_lines, *body[plain].leading_lines])
-    context.scratch[RemoveImportsVisitor.CONTEXT_KEY] = left
+        alone = module.with_changes(header=[], body=[statement], footer=[])
+        kept = RemoveImportsVisitor(line_context, unused).transform_module(alone).body
+        if kept:
+            body[index] = kept[0]
+            index += 1
+            continue
+        del body[index]
+        if index < len(body) and any(line.comment for line in statement.leading_lines):
+            body[index] = body[index].with_changes(leading_lines=[*statement.leading_lines, *body[index].leading_lines])
     return module.with_changes(body=body)
-
-
-def _is_plain_import(statement: cst.CSTNode, module: str) -> bool:
-    """`import module` alone on its line."""
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
-        return False
-    node = statement.body[0]
-    return (
-        isinstance(node, cst.Import) and len(node.names) == 1 and node.names[0].asname is None
-        and code_of(node.names[0].name) == module
-    )
 
 
 def add_imports_to_header(context: CodemodContext, module: cst.Module) -> cst.Module:

@@ -141,23 +141,48 @@ def test_a_codemod_places_its_import_in_the_stdlib_block(tmp_path):
 
 
 def test_import_removals_settled_from_the_text_match_libcsts_visitor():
-    """remove_imports_cheaply drops an unused plain `import x` and keeps imports still mentioned,
-    without RemoveImportsVisitor's scope analysis; what it cannot decide stays scheduled."""
+    """remove_imports_cheaply settles every scheduled removal without RemoveImportsVisitor's
+    scope analysis of the whole module, with libcst's own result: unused names go (a line they
+    empty goes too), names still mentioned stay, a removal scheduled twice is done once."""
     import libcst as cst
     from libcst.codemod import CodemodContext
     from libcst.codemod.visitors import RemoveImportsVisitor
 
     from fixers.cst import remove_imports_cheaply
 
-    source = "import os\nimport sys\nfrom typing import Any, Optional\n\n# uses sys\nprint(sys.argv, Optional)\n"
+    source = (
+        "import os\nimport sys, json\nfrom typing import Any, Optional\nfrom fastapi import Request\n\n"
+        "# uses sys\nprint(sys.argv, Optional)\n"
+    )
+    entries = [("os", None, None), ("sys", None, None), ("json", None, None), ("typing", "Any", None),
+               ("typing", "Optional", None), ("fastapi", "Request", None), ("os", None, None)]
     context = CodemodContext()
-    for entry in (("os", None, None), ("sys", None, None), ("typing", "Any", None), ("typing", "Optional", None)):
+    for entry in entries:
         RemoveImportsVisitor.remove_unused_import(context, *entry)
-    cheap = remove_imports_cheaply(context, cst.parse_module(source))
-    assert context.scratch[RemoveImportsVisitor.CONTEXT_KEY] == [("typing", "Any", None)]  # left to the visitor
-    finished = RemoveImportsVisitor(context).transform_module(cheap).code
+    cheap = remove_imports_cheaply(context, cst.parse_module(source)).code
+    assert context.scratch[RemoveImportsVisitor.CONTEXT_KEY] == []  # nothing left for the visitor
     reference = CodemodContext()
-    for entry in (("os", None, None), ("sys", None, None), ("typing", "Any", None), ("typing", "Optional", None)):
+    for entry in entries:
         RemoveImportsVisitor.remove_unused_import(reference, *entry)
-    assert finished == RemoveImportsVisitor(reference).transform_module(cst.parse_module(source)).code
-    assert finished.startswith("import sys\nfrom typing import Optional\n")
+    assert cheap == RemoveImportsVisitor(reference).transform_module(cst.parse_module(source)).code
+    assert cheap.startswith("import sys\nfrom typing import Optional\n\n# uses sys")
+    # A mention in a string keeps the import (libcst would remove it; keeping it is harmless).
+    context = CodemodContext()
+    RemoveImportsVisitor.remove_unused_import(context, "fastapi", "Request")
+    kept = remove_imports_cheaply(context, cst.parse_module("from fastapi import Request\nx = 'Request'\n")).code
+    assert kept == "from fastapi import Request\nx = 'Request'\n"
+
+
+def test_an_import_line_removed_whole_leaves_its_comment_to_the_next_statement():
+    import libcst as cst
+    from libcst.codemod import CodemodContext
+    from libcst.codemod.visitors import RemoveImportsVisitor
+
+    from fixers.cst import remove_imports_cheaply
+
+    source = "import os\n\n# the web part\nfrom fastapi import Request\nfrom fastapi import Depends\n\nx = Depends\n"
+    context = CodemodContext()
+    RemoveImportsVisitor.remove_unused_import(context, "fastapi", "Request")
+    assert remove_imports_cheaply(context, cst.parse_module(source)).code == (
+        "import os\n\n# the web part\nfrom fastapi import Depends\n\nx = Depends\n"
+    )
