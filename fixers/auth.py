@@ -29,7 +29,18 @@ from auditor.rules.querying import data_shape
 from auditor.rules.route_code import handler_node, id_params, is_user_expr, user_params
 from auditor.walk import dotted
 from fixers.base import Fixer, Outcomes
-from fixers.cst import FixCommand, Target, dotted_name, first_free, fix_with, header_end, insert_at, names_in
+from fixers.cst import (
+    FixCommand,
+    Target,
+    dotted_name,
+    first_free,
+    fix_with,
+    header_end,
+    insert_at,
+    names_in,
+    parse_module,
+    write_module,
+)
 from fixers.cst_dispatch import QuickTransformer, QuickVisitor
 from fixers.rewrite import (
     FunctionRewrite,
@@ -620,12 +631,12 @@ class AuthRouteFixer(Fixer):
     def _imports(ws: Workspace, relpath: str, imports: list[tuple[str, str]], param: str) -> None:
         """Import what the added code names, unless the module has it already."""
         text = ws.read(relpath) or ""
-        module = cst.parse_module(text)
+        module = parse_module(text)
         bound = _bound_names(module)
         wanted = [(mod, name) for mod, name in imports if name not in bound and mod]
         if wanted:
             module = add_imports(module, relpath, wanted)
-        ws.write(relpath, module.code)
+        write_module(ws, relpath, module)
 
 
 def _bound_names(module: cst.Module) -> set[str]:
@@ -754,12 +765,12 @@ class AdminRoleFixer(Fixer):
             '        raise HTTPException(status_code=403, detail="Administrators only")\n'
             "    return current_user\n"
         ).format(dep=local, check=role_expression(ws, "current_user"))
-        module = cst.parse_module(text)
+        module = parse_module(text)
         # right below the dependency it builds on: routes further down may use it as a default
         after = next((i + 1 for i, s in enumerate(module.body) if isinstance(s, cst.FunctionDef) and s.name.value == local), len(module.body))
         module = module.with_changes(body=insert_at(list(module.body), after, statements(code)))
         module = add_imports(module, relpath, [("fastapi", "Depends"), ("fastapi", "HTTPException")])
-        ws.write(relpath, module.code)
+        write_module(ws, relpath, module)
         return f"{module_name_for(relpath)}.require_admin"
 
     def _flask(self, findings, ws: Workspace, route) -> Outcomes:
@@ -800,11 +811,11 @@ class AdminRoleFixer(Fixer):
             "        return view(*args, **kwargs)\n\n"
             "    return wrapped\n"
         ).format(check=role_expression(ws, user), deny=deny)
-        module = cst.parse_module(text)
+        module = parse_module(text)
         body = insert_at(list(module.body), header_end(module.body), statements(code))
         imports = [("functools", None), ("flask", "jsonify" if json else "abort")] + ([("flask_login", "current_user")] if flask_login else [])
         module = add_imports(module.with_changes(body=body), relpath, imports)
-        ws.write(relpath, module.code)
+        write_module(ws, relpath, module)
 
 
 # -- PR203: the current user in the query ------------------------------------------------------------
@@ -1250,7 +1261,7 @@ class Signing:
 
 def module_signing(text: str) -> Signing | None:
     """The key and algorithm this module signs tokens with (from its jwt.encode calls)."""
-    module = cst.parse_module(text)
+    module = parse_module(text)
     for call in _calls_in(module):
         name = dotted_name(call.func) or ""
         if tail(name) == "encode" and "jwt" in name and len(call.args) > 1:

@@ -246,6 +246,13 @@ def parse_module(source: str) -> cst.Module:
     return module
 
 
+def write_module(ws: Workspace, relpath: str, module: cst.Module) -> None:
+    """Store a module's code in the workspace, its tree kept as the parse of that code."""
+    code = module_code(module)
+    ws.write(relpath, code)
+    remember_parse(code, module)
+
+
 def remember_parse(source: str, module: cst.Module) -> None:
     """Keep a transformed tree as the parse of `source`, the code it generates, for the next
     codemod: libcst trees round-trip, so parsing that code would give an equal tree."""

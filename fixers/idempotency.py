@@ -23,7 +23,8 @@ from auditor.rules.querying import data_shape
 from fixers.auth import AuthRouteFixer, handler_edit, paramstyle, variables_in
 from fixers.base import Fixer, Outcomes
 from fixers.column_migration import write_revision
-from fixers.cst import dotted_name
+from fixers.codegen import module_code
+from fixers.cst import dotted_name, parse_module, write_module
 from fixers.cst_dispatch import QuickTransformer, QuickVisitor
 from fixers.rewrite import add_param, code_of, param_names, statements, tail
 from fixers.pipeline.workspace import Skip, Workspace
@@ -422,7 +423,7 @@ class IdempotencyFixer(Fixer):
         if plain:
             from fixers.auth import add_imports
 
-            ws.write(relpath, add_imports(cst.parse_module(ws.read(relpath)), relpath, [(a, None) for a in plain]).code)
+            write_module(ws, relpath, add_imports(parse_module(ws.read(relpath)), relpath, [(a, None) for a in plain]))
 
     @staticmethod
     def _unique_backed(function: cst.FunctionDef, shape) -> bool:
@@ -447,9 +448,8 @@ class IdempotencyFixer(Fixer):
 
     # PR331
     def pr331(self, findings: list[Finding], ws: Workspace) -> Outcomes:
-        outcomes: Outcomes = {}
         text = ws.read(findings[0].path)
-        module = cst.parse_module(text)
+        module = parse_module(text)
 
         class Functions(QuickTransformer):
             def leave_FunctionDef(inner, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
@@ -464,7 +464,7 @@ class IdempotencyFixer(Fixer):
         new = module.visit(walker)
         if not getattr(walker, "changed", 0):
             raise Skip("no order/payment record in scope to derive a stable key from")
-        ws.write(findings[0].path, new.code)
+        write_module(ws, findings[0].path, new)
         return {f: None for f in findings}
 
 
@@ -502,7 +502,7 @@ def add_key_column(ws: Workspace, shape, model: str) -> bool:
     text = ws.read(table.path) or ""
     if re.search(rf"class {model}\b[\s\S]*?idempotency_key\s*[:=]", text):
         return False
-    module = cst.parse_module(text)
+    module = parse_module(text)
     mapped = "mapped_column" in text and re.search(rf"class {model}\b[\s\S]*?mapped_column", text)
 
     class AddColumn(QuickTransformer):
@@ -522,9 +522,10 @@ def add_key_column(ws: Workspace, shape, model: str) -> bool:
     from fixers.auth import add_imports
 
     imports = [("sqlalchemy", "String")]
-    if "Mapped[Optional" in new.code:
+    code = module_code(new)
+    if "Mapped[Optional" in code:
         imports.append(("typing", "Optional"))
-    elif "Column(String(255)" in new.code:
+    elif "Column(String(255)" in code:
         imports.append(("sqlalchemy", "Column"))
-    ws.write(table.path, add_imports(new, table.path, imports).code)
+    write_module(ws, table.path, add_imports(new, table.path, imports))
     return True

@@ -29,7 +29,7 @@ from auditor.models import Finding
 from auditor.rules.hardening import secret_name
 from auditor.rules.webapp import is_test_or_script
 from fixers.base import Fixer, Outcomes
-from fixers.cst import FixCommand, dotted_name
+from fixers.cst import FixCommand, dotted_name, parse_module
 from fixers.rewrite import code_of, transform
 from fixers.templates import render
 from fixers.pipeline.workspace import Skip, Workspace
@@ -920,7 +920,7 @@ def fix_reading_settings(command_cls, relpath: str, findings, ws: Workspace, set
     probe = command_cls(CodemodContext(filename=relpath, full_module_name=module_name_for(relpath)), locate(ws, findings), **kwargs)
     probe.wanted = set()
     probe.reads = None
-    probe.transform_module(cst.parse_module(source))
+    probe.transform_module(parse_module(source))
     reads = {key: read_setting(ws, relpath, *settings[key]) for key in sorted(probe.wanted)}
 
     class Command(command_cls):

@@ -13,7 +13,17 @@ from libcst.codemod.visitors import AddImportsVisitor
 from auditor.models import Finding
 from fixers.apps import WireApp, Wiring, find_app, is_app_creation
 from fixers.base import Fixer, Outcomes
-from fixers.cst import FixCommand, Target, add_imports_in_order, dotted_name, insert_at, local_modules, run_codemod
+from fixers.cst import (
+    FixCommand,
+    Target,
+    add_imports_in_order,
+    dotted_name,
+    insert_at,
+    local_modules,
+    parse_module,
+    run_codemod,
+    write_module,
+)
 from fixers.rewrite import set_keyword, tail
 from fixers.env_files import example_file, write_example, write_staging
 from fixers.settings import ENVIRONMENT_ALIASES, ReadsSettings, fix_reading_settings
@@ -145,11 +155,11 @@ class HealthFixer(Fixer):
             if check["kind"] == "engine":
                 imports.append(("sqlalchemy", "text"))
         if self._module_level(ws, app):  # the route goes after the module's code, before `if __name__`
-            module = cst.parse_module(ws.read(app.relpath))
+            module = parse_module(ws.read(app.relpath))
             body = list(module.body)
             end = next((i for i, s in enumerate(body) if isinstance(s, cst.If) and "__name__" in cst.Module([]).code_for_node(s.test)), len(body))
             module = module.with_changes(body=insert_at(body, end, list(cst.parse_module(code).body)))
-            ws.write(app.relpath, add_imports_in_order(module, app.relpath, imports, local_modules(ws)).code)
+            write_module(ws, app.relpath, add_imports_in_order(module, app.relpath, imports, local_modules(ws)))
             return {f: None for f in findings}
         wiring = Wiring(after_app=[code], imports=[(module, name) for module, name in imports])
         command = run_codemod(ws, app.relpath, WireAppImports, at_app(findings, app.line), var=app.var, wiring=wiring)
