@@ -290,6 +290,12 @@ class EnvReadCodemod(FixCommand):
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)
         self.alias = _aliases(node)
+        names = {"os", "env_typed"} | {n for n, q in self.alias.items() if q == "os" or q.startswith("os.")}
+        self._may_read = re.compile(r"\b(" + "|".join(map(re.escape, sorted(names))) + r")\b")
+
+    def walks(self, statement: cst.CSTNode) -> bool:
+        """Only statements that mention os, one of its names or env_typed can read the environment."""
+        return bool(self._may_read.search(code_of(statement)))
 
     def _qualified(self, node: cst.BaseExpression) -> str:
         name = dotted_name(node) or ""
