@@ -97,6 +97,21 @@ def parsed(text: str) -> ast.Module | None:
 
 
 @lru_cache(maxsize=1024)
+def _imports_and_attributes(text: str) -> tuple[tuple[ast.AST, ...], tuple[ast.Attribute, ...]]:
+    """The module's import statements and attribute reads, anywhere in it, in ast.walk's order
+    (one walk for the checks below that need them)."""
+    tree = parsed(text)
+    imports: list[ast.AST] = []
+    attributes: list[ast.Attribute] = []
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(node)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            attributes.append(node)
+    return tuple(imports), tuple(attributes)
+
+
+@lru_cache(maxsize=1024)
 def _flakes(text: str) -> tuple[tuple[type, str], ...]:
     tree = parsed(text)
     if tree is None:
@@ -192,11 +207,8 @@ def import_problems(relpath: str, text: str | None, project: Texts, only: set[st
 def _imports_in(text: str, package: str) -> tuple[tuple[str, str | None], ...]:
     """Every import of the module, anywhere in it: (module, None) for `import a.b`, (module, name)
     for `from module import name` (relative imports resolved)."""
-    tree = parsed(text)
-    if tree is None:
-        return ()
     found: list[tuple[str, str | None]] = []
-    for node in ast.walk(tree):
+    for node in _imports_and_attributes(text)[0]:
         if isinstance(node, ast.Import):
             found.extend((alias.name, None) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -331,8 +343,8 @@ def _class_attribute_reads(text: str, relpath: str) -> tuple[tuple[str, str, str
     imports = _imports_of(text, package_of(relpath))
     local_classes = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
     reads = []
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)) or node.attr.startswith("_"):
+    for node in _imports_and_attributes(text)[1]:
+        if node.attr.startswith("_"):
             continue
         dotted = _dotted(node.value)
         if dotted is None:
@@ -354,10 +366,8 @@ def _class_attribute_reads(text: str, relpath: str) -> tuple[tuple[str, str, str
 def _imports_of(text: str, package: str) -> dict[str, str]:
     """Local name -> qualified name, for every import of the module (callers must not mutate it)."""
     imports: dict[str, str] = {}
-    tree = parsed(text)
-    for node in ast.walk(tree) if tree is not None else ():
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            record_import(node, imports, package)
+    for node in _imports_and_attributes(text)[0]:
+        record_import(node, imports, package)
     return imports
 
 
