@@ -652,12 +652,13 @@ def add_imports_to_header(context: CodemodContext, module: cst.Module) -> cst.Mo
         end += 1
     if _all_imported(context.scratch.get(AddImportsVisitor.CONTEXT_KEY, ()), body[:end]):
         return module  # what the visitor would find: nothing to add (most calls; it costs a parse's time)
+    # (visited directly: run as a codemod, it would first deep-copy the tree for metadata it does not use)
     if end >= len(body):
-        return AddImportsVisitor(context).transform_module(module)
+        return module.visit(AddImportsVisitor(context))
     # The first statement after the imports only has its leading lines adjusted: a stand-in
     # with the same leading lines takes its place (it can be a whole class).
     stand_in = cst.SimpleStatementLine([cst.Pass()], leading_lines=body[end].leading_lines)
-    head = AddImportsVisitor(context).transform_module(module.with_changes(body=[*body[:end], stand_in]))
+    head = module.with_changes(body=[*body[:end], stand_in]).visit(AddImportsVisitor(context))
     first = body[end].with_changes(leading_lines=head.body[-1].leading_lines)
     return module.with_changes(body=[*head.body[:-1], first, *body[end + 1 :]])
 
