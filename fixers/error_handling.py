@@ -38,6 +38,7 @@ class KeepTaskReference(FixCommand):
     """`asyncio.create_task(job())` -> `_keep_task(asyncio.create_task(job()))`."""
 
     DESCRIPTION = "Keep a reference to fire-and-forget tasks and log their failures."
+    ONLY_WHERE_TARGETED = True
 
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)
@@ -164,6 +165,7 @@ class LogSwallowed(FixCommand):
     """`except ...: pass` -> the same handler, logging the error with its traceback first."""
 
     DESCRIPTION = "Log exceptions that except blocks silently ignore."
+    ONLY_WHERE_TARGETED = True
 
     def leave_ExceptHandler(self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler) -> cst.ExceptHandler:
         targets = self.targets_within(original_node)

@@ -33,8 +33,10 @@ def _is_wildcard(node: cst.BaseExpression | None) -> bool:
 class CorsOrigins(ReadsSettings, FixCommand):
     """`allow_origins=["*"]` with credentials -> the origins listed in CORS_ORIGINS."""
 
+    ONLY_WHERE_TARGETED = True
+
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
-        targets = self.targets_at(original_node) or [t for t in self.targets if t.finding not in self.outcomes and t.line == self.span(original_node).start.line and t.col is None]
+        targets = [] if self.untargeted(original_node) else self.targets_at(original_node) or [t for t in self.targets if t.finding not in self.outcomes and t.line == self.span(original_node).start.line and t.col is None]
         if not targets:
             return updated_node
         name = tail(dotted_name(original_node.func) or "")

@@ -23,7 +23,11 @@ def is_secret(node: cst.BaseExpression) -> bool:
 
 
 class LogCalls(FixCommand):
+    ONLY_WHERE_TARGETED = True
+
     def _targets(self, node: cst.CSTNode) -> list:
+        if self.untargeted(node):
+            return []
         span = self.span(node)
         return [t for t in self.targets if t.finding not in self.outcomes and span.start.line <= t.line <= span.end.line]
 

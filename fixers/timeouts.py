@@ -17,6 +17,7 @@ class AddTimeout(FixCommand):
     """`requests.post(url, json=...)` -> `requests.post(url, json=..., timeout=10)`."""
 
     DESCRIPTION = "Add a timeout to outbound calls."
+    ONLY_WHERE_TARGETED = True
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
         targets = self.targets_at(original_node)
