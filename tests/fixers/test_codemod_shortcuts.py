@@ -42,8 +42,14 @@ def test_plan_is_the_same_without_the_shortcuts(tmp_path, monkeypatch):
     monkeypatch.setattr(FixCommand, "walks", lambda self, statement: True)
     monkeypatch.setattr(FixCommand, "untargeted", lambda self, node: False)
     monkeypatch.setattr(fixers_cst, "remember_parse", lambda source, module: None)
-    for name in ("on_visit", "on_leave", "on_visit_attribute", "on_leave_attribute"):
+    for name in ("on_visit", "on_leave"):
         monkeypatch.setattr(QuickTransformer, name, getattr(cst.CSTTransformer, name))
+    classes = [QuickTransformer]
+    while classes:  # libcst's lookups by name on every node and field again
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        for name in ("on_visit_attribute", "on_leave_attribute"):
+            monkeypatch.setattr(cls, name, getattr(cst.CSTTransformer, name))
     slow = _plan(app)
 
     assert fast == slow
@@ -74,3 +80,39 @@ def test_function_rewrite_reaches_functions_under_if_and_in_classes():
     assert "def hidden_checked(): return 1" in _rewrite(source, "hidden")
     rewritten = _rewrite(source, "Api.get")
     assert "def get_checked(self): return 2" in rewritten and "def other(): return 3" in rewritten
+
+
+def test_quick_visitors_call_field_methods_and_leave_methods_as_libcst_does():
+    from fixers.cst_dispatch import QuickVisitor
+
+    calls: list[str] = []
+
+    class Plain(QuickVisitor):
+        def visit_FunctionDef(self, node):
+            calls.append(f"visit {node.name.value}")
+            return False  # not into its body
+
+        def leave_FunctionDef(self, node):
+            calls.append(f"leave {node.name.value}")
+
+        def visit_Name(self, node):
+            calls.append(f"name {node.value}")
+
+    class WithFields(Plain):  # a subclass of a class without field methods that has one
+        def visit_FunctionDef_body(self, node):
+            calls.append(f"body of {node.name.value}")
+
+    module = cst.parse_module("def f():\n    inner = 1\n\nx = y\n")
+    module.visit(Plain())
+    assert calls == ["visit f", "leave f", "name x", "name y"]
+    calls.clear()
+    module.visit(WithFields())
+    assert calls == ["visit f", "leave f", "name x", "name y"]  # the body is not visited: no field call
+    calls.clear()
+
+    class Into(WithFields):
+        def visit_FunctionDef(self, node):
+            calls.append(f"visit {node.name.value}")
+
+    module.visit(Into())
+    assert calls == ["visit f", "name f", "body of f", "name inner", "leave f", "name x", "name y"]
