@@ -19,6 +19,7 @@ import keyword
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 import libcst as cst
@@ -764,6 +765,7 @@ import os
 '''
 
 
+@lru_cache(maxsize=256)
 def _reads_environment(tree: ast.Module) -> int:
     """How many environment reads a module makes (os.getenv, os.environ...)."""
     count = 0

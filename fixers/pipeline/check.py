@@ -133,8 +133,9 @@ def top_level_names(text: str) -> frozenset[str] | None:
     if tree is None or "globals()" in text:
         return None
     names: set[str] = set()
+    with_globals = "global" in text
     for statement in tree.body:
-        for node in _module_scope_nodes(statement):
+        for node in _module_scope_nodes(statement, with_globals):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
             elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -154,17 +155,18 @@ def top_level_names(text: str) -> frozenset[str] | None:
     return frozenset(names)
 
 
-def _module_scope_nodes(node: ast.AST) -> Iterable[ast.AST]:
+def _module_scope_nodes(node: ast.AST, with_globals: bool = False) -> Iterable[ast.AST]:
     """Nodes whose bindings land in the module namespace: everything but the inside of functions,
-    classes, lambdas and comprehensions (whose `global` statements are kept)."""
+    classes, lambdas and comprehensions (with_globals: their `global` statements are kept)."""
     yield node
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        yield from (n for n in ast.walk(node) if isinstance(n, ast.Global))
+        if with_globals:
+            yield from (n for n in ast.walk(node) if isinstance(n, ast.Global))
         return
     if isinstance(node, (ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
         return
     for child in ast.iter_child_nodes(node):
-        yield from _module_scope_nodes(child)
+        yield from _module_scope_nodes(child, with_globals)
 
 
 # -- 1. pyflakes -----------------------------------------------------------------------------------
