@@ -31,11 +31,15 @@ def _timed_fix(app: Path, flags: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-# Planning alone: the plan made after the scan, in a fresh process (imports and scan not counted).
+# Planning alone: the plan made after the scan, in a fresh process whose modules (the fixers,
+# libcst) are loaded; imports and the scan are not counted.
 _PLAN_ONLY = """
 import sys, time
 from auditor.engine import scan
 from fixers import plan_fixes
+from fixers.registry import FIXERS
+for spec in FIXERS:
+    spec.load()
 result = scan(sys.argv[1])
 started = time.perf_counter()
 plan_fixes(result, include_review=True)
