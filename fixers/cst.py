@@ -486,7 +486,9 @@ def _sort_keys(statement: cst.CSTNode) -> tuple[tuple, str]:
 
 
 def _key(statement: cst.CSTNode) -> str:
-    return code_of(statement.with_changes(leading_lines=[])).strip()
+    """The statement's code without its leading lines (each renders as one line of the code)."""
+    code, lines = code_of(statement), len(statement.leading_lines)
+    return (re.split(r"\r\n?|\n", code, maxsplit=lines)[-1] if lines else code).strip()
 
 
 def _blank_prefix(lines: Sequence[cst.EmptyLine]) -> tuple[list, list]:

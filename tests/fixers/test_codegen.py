@@ -31,3 +31,18 @@ def test_a_transformed_module_reuses_the_code_of_statements_it_kept():
     assert module_code(changed) == changed.code
     # A node with the same id but another object is not taken for the cached one.
     assert code_for(cst.parse_statement("x = 1\n")) == "x = 1\n"
+
+
+@pytest.mark.parametrize("source", [
+    "import os\n",
+    "\n\n# c\nimport os  # x\n",
+    "# a\n# b\nfrom m import (\n    a,\n    b,\n)\n",
+    "# a\r# b\rimport x\r",
+    "# a\r\n\r\nimport y\r\n",
+    "# before\ndef f():\n    pass\n",
+])
+def test_an_import_lines_key_is_its_code_without_leading_lines(source):
+    from fixers.cst import _key
+
+    statement = cst.parse_module(source).body[0]
+    assert _key(statement) == code_for(statement.with_changes(leading_lines=[])).strip()
