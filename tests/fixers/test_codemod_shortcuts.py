@@ -39,6 +39,7 @@ def test_plan_is_the_same_without_the_shortcuts(tmp_path, monkeypatch):
     fast = _plan(app)
 
     fixers_cst._PARSED.clear()
+    fixers_cst._POSITIONS.clear()
     monkeypatch.setattr(FixCommand, "walks", lambda self, statement: True)
     monkeypatch.setattr(FixCommand, "untargeted", lambda self, node: False)
     monkeypatch.setattr(fixers_cst, "remember_parse", lambda source, module: None)
@@ -116,3 +117,15 @@ def test_quick_visitors_call_field_methods_and_leave_methods_as_libcst_does():
 
     module.visit(Into())
     assert calls == ["visit f", "name f", "body of f", "name inner", "leave f", "name x", "name y"]
+
+
+def test_two_plans_at_once_share_the_caches_safely(tmp_path):
+    """The wizard may plan a preview and the review in two threads: same plans as one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = tmp_path / "app"
+    shutil.copytree(DEMO_APP, app)
+    alone = _plan(app)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(lambda _: _plan(app), range(2)))
+    assert together == [alone, alone]
