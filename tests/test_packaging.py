@@ -35,7 +35,7 @@ def test_wheel_holds_every_template_and_the_console_script(wheel):
     assert not missing, missing
     assert "auditor/cli.py" in names and "fixers/__init__.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "prodready = auditor.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "prodready = auditor.cli:run" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_installed_wheel_runs_and_loads_templates(wheel, tmp_path):
