@@ -49,9 +49,10 @@ class Target:
 class FixCommand(CodemodCommand, QuickTransformer):
     """One codemod. Subclasses mark each target fixed (`self.fixed(t)`) or skipped with a reason.
 
-    A plain CSTTransformer run as a codemod (metadata, AddImportsVisitor afterwards), not libcst's
+    A plain CSTTransformer run as a codemod (AddImportsVisitor afterwards), not libcst's
     VisitorBasedCodemodCommand: none of these use matcher decorators, whose per-node bookkeeping
-    was a third of the time it takes to plan every fix of a project."""
+    was a third of the time it takes to plan every fix of a project. Node positions (`span`) come
+    from fixers.positions, worked out for a top-level statement when first asked for."""
 
     DESCRIPTION = ""
     # True for a codemod that changes code only where its targets point (and keeps no state from
@@ -102,7 +103,7 @@ class FixCommand(CodemodCommand, QuickTransformer):
         local = self.context.scratch.get(LOCAL_MODULES, ())
         return place_new_imports(tree, super().transform_module(tree), self.context.filename or "", local)
 
-    # -- targets --------------------------------------------------------------------------------
+    # -- walking and targets --------------------------------------------------------------------
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         statement = self.positions.index.get(id(node)) if self.positions is not None else None
