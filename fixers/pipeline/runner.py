@@ -22,8 +22,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -240,6 +242,23 @@ def cut(text: str, limit: int = OUTPUT_LIMIT) -> str:
     return f"{text[:head]}\n… ({len(text) - limit} characters left out) …\n{text[-tail:]}"
 
 
+@contextmanager
+def held_interrupt() -> Iterator[list[int]]:
+    """Ctrl-C held back while a child is being started: an interrupt in the middle of Popen
+    leaves a child running that nobody knows the pid of. Yields the list the held signal goes
+    to; the caller raises KeyboardInterrupt once the child is known (and stopped). Outside the
+    main thread (where no interrupt arrives) it holds nothing."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    previous = signal.signal(signal.SIGINT, lambda number, frame: held.append(number))
+    try:
+        yield held
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
     try:
         os.killpg(pid, sig)
@@ -369,12 +388,15 @@ class Sandbox:
         log = self.dir / f"run-{self._runs}.log"
         started = time.monotonic()
         with open(log, "wb") as out:
-            popen = subprocess.Popen(
-                command, cwd=cwd, env=self.env(cwd, env, path), stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+            with held_interrupt() as interrupted:
+                popen = subprocess.Popen(
+                    command, cwd=cwd, env=self.env(cwd, env, path), stdin=subprocess.DEVNULL, stdout=out,
+                    stderr=subprocess.STDOUT, start_new_session=True,
+                )  # fmt: skip
             timed_out = False
             try:
+                if interrupted:
+                    raise KeyboardInterrupt
                 returncode: int | None = popen.wait(timeout)
             except BaseException as exc:  # the timeout, or Ctrl-C: the whole group goes
                 kill_group(popen.pid)
@@ -393,11 +415,13 @@ class Sandbox:
         command = self.command(args)
         self._runs += 1
         log = self.dir / f"process-{self._runs}.log"
-        with open(log, "wb") as out:
+        with open(log, "wb") as out, held_interrupt() as interrupted:
             popen = subprocess.Popen(
                 command, cwd=cwd, env=self.env(cwd, env, path), stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        process = Process(popen, log, command, self.isolation)
-        self.processes.append(process)
+            process = Process(popen, log, command, self.isolation)
+            self.processes.append(process)  # close() stops it, whatever happens next
+        if interrupted:
+            raise KeyboardInterrupt
         return process

@@ -257,3 +257,32 @@ def test_a_client_run_beside_a_started_server_reaches_it_on_loopback_and_the_hos
         if sandbox.isolation.isolated:  # the server's loopback is its own
             with pytest.raises(OSError):
                 socket.create_connection(("127.0.0.1", port), timeout=2).recv(5)
+
+
+def test_ctrl_c_while_a_child_starts_is_held_until_the_child_is_known(tmp_path):
+    """An interrupt in the middle of Popen would leave a child nobody can stop: it is held, and
+    the run raises it once the child's group is known, and stopped."""
+    import signal
+
+    from fixers.pipeline import runner
+
+    handler = signal.getsignal(signal.SIGINT)
+    started = []
+    real_popen = runner.subprocess.Popen
+
+    def popen_interrupted(*args, **kwargs):
+        child = real_popen(*args, **kwargs)
+        started.append(child)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C lands while Popen is still returning
+        return child
+
+    sandbox = runner.Sandbox(tmp_path, isolate=False)
+    try:
+        runner.subprocess.Popen = popen_interrupted
+        with pytest.raises(KeyboardInterrupt):
+            sandbox.run([sys.executable, "-c", "import time; time.sleep(60)"], cwd=tmp_path, timeout=120)
+    finally:
+        runner.subprocess.Popen = real_popen
+        sandbox.close()
+    assert started and started[0].poll() is not None  # the child was stopped, not left running
+    assert signal.getsignal(signal.SIGINT) is handler  # and Ctrl-C works as before again

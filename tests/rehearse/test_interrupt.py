@@ -31,6 +31,10 @@ def processes_mentioning(text: str) -> list[int]:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find what is left running")
 def test_ctrl_c_stops_the_app_and_removes_its_data(tmp_path):
     app = copy_app("sloppy_fastapi", tmp_path / "demo")
+    # A users hook that takes its time: Ctrl+C surely lands while the app and the hook run (the
+    # demo's probes alone can finish before the signal on a busy machine).
+    (app / "pyproject.toml").write_text('[tool.prodready.rehearse]\nusers = "rehearsal_users:make_users"\n')
+    (app / "rehearsal_users.py").write_text("import time\n\n\ndef make_users(base_url):\n    time.sleep(120)\n")
     private = tmp_path / "tempdir"
     private.mkdir()
     env = {**os.environ, "TMPDIR": str(private)}
@@ -45,12 +49,13 @@ def test_ctrl_c_stops_the_app_and_removes_its_data(tmp_path):
     assert processes_mentioning(str(private))  # the server is running from the private folder
     cli.send_signal(signal.SIGINT)
     out, err = cli.communicate(timeout=30)
-    assert cli.returncode == 2
+    assert cli.returncode == 2, err
     assert "stopped" in err or "interrupted" in err
     deadline = time.monotonic() + 15
     while processes_mentioning(str(private)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert processes_mentioning(str(private)) == []
+    left = processes_mentioning(str(private))
+    assert left == [], [(Path(f"/proc/{pid}/cmdline").read_bytes(), Path(f"/proc/{pid}/stat").read_text()) for pid in left]
     assert list(private.iterdir()) == []
 
 
