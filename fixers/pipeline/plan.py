@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -152,7 +153,7 @@ def plan_fixes(
     chosen = selected_findings(result, findings, include_review)
     ws = Workspace(result.root, result.index)
     plan = FixPlan(result)
-    with cyclic_gc_paused():
+    with ONE_PLAN_AT_A_TIME, cyclic_gc_paused():
         outcomes = run_round(plan, ws, chosen, progress)
         plan.fixes.extend(fix for _, fix, _, _ in outcomes if fix is not None)
         plan.skipped.extend((finding, reason) for finding, fix, reason, _ in outcomes if fix is None)
@@ -164,6 +165,12 @@ def plan_fixes(
         if state.text is not None:
             plan.edits.append(FileEdit(state.relpath, state.original, state.text, state.base, state.encode()))
     return plan
+
+
+# The wizard may ask for two plans at once (a preview and the review, in two threads). They share
+# the codemods' caches and the paused collector, and planning is CPU work that threads could not
+# share anyway: the second waits for the first.
+ONE_PLAN_AT_A_TIME = threading.RLock()
 
 
 @contextmanager

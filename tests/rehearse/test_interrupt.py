@@ -39,7 +39,9 @@ def test_ctrl_c_stops_the_app_and_removes_its_data(tmp_path):
     private.mkdir()
     env = {**os.environ, "TMPDIR": str(private)}
     cli = subprocess.Popen(
-        [sys.executable, "-m", "auditor", "rehearse", str(app)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "auditor", "rehearse", str(app)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl+C as in a terminal, even when the tests run where SIGINT is ignored (a background job)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     seen = ""
