@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -232,21 +231,19 @@ class FixCommand(CodemodCommand, QuickTransformer):
 
 # Fixers run one after another over the same few modules, most of them leaving the text as it
 # was: the parsed tree is kept per text, and the positions worked out in a tree per tree. libcst
-# trees are immutable, so sharing one between codemods is safe. (The wizard may plan in two
-# threads at once, a preview and the review: the caches are changed under a lock.)
+# trees are immutable, so sharing one between codemods is safe. (Plans are made one at a time:
+# fixers.pipeline.plan.ONE_PLAN_AT_A_TIME.)
 _PARSED: OrderedDict[str, cst.Module] = OrderedDict()
 _POSITIONS: OrderedDict[int, tuple[cst.Module, Positions]] = OrderedDict()  # id(tree) -> (tree, its positions)
 _CACHE_LIMIT = 64
-_LOCK = threading.Lock()
 
 
 def parse_module(source: str) -> cst.Module:
     """`cst.parse_module(source)`, kept for the next codemod on the same text."""
-    with _LOCK:
-        cached = _PARSED.get(source)
-        if cached is not None:
-            _PARSED.move_to_end(source)
-            return cached
+    cached = _PARSED.get(source)
+    if cached is not None:
+        _PARSED.move_to_end(source)
+        return cached
     module = cst.parse_module(source)
     remember_parse(source, module)
     return module
@@ -262,25 +259,23 @@ def write_module(ws: Workspace, relpath: str, module: cst.Module) -> None:
 def remember_parse(source: str, module: cst.Module) -> None:
     """Keep a transformed tree as the parse of `source`, the code it generates, for the next
     codemod: libcst trees round-trip, so parsing that code would give an equal tree."""
-    with _LOCK:
-        if source not in _PARSED:
-            _PARSED[source] = module
-            if len(_PARSED) > _CACHE_LIMIT:
-                _PARSED.popitem(last=False)
+    if source not in _PARSED:
+        _PARSED[source] = module
+        if len(_PARSED) > _CACHE_LIMIT:
+            _PARSED.popitem(last=False)
 
 
 def positions_for(module: cst.Module) -> Positions:
     """The positions of a tree, one Positions per tree so that what was worked out is reused."""
-    with _LOCK:
-        found = _POSITIONS.get(id(module))
-        if found is not None and found[0] is module:
-            _POSITIONS.move_to_end(id(module))
-            return found[1]
-        positions = Positions(module)
-        _POSITIONS[id(module)] = (module, positions)
-        if len(_POSITIONS) > _CACHE_LIMIT:
-            _POSITIONS.popitem(last=False)
-        return positions
+    found = _POSITIONS.get(id(module))
+    if found is not None and found[0] is module:
+        _POSITIONS.move_to_end(id(module))
+        return found[1]
+    positions = Positions(module)
+    _POSITIONS[id(module)] = (module, positions)
+    if len(_POSITIONS) > _CACHE_LIMIT:
+        _POSITIONS.popitem(last=False)
+    return positions
 
 
 def run_codemod(

@@ -58,38 +58,36 @@ def _set_up(cls: type, base: type) -> None:
     cls.on_leave_attribute = base.on_leave_attribute if fields else _no_field_method
 
 
-class QuickTransformer(cst.CSTTransformer):
-    """A CSTTransformer whose methods are found once per class and node type."""
+class _FoundOnce:
+    """What QuickTransformer and QuickVisitor share: the tables, and the visit dispatch."""
+
+    _LIBCST_BASE: type  # the libcst class whose per-field calls a class with field methods keeps
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        _set_up(cls, cst.CSTTransformer)
+        _set_up(cls, cls._LIBCST_BASE)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         visit = self._visits[type(node)]
         return visit is None or visit(self, node) is not False
+
+
+class QuickTransformer(_FoundOnce, cst.CSTTransformer):
+    """A CSTTransformer whose methods are found once per class and node type."""
+
+    _LIBCST_BASE = cst.CSTTransformer
 
     def on_leave(self, original_node, updated_node):
         leave = self._leaves[type(original_node)]
         return updated_node if leave is None else leave(self, original_node, updated_node)
 
 
-class QuickVisitor(cst.CSTVisitor):
+class QuickVisitor(_FoundOnce, cst.CSTVisitor):
     """A CSTVisitor whose methods are found once per class and node type."""
 
-    def __init_subclass__(cls, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        _set_up(cls, cst.CSTVisitor)
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        visit = self._visits[type(node)]
-        return visit is None or visit(self, node) is not False
+    _LIBCST_BASE = cst.CSTVisitor
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         leave = self._leaves[type(original_node)]
         if leave is not None:
             leave(self, original_node)
-
-
-_set_up(QuickTransformer, cst.CSTTransformer)
-_set_up(QuickVisitor, cst.CSTVisitor)

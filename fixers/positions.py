@@ -10,8 +10,6 @@ codegen records for that statement alone, started on the statement's first line.
 
 from __future__ import annotations
 
-import threading
-
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from libcst.metadata.position_provider import NEWLINE_RE, PositionProvidingCodegenState
@@ -29,7 +27,6 @@ class Positions:
         self._first_lines: list[int] | None = None
         self._done: set[int] = set()
         self._all = False
-        self._lock = threading.Lock()
 
     def first_lines(self) -> list[int]:
         """The line each top-level statement starts on (its leading comments and blank lines
@@ -56,17 +53,16 @@ class Positions:
         found = self.ranges.get(node)
         if found is not None:
             return found
-        with self._lock:  # (two plans in two threads may share a tree, and so its positions)
-            own = self.index.get(id(node))
-            for index in (own, statement):
-                if index is not None and index not in self._done:
-                    self._statement(index)
-                    found = self.ranges.get(node)
-                    if found is not None:
-                        return found
-            if not self._all:  # a node elsewhere, or the module itself
-                self.ranges.update(MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider))
-                self._all = True
+        own = self.index.get(id(node))
+        for index in (own, statement):
+            if index is not None and index not in self._done:
+                self._statement(index)
+                found = self.ranges.get(node)
+                if found is not None:
+                    return found
+        if not self._all:  # a node elsewhere, or the module itself
+            self.ranges.update(MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider))
+            self._all = True
         return self.ranges[node]
 
     def _statement(self, index: int) -> None:

@@ -44,6 +44,13 @@ def sources(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.py")) if ".prodready" not in p.parts}
 
 
+async def on_last_step(pilot, app: WizardApp) -> None:
+    """Through the start screen to step 5 (Logging), the step before the review."""
+    await drive_start(pilot)
+    app.goto(Step.LOGGING)
+    await settle(pilot)
+
+
 async def test_full_walk_accepts_skips_applies_and_undo_restores(tmp_path: Path):
     root = copy_fixture(tmp_path, "sloppy_fastapi")
     original = sources(root)
@@ -103,9 +110,7 @@ async def test_apply_refused_when_a_file_changed_shows_the_error_and_writes_noth
     root = copy_fixture(tmp_path, "sloppy_fastapi")
     app = WizardApp(root, path_label="sloppy_fastapi")
     async with app.run_test(size=SIZE) as pilot:
-        await drive_start(pilot)
-        app.goto(Step.LOGGING)
-        await settle(pilot)
+        await on_last_step(pilot, app)
         await press(pilot, "A", "n")
         target = root / app.session.accepted()[0].path
         target.write_text(target.read_text() + "\n# edited meanwhile\n")
@@ -123,9 +128,7 @@ async def test_dry_run_exports_the_patch_and_leaves_the_project_alone(tmp_path: 
     original = sources(root)
     app = WizardApp(root, dry_run=True, path_label="sloppy_fastapi")
     async with app.run_test(size=SIZE) as pilot:
-        await drive_start(pilot)
-        app.goto(Step.LOGGING)
-        await settle(pilot)
+        await on_last_step(pilot, app)
         await press(pilot, "A", "n")
         assert not app.screen.query("#apply"), "a dry run offers no Apply button"
         await press(pilot, "a")
@@ -240,9 +243,7 @@ async def test_quitting_with_accepted_fixes_asks_first(tmp_path: Path):
     root = copy_fixture(tmp_path, "sloppy_fastapi")
     app = WizardApp(root, path_label="sloppy_fastapi")
     async with app.run_test(size=SIZE) as pilot:
-        await drive_start(pilot)
-        app.goto(Step.LOGGING)
-        await settle(pilot)
+        await on_last_step(pilot, app)
         await press(pilot, "a", "q")
         assert isinstance(app.screen, ConfirmScreen)
         await press(pilot, "n")
@@ -256,9 +257,7 @@ async def test_review_drops_one_file_by_planning_again_and_applies_the_rest(tmp_
     original = sources(root)
     app = WizardApp(root, path_label="sloppy_fastapi")
     async with app.run_test(size=SIZE) as pilot:
-        await drive_start(pilot)
-        app.goto(Step.LOGGING)
-        await settle(pilot)
+        await on_last_step(pilot, app)
         await press(pilot, "A", "n")
         review = app.screen
         assert isinstance(review, ReviewScreen)
@@ -288,9 +287,7 @@ async def test_review_keys_jump_between_hunks_and_files_and_a_dropped_fix_comes_
     root = copy_fixture(tmp_path, "sloppy_fastapi")
     app = WizardApp(root, path_label="sloppy_fastapi")
     async with app.run_test(size=SIZE) as pilot:
-        await drive_start(pilot)
-        app.goto(Step.LOGGING)
-        await settle(pilot)
+        await on_last_step(pilot, app)
         await press(pilot, "A", "n")
         review = app.screen
         assert len(review.hunks) > 2 and review.hunk_at == 0, "the first file's first hunk is shown"
@@ -319,9 +316,7 @@ async def test_every_quit_key_asks_when_decisions_would_be_lost(tmp_path: Path, 
     root = copy_fixture(tmp_path, "sloppy_fastapi")
     app = WizardApp(root, path_label="sloppy_fastapi")
     async with app.run_test(size=SIZE) as pilot:
-        await drive_start(pilot)
-        app.goto(Step.LOGGING)
-        await settle(pilot)
+        await on_last_step(pilot, app)
         await press(pilot, "a")
         if where == "review":
             await press(pilot, "n")
@@ -412,9 +407,7 @@ async def test_not_a_problem_on_this_line_writes_a_suppression_comment_next_to_t
     root = copy_fixture(tmp_path, "sloppy_fastapi")
     app = WizardApp(root, path_label="sloppy_fastapi")
     async with app.run_test(size=SIZE) as pilot:
-        await drive_start(pilot)
-        app.goto(Step.LOGGING)
-        await settle(pilot)
+        await on_last_step(pilot, app)
         screen = app.screen
         prints = [f for f in screen.findings if f.rule == "PR502"]
         target = next(f for f in prints if sum(g.path == f.path for g in prints) > 1)  # its file gets a fix too
@@ -447,9 +440,7 @@ async def test_decisions_made_after_an_apply_still_ask_before_quitting(tmp_path:
     root = copy_fixture(tmp_path, "sloppy_fastapi")
     app = WizardApp(root, path_label="sloppy_fastapi")
     async with app.run_test(size=SIZE) as pilot:
-        await drive_start(pilot)
-        app.goto(Step.LOGGING)
-        await settle(pilot)
+        await on_last_step(pilot, app)
         await press(pilot, "A", "n", "a", "y")
         assert isinstance(app.screen, SummaryScreen) and app.session.outcome.applied
         assert not app.session.has_unwritten_work
