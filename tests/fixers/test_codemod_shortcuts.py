@@ -119,13 +119,33 @@ def test_quick_visitors_call_field_methods_and_leave_methods_as_libcst_does():
     assert calls == ["visit f", "name f", "body of f", "name inner", "leave f", "name x", "name y"]
 
 
-def test_two_plans_at_once_share_the_caches_safely(tmp_path):
-    """The wizard may plan a preview and the review in two threads: same plans as one at a time."""
+def test_two_plans_asked_at_once_are_made_one_after_the_other(tmp_path, monkeypatch):
+    """The wizard may ask for a preview and the review in two threads: they share the codemods'
+    caches, so the second plan waits for the first instead of running beside it."""
+    import threading
+    import time
     from concurrent.futures import ThreadPoolExecutor
+
+    import fixers.pipeline.plan as planning
 
     app = tmp_path / "app"
     shutil.copytree(DEMO_APP, app)
-    alone = _plan(app)
+    result = scan(str(app))
+    inside, overlaps = [], []
+    run_round = planning.run_round
+
+    def watched(*args, **kwargs):
+        inside.append(threading.get_ident())
+        if len(inside) > 1:
+            overlaps.append(list(inside))
+        time.sleep(0.05)  # room for the other thread to come in, if nothing keeps it out
+        try:
+            return run_round(*args, **kwargs)
+        finally:
+            inside.remove(threading.get_ident())
+
+    monkeypatch.setattr(planning, "run_round", watched)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        together = list(pool.map(lambda _: _plan(app), range(2)))
-    assert together == [alone, alone]
+        plans = list(pool.map(lambda _: planning.plan_fixes(result, include_review=True), range(2)))
+    assert overlaps == []
+    assert all(plan.fixes for plan in plans)
